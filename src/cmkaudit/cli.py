@@ -1,0 +1,247 @@
+"""The command line: parses options into objects, runs the pipeline, and is the only place that exits."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from cmkaudit import __version__
+from cmkaudit.errors import CmkauditError, CredentialError, UsageError
+from cmkaudit.evaluate.catalog import load_catalog
+from cmkaudit.evaluate.engine import Outcome, evaluate, outcome
+from cmkaudit.evaluate.model import Settings, Severity
+from cmkaudit.ids import SubscriptionId, is_guid
+from cmkaudit.inventory.model import Inventory
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
+
+NO_THRESHOLD = "none"
+
+
+def _formats(value: str) -> list[str]:
+    from cmkaudit.report import ReportFormat
+
+    chosen = [v.strip().lower() for v in value.split(",") if v.strip()]
+    known = {f.value for f in ReportFormat}
+    unknown = [v for v in chosen if v not in known]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {', '.join(unknown) or '(empty)'}; choose from {', '.join(sorted(known))}"
+        )
+    return list(dict.fromkeys(chosen))
+
+
+def _positive_days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of days") from None
+    if days <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1 day")
+    return days
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("reporting")
+    group.add_argument(
+        "--format",
+        type=_formats,
+        default=["console", "json"],
+        metavar="FORMATS",
+        help="comma-separated output formats: console, json (default: console,json)",
+    )
+    group.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("cmkaudit-results"),
+        help="where report files are written (default: ./cmkaudit-results)",
+    )
+    group.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity] + [NO_THRESHOLD],
+        default=Severity.LOW.value,
+        help="exit 1 when a finding of this severity or higher fails (default: low; 'none' never fails)",
+    )
+    group.add_argument(
+        "--rotation-days",
+        type=_positive_days,
+        default=Settings().rotation_max_days,
+        help="KEY-03: maximum days between automatic key rotations (default: 90)",
+    )
+    group.add_argument(
+        "--retention-days",
+        type=_positive_days,
+        default=Settings().soft_delete_min_retention_days,
+        help="KV-02: minimum soft-delete retention in days (default: 90)",
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are UsageErrors: one line on the CLI's stderr, then exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, f"see '{self.prog} --help'")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = _Parser(
+        prog="cmkaudit",
+        description="Check that Azure Databricks workspaces protect data at rest with keys you control.",
+    )
+    parser.add_argument("--version", action="version", version=f"cmkaudit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    scan = commands.add_parser("scan", help="collect from Azure (or the demo tenant), evaluate and report")
+    source = scan.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--subscription",
+        action="append",
+        metavar="ID",
+        help="subscription id to scan (repeat for several)",
+    )
+    source.add_argument("--demo", action="store_true", help="scan the bundled recorded demo tenant (no Azure needed)")
+    scan.add_argument(
+        "--cloud",
+        default="AzureCloud",
+        choices=["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"],
+        help="the Azure cloud (default: AzureCloud)",
+    )
+    scan.add_argument("--arm-endpoint", metavar="URL", help="Resource Manager endpoint (Azure Stack, test servers)")
+    scan.add_argument("--graph-endpoint", metavar="URL", help="Microsoft Graph endpoint (default: the cloud's)")
+    scan.add_argument(
+        "--databricks-principal-id",
+        action="append",
+        default=[],
+        metavar="[TENANT=]OBJECT_ID",
+        help="object id of the AzureDatabricks service principal (instead of a Microsoft Graph lookup)",
+    )
+    scan.add_argument("--save-snapshot", type=Path, metavar="FILE", help="also save the inventory as a JSON snapshot")
+    _add_report_options(scan)
+
+    again = commands.add_parser("evaluate", help="evaluate a saved snapshot offline and report")
+    again.add_argument("snapshot", type=Path, help="a snapshot written by 'scan --save-snapshot'")
+    _add_report_options(again)
+    return parser
+
+
+@dataclass(frozen=True, slots=True)
+class Streams:
+    """Where the CLI writes; tests pass their own."""
+
+    stdout: TextIO
+    stderr: TextIO
+
+
+def _validated_subscriptions(values: Sequence[str]) -> tuple[SubscriptionId, ...]:
+    bad = [v for v in values if not is_guid(v.strip())]
+    if bad:
+        raise UsageError(
+            f"malformed subscription id {bad[0]!r}",
+            "a subscription id looks like 00000000-0000-0000-0000-000000000000 (az account list -o table)",
+        )
+    return tuple(SubscriptionId(v.strip().lower()) for v in values)
+
+
+def _collect_live(args: argparse.Namespace, now: datetime) -> Inventory:
+    from azure.core.exceptions import AzureError
+
+    from cmkaudit.collect.azure import AzureCollector, CollectSettings, principal_overrides
+    from cmkaudit.collect.credentials import default_credential
+    from cmkaudit.collect.http import Cloud, endpoints_for, open_connection
+
+    subscriptions = _validated_subscriptions(args.subscription)
+    for value in args.databricks_principal_id:
+        if not is_guid(value.rpartition("=")[2].strip()):
+            raise UsageError(f"--databricks-principal-id {value!r}: the object id is not a GUID")
+    endpoints = endpoints_for(Cloud(args.cloud), args.arm_endpoint, args.graph_endpoint)
+    credential = default_credential(endpoints, dict(os.environ))
+    try:
+        credential.get_token(endpoints.arm_scope)
+    except AzureError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CredentialError(
+            f"no Azure token for {endpoints.arm_scope}: {first_line}",
+            "sign in with 'az login', use a managed identity, or set CMKAUDIT_ACCESS_TOKEN",
+        ) from exc
+    settings = CollectSettings(databricks_principal_ids=principal_overrides(args.databricks_principal_id))
+    with open_connection(credential, endpoints) as connection:
+        return AzureCollector(connection, settings).collect(subscriptions, now=now)
+
+
+def _exit_code(result: Outcome) -> int:
+    if result.failed_at_or_above_threshold:
+        return EXIT_FAILED
+    if result.incomplete:
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace, inventory: Inventory, streams: Streams) -> int:
+    from cmkaudit.report import Report, ReportFormat
+
+    catalog = load_catalog()
+    settings = Settings(rotation_max_days=args.rotation_days, soft_delete_min_retention_days=args.retention_days)
+    findings = evaluate(inventory, catalog, settings)
+    threshold = None if args.fail_on == NO_THRESHOLD else Severity(args.fail_on)
+    result = outcome(findings, inventory, threshold)
+    report = Report(inventory, findings, catalog, settings, result)
+    for name in args.format:
+        written = ReportFormat(name).write(report, args.output_dir, streams.stdout)
+        if written is not None:
+            streams.stderr.write(f"cmkaudit: wrote {written}\n")
+    return _exit_code(result)
+
+
+def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None) -> int:
+    """Run the command line; returns the exit code. Errors become one line on stderr, never a traceback."""
+    parser = build_parser()
+    clock = now or datetime.now(UTC)
+    try:
+        try:
+            args = parser.parse_args(list(argv))
+        except SystemExit as exc:  # --help and --version
+            return int(exc.code) if isinstance(exc.code, int) else EXIT_OK
+        if args.command == "scan":
+            load_catalog()  # fail on broken metadata before spending time on Azure
+            if args.demo:
+                from cmkaudit.collect.demo import demo_scan
+
+                inventory = demo_scan(clock)
+            else:
+                inventory = _collect_live(args, clock)
+            if args.save_snapshot:
+                from cmkaudit.inventory.snapshot import save_snapshot
+
+                save_snapshot(inventory, args.save_snapshot)
+                streams.stderr.write(f"cmkaudit: wrote snapshot {args.save_snapshot}\n")
+        else:
+            from cmkaudit.inventory.snapshot import load_snapshot
+
+            inventory = load_snapshot(args.snapshot)
+        return _report(args, inventory, streams)
+    except CmkauditError as exc:
+        streams.stderr.write(f"cmkaudit: error: {exc.message}\n")
+        if exc.hint:
+            streams.stderr.write(f"cmkaudit: hint: {exc.hint}\n")
+        return EXIT_USAGE
+    except OSError as exc:
+        streams.stderr.write(f"cmkaudit: error: {exc.strerror or exc}: {exc.filename or ''}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        streams.stderr.write("cmkaudit: interrupted\n")
+        return 130
+
+
+def main() -> int:
+    """Console-script entry point."""
+    return run(sys.argv[1:], Streams(sys.stdout, sys.stderr))

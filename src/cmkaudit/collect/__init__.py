@@ -1,0 +1,1 @@
+"""The collect stage: read-only crawlers that turn Azure into an inventory."""

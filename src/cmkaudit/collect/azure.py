@@ -1,0 +1,313 @@
+"""The live collector: walks subscriptions with the official SDK clients, read-only.
+
+It lists per subscription wherever ARM allows (workspaces, vaults, disk encryption sets, storage
+accounts) and reads per key only what a workspace references (the key and its versions). Every
+call that fails becomes a `CollectionError` on the resource it concerns; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.rest import HttpRequest
+
+from cmkaudit import __version__
+from cmkaudit.collect.http import ApiVersion, ArmConnection
+from cmkaudit.collect.mapping import (
+    MappingError,
+    disk_encryption_set_from_arm,
+    key_from_arm,
+    key_version_from_arm,
+    storage_account_from_arm,
+    vault_from_arm,
+    workspace_from_arm,
+)
+from cmkaudit.ids import (
+    AZURE_DATABRICKS_APP_ID,
+    PrincipalId,
+    SubscriptionId,
+    id_key,
+    subscription_of,
+    vault_host,
+)
+from cmkaudit.inventory import assemble_inventory
+from cmkaudit.inventory.links import find_dbfs_storage_account, find_disk_encryption_set, key_resource_id
+from cmkaudit.inventory.model import (
+    CollectionError,
+    DiskEncryptionSet,
+    Inventory,
+    Key,
+    KeyReference,
+    KeyVersion,
+    PrincipalLookup,
+    PrincipalSource,
+    ScanScope,
+    Scope,
+    StorageAccount,
+    Vault,
+    Workspace,
+)
+
+T = TypeVar("T")
+
+
+def hint_for(status: int | None, scope: str) -> str | None:
+    """What a user can do about a failed read, by HTTP status."""
+    if status == 401:
+        return "the token was rejected: sign in again (az login) or refresh CMKAUDIT_ACCESS_TOKEN"
+    if status == 403:
+        return f"grant the scanning identity the Reader role on {scope}"
+    if status == 404:
+        return "the resource or subscription was not found: check the id and that the identity can see it"
+    if status == 429:
+        return "Azure throttled the scan after retries: run it again later"
+    if status is not None and status >= 500:
+        return "Azure returned a server error after retries: run the scan again"
+    if status is None:
+        return "no response from Azure: check the network, proxy and TLS settings"
+    return None
+
+
+def collection_error(resource_id: str, operation: str, exc: AzureError, scope: str | None = None) -> CollectionError:
+    """Record an SDK failure as evidence that is missing."""
+    status = exc.status_code if isinstance(exc, HttpResponseError) else None
+    code = None
+    if isinstance(exc, HttpResponseError) and exc.error is not None:
+        code = exc.error.code
+    message = (exc.message if isinstance(exc.message, str) else str(exc)).strip().splitlines()
+    return CollectionError(
+        resource_id=resource_id,
+        operation=operation,
+        status_code=status,
+        code=code,
+        message=message[0] if message else type(exc).__name__,
+        hint=hint_for(status, scope or resource_id),
+    )
+
+
+def _as_wire(model: Any) -> Mapping[str, Any]:
+    """An SDK model back in its REST wire shape (the SDK's hybrid models keep every field)."""
+    wire = model.as_dict() if hasattr(model, "as_dict") else model
+    if not isinstance(wire, Mapping):
+        raise MappingError(f"unexpected payload type {type(model).__name__}")
+    return wire
+
+
+@dataclass
+class _Collected:
+    """Mutable accumulator used during one crawl only."""
+
+    workspaces: list[Workspace] = field(default_factory=list)
+    vaults: list[Vault] = field(default_factory=list)
+    keys: list[Key] = field(default_factory=list)
+    disk_encryption_sets: list[DiskEncryptionSet] = field(default_factory=list)
+    storage_accounts: list[StorageAccount] = field(default_factory=list)
+    principals: list[PrincipalLookup] = field(default_factory=list)
+    errors: list[CollectionError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectSettings:
+    """Collector inputs that do not come from Azure."""
+
+    databricks_principal_ids: Mapping[str, PrincipalId] = field(default_factory=dict)
+    """AzureDatabricks service principal object id per tenant id ("*" for any tenant)."""
+
+
+class AzureCollector:
+    """Collects the inventory of some subscriptions through the official SDK clients."""
+
+    def __init__(self, connection: ArmConnection, settings: CollectSettings | None = None) -> None:
+        self._conn = connection
+        self._settings = settings or CollectSettings()
+
+    def collect(self, subscriptions: Iterable[SubscriptionId], *, now: datetime) -> Inventory:
+        """Crawl `subscriptions` and return the inventory; `now` is recorded as the collection time."""
+        subs = tuple(dict.fromkeys(subscriptions))
+        got = _Collected()
+        for sub in subs:
+            workspaces = self._conn.databricks(sub).workspaces.list_by_subscription()
+            self._list(got, sub, "list Databricks workspaces", workspaces, workspace_from_arm, got.workspaces)
+        if any(w.scope(s).uses_cmk for w in got.workspaces for s in Scope):
+            # Every scanned subscription: a workspace's key may live in a vault of another one.
+            for sub in subs:
+                vaults = self._conn.keyvault(sub).vaults.list_by_subscription()
+                self._list(got, sub, "list key vaults", vaults, vault_from_arm, got.vaults)
+        for sub in self._subscriptions_of(w.disk_encryption_set_id for w in got.workspaces):
+            sets = self._conn.compute(sub).disk_encryption_sets.list(api_version=ApiVersion.COMPUTE_DISK.value)
+            self._list(
+                got, sub, "list disk encryption sets", sets, disk_encryption_set_from_arm, got.disk_encryption_sets
+            )
+        for sub in self._subscriptions_of(w.managed_resource_group_id for w in got.workspaces):
+            accounts = self._conn.storage(sub).storage_accounts.list()
+            self._list(got, sub, "list storage accounts", accounts, storage_account_from_arm, got.storage_accounts)
+        self._collect_keys(got, self._referenced_keys(got))
+        self._collect_principals(got, self._managed_services_tenants(got))
+        return assemble_inventory(
+            collected_at=now,
+            tool_version=__version__,
+            scope=ScanScope(subs, self._conn.endpoints.arm, self._conn.endpoints.cloud.value),
+            workspaces=got.workspaces,
+            vaults=got.vaults,
+            keys=got.keys,
+            disk_encryption_sets=got.disk_encryption_sets,
+            storage_accounts=got.storage_accounts,
+            principals=got.principals,
+            errors=got.errors,
+        )
+
+    @staticmethod
+    def _subscriptions_of(ids: Iterable[str | None]) -> list[SubscriptionId]:
+        seen: dict[str, str] = {}
+        for rid in ids:
+            sub = subscription_of(rid) if rid else None
+            if sub:
+                seen.setdefault(sub.lower(), sub)
+        return sorted((SubscriptionId(s) for s in seen.values()), key=str.lower)
+
+    @staticmethod
+    def _list(
+        got: _Collected,
+        subscription: str,
+        operation: str,
+        pager: Iterable[Any],
+        mapper: Callable[[Mapping[str, Any]], T],
+        into: list[T],
+    ) -> None:
+        """Page through a list call, map each item, and record what fails (items read before a failure are kept).
+
+        SDK pagers are lazy: the HTTP calls, and so the errors, happen while iterating.
+        """
+        resource_id, scope = f"/subscriptions/{subscription}", f"subscription {subscription}"
+        try:
+            for item in pager:
+                try:
+                    into.append(mapper(_as_wire(item)))
+                except MappingError as exc:
+                    got.errors.append(
+                        CollectionError(resource_id, operation, None, "MalformedResource", str(exc), None)
+                    )
+        except AzureError as exc:
+            got.errors.append(collection_error(resource_id, operation, exc, scope))
+
+    @staticmethod
+    def _referenced_keys(got: _Collected) -> list[tuple[Vault, KeyReference]]:
+        """Each distinct (vault, key name) that a workspace scope, its DES or its storage account names."""
+        by_host = {vault_host(v.vault_uri): v for v in got.vaults if v.vault_uri}
+        refs: list[KeyReference] = []
+        for w in got.workspaces:
+            refs.extend(w.scope(s).key for s in Scope if w.scope(s).uses_cmk and w.scope(s).key)  # type: ignore[misc]
+            des = find_disk_encryption_set(w, got.disk_encryption_sets)
+            if des and des.active_key:
+                refs.append(des.active_key)
+            account = find_dbfs_storage_account(w, got.storage_accounts)
+            if account and account.key and (account.key_source or "").lower() == "microsoft.keyvault":
+                refs.append(account.key)
+        wanted: dict[str, tuple[Vault, KeyReference]] = {}
+        for ref in refs:
+            vault = by_host.get(vault_host(ref.vault_uri))
+            if vault is not None:
+                wanted.setdefault(id_key(key_resource_id(vault.id, ref.key_name)), (vault, ref))
+        return [wanted[k] for k in sorted(wanted)]
+
+    def _collect_keys(self, got: _Collected, wanted: list[tuple[Vault, KeyReference]]) -> None:
+        for vault, ref in wanted:
+            key_id = key_resource_id(vault.id, ref.key_name)
+            client = self._conn.keyvault(vault.subscription_id)
+            scope = f"the key vault {vault.name}"
+            versions: tuple[KeyVersion, ...] | None
+            try:
+                listed = client.keys.list_versions(vault.resource_group, vault.name, ref.key_name)
+                versions = tuple(v for v in (key_version_from_arm(_as_wire(item)) for item in listed) if v is not None)
+            except AzureError as exc:
+                got.errors.append(collection_error(f"{key_id}/versions", "list key versions", exc, scope))
+                versions = None
+            try:
+                payload = client.keys.get(vault.resource_group, vault.name, ref.key_name)
+                got.keys.append(key_from_arm(_as_wire(payload), vault.id, versions))
+            except AzureError as exc:
+                got.errors.append(collection_error(key_id, "get key", exc, scope))
+            except MappingError as exc:
+                got.errors.append(CollectionError(key_id, "get key", None, "MalformedResource", str(exc)))
+
+    @staticmethod
+    def _managed_services_tenants(got: _Collected) -> list[str]:
+        """Tenants of the vaults that hold managed-services keys (where the AzureDatabricks SP must be found)."""
+        by_host = {vault_host(v.vault_uri): v for v in got.vaults if v.vault_uri}
+        tenants: dict[str, str] = {}
+        for w in got.workspaces:
+            ref = w.managed_services.key
+            if w.managed_services.uses_cmk and ref:
+                vault = by_host.get(vault_host(ref.vault_uri))
+                if vault and vault.tenant_id:
+                    tenants.setdefault(vault.tenant_id.lower(), vault.tenant_id)
+        return sorted(tenants.values(), key=str.lower)
+
+    def _collect_principals(self, got: _Collected, tenants: list[str]) -> None:
+        configured = {k.lower(): v for k, v in self._settings.databricks_principal_ids.items()}
+        for tenant in tenants:
+            chosen = configured.get(tenant.lower()) or configured.get("*")
+            if chosen:
+                got.principals.append(PrincipalLookup(tenant, chosen, PrincipalSource.CONFIG))
+            else:
+                got.principals.append(self._graph_lookup(got, tenant))
+
+    def _graph_lookup(self, got: _Collected, tenant: str) -> PrincipalLookup:
+        """Find the AzureDatabricks service principal's object id in `tenant` with Microsoft Graph (GET)."""
+        url = f"{self._conn.endpoints.graph}/v1.0/servicePrincipals(appId='{AZURE_DATABRICKS_APP_ID}')"
+        resource = f"{url} (tenant {tenant})"
+        try:
+            token = self._conn.credential.get_token(f"{self._conn.endpoints.graph}/.default", tenant_id=tenant)
+            request = HttpRequest(
+                "GET",
+                url,
+                params={"$select": "id,appId,displayName"},
+                headers={"Authorization": f"Bearer {token.token}", "Accept": "application/json"},
+            )
+            response = self._conn.send_raw(request)
+        except AzureError as exc:
+            error = collection_error(resource, "look up the AzureDatabricks service principal", exc, "Microsoft Graph")
+            got.errors.append(error)
+            return PrincipalLookup(tenant, None, None, error.message)
+        status = int(response.status_code)
+        body: object = None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        object_id = body.get("id") if isinstance(body, dict) else None
+        app_id = body.get("appId") if isinstance(body, dict) else None
+        if status == 200 and isinstance(object_id, str) and str(app_id).lower() == AZURE_DATABRICKS_APP_ID:
+            return PrincipalLookup(tenant, PrincipalId(object_id), PrincipalSource.GRAPH)
+        reason = f"Microsoft Graph answered HTTP {status}"
+        if status in (401, 403):
+            reason += " (the scanning identity may not read service principals)"
+        elif status == 404:
+            reason += " (the AzureDatabricks application has no service principal in this tenant)"
+        elif status == 200:
+            reason += " with an unexpected body"
+        got.errors.append(
+            CollectionError(
+                resource,
+                "look up the AzureDatabricks service principal",
+                status,
+                None,
+                reason,
+                "grant the scanner Microsoft Graph Application.Read.All, or pass --databricks-principal-id "
+                "TENANT=OBJECT_ID",
+            )
+        )
+        return PrincipalLookup(tenant, None, None, reason)
+
+
+def principal_overrides(values: Iterable[str]) -> dict[str, PrincipalId]:
+    """Parse `TENANT=OBJECT_ID` (or a bare OBJECT_ID for every tenant) from the command line."""
+    parsed: dict[str, PrincipalId] = {}
+    for value in values:
+        tenant, _, object_id = value.rpartition("=")
+        parsed[tenant.strip() or "*"] = PrincipalId(object_id.strip())
+    return parsed

@@ -1,0 +1,48 @@
+"""Replay a recorded tenant through the real crawler: the demo, and the cassette-based tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from cmkaudit._data import data_path
+from cmkaudit.collect.azure import AzureCollector, CollectSettings
+from cmkaudit.collect.credentials import OfflineDemoCredential
+from cmkaudit.collect.http import Cloud, endpoints_for, open_connection
+from cmkaudit.errors import UsageError
+from cmkaudit.ids import SubscriptionId
+from cmkaudit.inventory.model import Inventory
+
+DEMO_CASSETTE = ("cassettes", "demo-tenant.yaml")
+DEMO_SUBSCRIPTIONS = (SubscriptionId("6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"),)
+
+MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
+
+
+def replay_scan(
+    cassette: Path,
+    subscriptions: Sequence[SubscriptionId],
+    *,
+    now: datetime,
+    settings: CollectSettings | None = None,
+) -> Inventory:
+    """Run the real collector with every HTTP exchange answered from `cassette` (nothing leaves the host).
+
+    A request the cassette does not hold fails the scan loudly instead of reaching the network.
+    """
+    import vcr
+
+    if not cassette.is_file():
+        raise UsageError(f"recorded tenant {cassette} not found", "reinstall cmkaudit")
+    recorder = vcr.VCR(record_mode="none", match_on=MATCH_ON, decode_compressed_response=True)
+    with (
+        recorder.use_cassette(str(cassette)),
+        open_connection(OfflineDemoCredential(), endpoints_for(Cloud.PUBLIC)) as connection,
+    ):
+        return AzureCollector(connection, settings).collect(subscriptions, now=now)
+
+
+def demo_scan(now: datetime) -> Inventory:
+    """Scan the bundled demo tenant."""
+    return replay_scan(data_path(*DEMO_CASSETTE), DEMO_SUBSCRIPTIONS, now=now)

@@ -1,0 +1,194 @@
+"""The HTTP side of collection: clouds, pinned API versions, the read-only guard and SDK clients.
+
+Every SDK client the collector builds shares one `ReadOnlyTransport`. It sits below every
+pipeline policy, so a request other than GET/HEAD — a mistaken `begin_delete`, or ARM's automatic
+resource-provider registration POST — is refused before it leaves the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+from azure.core.pipeline.transport import HttpTransport, RequestsTransport
+from azure.core.rest import HttpRequest as RestHttpRequest
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.databricks import AzureDatabricksManagementClient
+from azure.mgmt.keyvault import KeyVaultManagementClient
+from azure.mgmt.storage import StorageManagementClient
+
+from cmkaudit import __version__
+from cmkaudit.errors import WriteBlockedError
+
+
+class ApiVersion(StrEnum):
+    """The ARM API versions cmkaudit speaks, pinned so recorded tenants replay exactly."""
+
+    DATABRICKS = "2026-01-01"
+    KEYVAULT = "2026-02-01"
+    COMPUTE_DISK = "2025-01-02"
+    STORAGE = "2025-06-01"
+
+
+class Cloud(StrEnum):
+    """The Azure clouds cmkaudit knows the endpoints of."""
+
+    PUBLIC = "AzureCloud"
+    CHINA = "AzureChinaCloud"
+    US_GOVERNMENT = "AzureUSGovernment"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where ARM and Microsoft Graph are, and the token audience for ARM."""
+
+    cloud: Cloud
+    arm: str
+    arm_scope: str
+    graph: str
+    authority: str
+
+
+def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint: str | None = None) -> Endpoints:
+    """The endpoints of `cloud`, with ARM and Graph optionally overridden (Azure Stack, test servers)."""
+    match cloud:
+        case Cloud.PUBLIC:
+            base = Endpoints(
+                cloud,
+                "https://management.azure.com",
+                "https://management.azure.com/.default",
+                "https://graph.microsoft.com",
+                "login.microsoftonline.com",
+            )
+        case Cloud.CHINA:
+            base = Endpoints(
+                cloud,
+                "https://management.chinacloudapi.cn",
+                "https://management.chinacloudapi.cn/.default",
+                "https://microsoftgraph.chinacloudapi.cn",
+                "login.chinacloudapi.cn",
+            )
+        case Cloud.US_GOVERNMENT:
+            base = Endpoints(
+                cloud,
+                "https://management.usgovcloudapi.net",
+                "https://management.usgovcloudapi.net/.default",
+                "https://graph.microsoft.us",
+                "login.microsoftonline.us",
+            )
+    return Endpoints(
+        cloud=base.cloud,
+        arm=(arm_endpoint or base.arm).rstrip("/"),
+        arm_scope=base.arm_scope,
+        graph=(graph_endpoint or base.graph).rstrip("/"),
+        authority=base.authority,
+    )
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
+    """An HTTP transport that refuses anything but GET and HEAD, then delegates to a real one.
+
+    Closing a client that uses it does not close the shared inner transport; the owner closes
+    it with `shutdown()`.
+    """
+
+    def __init__(self, inner: HttpTransport | None = None) -> None:  # type: ignore[type-arg]
+        self._inner = inner or RequestsTransport()
+        self.requests_sent = 0
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        """Send `request` if it only reads; raise WriteBlockedError otherwise."""
+        method = str(request.method).upper()
+        if method not in SAFE_METHODS:
+            raise WriteBlockedError(
+                f"cmkaudit refused to send {method} {request.url}: the scanner is read-only",
+                "this is a bug in cmkaudit; please report it",
+            )
+        self.requests_sent += 1
+        return self._inner.send(request, **kwargs)
+
+    def open(self) -> None:
+        """Open the inner transport."""
+        self._inner.open()
+
+    def close(self) -> None:
+        """Keep the shared inner transport open: clients come and go, the scan owns it."""
+
+    def shutdown(self) -> None:
+        """Close the inner transport at the end of a scan."""
+        self._inner.close()
+
+    def __enter__(self) -> ReadOnlyTransport:
+        self.open()
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ArmConnection:
+    """What every client needs: a credential, the endpoints and the shared read-only transport."""
+
+    credential: TokenCredential
+    endpoints: Endpoints
+    transport: ReadOnlyTransport
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "base_url": self.endpoints.arm,
+            "credential_scopes": [self.endpoints.arm_scope],
+            "transport": self.transport,
+            "user_agent": f"cmkaudit/{__version__}",
+        }
+
+    def databricks(self, subscription_id: str) -> AzureDatabricksManagementClient:
+        """A Databricks management client for one subscription."""
+        return AzureDatabricksManagementClient(
+            self.credential, subscription_id, api_version=ApiVersion.DATABRICKS.value, **self._common()
+        )
+
+    def keyvault(self, subscription_id: str) -> KeyVaultManagementClient:
+        """A Key Vault management client for one subscription."""
+        return KeyVaultManagementClient(
+            self.credential, subscription_id, api_version=ApiVersion.KEYVAULT.value, **self._common()
+        )
+
+    def compute(self, subscription_id: str) -> ComputeManagementClient:
+        """A Compute management client for one subscription (disk encryption sets)."""
+        return ComputeManagementClient(self.credential, subscription_id, **self._common())
+
+    def storage(self, subscription_id: str) -> StorageManagementClient:
+        """A Storage management client for one subscription."""
+        return StorageManagementClient(
+            self.credential, subscription_id, api_version=ApiVersion.STORAGE.value, **self._common()
+        )
+
+    def send_raw(self, request: RestHttpRequest) -> Any:
+        """Send a prepared request through the read-only transport (used for Microsoft Graph)."""
+        from azure.core import PipelineClient
+        from azure.core.pipeline.policies import RetryPolicy, UserAgentPolicy
+
+        client: PipelineClient[Any, Any] = PipelineClient(
+            base_url=self.endpoints.graph,
+            policies=[UserAgentPolicy(user_agent=f"cmkaudit/{__version__}"), RetryPolicy()],
+            transport=self.transport,
+        )
+        return client.send_request(request)
+
+
+@contextmanager
+def open_connection(credential: TokenCredential, endpoints: Endpoints) -> Iterator[ArmConnection]:
+    """An ArmConnection whose transport is closed when the block ends."""
+    transport = ReadOnlyTransport()
+    try:
+        yield ArmConnection(credential, endpoints, transport)
+    finally:
+        transport.shutdown()

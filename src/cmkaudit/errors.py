@@ -1,0 +1,35 @@
+"""The product's error model: one base error with a message and a hint; only the CLI exits."""
+
+from __future__ import annotations
+
+
+class CmkauditError(Exception):
+    """Base of every error cmkaudit raises on purpose.
+
+    `message` says what went wrong in one line; `hint` says what the user can do about it.
+    """
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(CmkauditError):
+    """Bad command-line input or configuration (exit code 2)."""
+
+
+class SnapshotError(CmkauditError):
+    """A snapshot or results file could not be read or does not match the schema."""
+
+
+class CredentialError(CmkauditError):
+    """No usable Azure credential."""
+
+
+class WriteBlockedError(CmkauditError):
+    """A request other than GET/HEAD reached the HTTP transport; cmkaudit never writes to Azure."""
+
+
+class MetadataError(CmkauditError):
+    """Control metadata under rules/ is missing, malformed or out of step with the checks."""

@@ -1,0 +1,1 @@
+"""The evaluate stage: the benchmark run against an inventory."""

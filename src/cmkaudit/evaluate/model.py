@@ -1,0 +1,89 @@
+"""Findings and what they are made of: statuses, severities, evidence and settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cmkaudit.ids import ControlId, ResourceId
+from cmkaudit.inventory.model import Scope
+
+
+class Status(StrEnum):
+    """The outcome of one control on one resource."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    UNKNOWN = "UNKNOWN"
+    """Evidence could not be read: never counted as PASS."""
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+
+
+class Severity(StrEnum):
+    """How bad a failure of the control is."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe."""
+        return _RANKS[self]
+
+
+_RANKS = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LOW: 1, Severity.INFO: 0}
+
+EvidenceValue = str | int | bool | None | tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One observed value, and the ARM resource and property it was read from."""
+
+    label: str
+    value: EvidenceValue
+    resource_id: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a check concluded, before the engine attaches the control's metadata."""
+
+    status: Status
+    reason: str
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One control evaluated on one resource (a workspace, or one encryption scope of a workspace)."""
+
+    control_id: ControlId
+    title: str
+    severity: Severity
+    status: Status
+    resource_id: ResourceId
+    resource_name: str
+    scope: Scope | None
+    """The workspace encryption scope the finding concerns; None for workspace-wide controls."""
+    reason: str
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def sort_key(self) -> tuple[str, str, str]:
+        """Findings are reported in (control id, resource id, scope) order."""
+        return (self.control_id, self.resource_id.lower(), self.scope.value if self.scope else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Thresholds the benchmark is evaluated with."""
+
+    rotation_max_days: int = 90
+    """KEY-03: automatic rotation must happen at least this often."""
+    soft_delete_min_retention_days: int = 90
+    """KV-02: minimum soft-delete retention."""

@@ -1,0 +1,58 @@
+"""The inventory stage: one typed, serialisable snapshot with the links resolved."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from cmkaudit.ids import id_key
+from cmkaudit.inventory.links import resolve_key_usages
+from cmkaudit.inventory.model import (
+    CollectionError,
+    DiskEncryptionSet,
+    Inventory,
+    Key,
+    PrincipalLookup,
+    ScanScope,
+    StorageAccount,
+    Vault,
+    Workspace,
+)
+
+
+def assemble_inventory(
+    *,
+    collected_at: datetime,
+    tool_version: str,
+    scope: ScanScope,
+    workspaces: Sequence[Workspace],
+    vaults: Sequence[Vault],
+    keys: Sequence[Key],
+    disk_encryption_sets: Sequence[DiskEncryptionSet],
+    storage_accounts: Sequence[StorageAccount],
+    principals: Sequence[PrincipalLookup],
+    errors: Sequence[CollectionError],
+) -> Inventory:
+    """Build the inventory: every collection sorted by resource id, and the key links resolved."""
+    sorted_errors = tuple(sorted(errors, key=lambda e: (id_key(e.resource_id), e.operation, e.message)))
+    return Inventory(
+        collected_at=collected_at,
+        tool_version=tool_version,
+        scope=scope,
+        workspaces=tuple(sorted(workspaces, key=lambda r: id_key(r.id))),
+        vaults=tuple(sorted(vaults, key=lambda r: id_key(r.id))),
+        keys=tuple(sorted(keys, key=lambda r: id_key(r.id))),
+        disk_encryption_sets=tuple(sorted(disk_encryption_sets, key=lambda r: id_key(r.id))),
+        storage_accounts=tuple(sorted(storage_accounts, key=lambda r: id_key(r.id))),
+        principals=tuple(sorted(principals, key=lambda p: p.tenant_id.lower())),
+        key_usages=resolve_key_usages(
+            workspaces,
+            vaults=vaults,
+            keys=keys,
+            disk_encryption_sets=disk_encryption_sets,
+            storage_accounts=storage_accounts,
+            principals=principals,
+            errors=errors,
+        ),
+        errors=sorted_errors,
+    )

@@ -1,0 +1,319 @@
+"""The inventory: a typed, immutable snapshot of everything the collector saw.
+
+Every field that Azure may omit is Optional: `None` means "not reported", which rules turn into
+UNKNOWN or into a documented default, never into a silent PASS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from cmkaudit.ids import PrincipalId, ResourceId, SubscriptionId
+
+SNAPSHOT_SCHEMA_VERSION = 1
+
+
+class Scope(StrEnum):
+    """The three places a Databricks workspace can use a customer-managed key."""
+
+    MANAGED_SERVICES = "managedServices"
+    MANAGED_DISK = "managedDisk"
+    DBFS_ROOT = "dbfsRoot"
+
+    @property
+    def label(self) -> str:
+        """Human name of the scope."""
+        return _SCOPE_LABELS[self]
+
+
+_SCOPE_LABELS = {
+    Scope.MANAGED_SERVICES: "managed services",
+    Scope.MANAGED_DISK: "managed disks",
+    Scope.DBFS_ROOT: "DBFS root",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyReference:
+    """A key as a workspace (or disk encryption set, or storage account) names it."""
+
+    vault_uri: str
+    key_name: str
+    key_version: str | None
+    """None or empty: "the latest version" (auto-rotation)."""
+    source: str
+    """The ARM property path the reference was read from."""
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedIdentity:
+    """An identity reported on a resource (system- or user-assigned)."""
+
+    principal_id: PrincipalId | None
+    tenant_id: str | None
+    type: str | None
+    source: str
+    """The ARM property path it was read from."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeEncryption:
+    """The CMK configuration of one workspace scope as the workspace reports it."""
+
+    scope: Scope
+    key_source: str | None
+    """Raw keySource: "Microsoft.Keyvault" for CMK, "Default" or None otherwise."""
+    key: KeyReference | None
+    rotation_to_latest: bool | None = None
+    """Managed disks only: `rotationToLatestKeyVersionEnabled`."""
+    prepare_encryption: bool | None = None
+    """DBFS root only: `parameters.prepareEncryption.value`."""
+
+    @property
+    def uses_cmk(self) -> bool:
+        """Whether the workspace says this scope is encrypted with a key from Key Vault."""
+        return (self.key_source or "").lower() == "microsoft.keyvault" and self.key is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """An Azure Databricks workspace."""
+
+    id: ResourceId
+    name: str
+    subscription_id: SubscriptionId
+    resource_group: str
+    location: str | None
+    sku: str | None
+    tags: dict[str, str]
+    managed_resource_group_id: ResourceId | None
+    disk_encryption_set_id: ResourceId | None
+    managed_disk_identity: ManagedIdentity | None
+    storage_account_identity: ManagedIdentity | None
+    storage_account_name: str | None
+    """`parameters.storageAccountName.value`: the DBFS root storage account, when reported."""
+    managed_services: ScopeEncryption
+    managed_disk: ScopeEncryption
+    dbfs_root: ScopeEncryption
+
+    def scope(self, scope: Scope) -> ScopeEncryption:
+        """The encryption settings of one scope."""
+        match scope:
+            case Scope.MANAGED_SERVICES:
+                return self.managed_services
+            case Scope.MANAGED_DISK:
+                return self.managed_disk
+            case Scope.DBFS_ROOT:
+                return self.dbfs_root
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPolicy:
+    """One entry of a vault's access policies."""
+
+    tenant_id: str | None
+    object_id: PrincipalId
+    application_id: str | None
+    keys: tuple[str, ...]
+    secrets: tuple[str, ...]
+    certificates: tuple[str, ...]
+    storage: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Vault:
+    """A Key Vault (management-plane view)."""
+
+    id: ResourceId
+    name: str
+    subscription_id: SubscriptionId
+    resource_group: str
+    location: str | None
+    tenant_id: str | None
+    vault_uri: str | None
+    sku: str | None
+    soft_delete_enabled: bool | None
+    soft_delete_retention_days: int | None
+    purge_protection_enabled: bool | None
+    rbac_authorization: bool | None
+    public_network_access: str | None
+    network_default_action: str | None
+    access_policies: tuple[AccessPolicy, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LifetimeAction:
+    """One rotation-policy lifetime action: what happens, and when (ISO-8601 durations)."""
+
+    action: str | None
+    time_after_create: str | None
+    time_before_expiry: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RotationPolicy:
+    """A key's rotation policy."""
+
+    lifetime_actions: tuple[LifetimeAction, ...]
+    expiry_time: str | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyVersion:
+    """One version of a key (no key material: attributes only)."""
+
+    version: str
+    enabled: bool | None
+    created: datetime | None
+    expires: datetime | None
+    not_before: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A Key Vault key that some workspace scope uses."""
+
+    id: ResourceId
+    vault_id: ResourceId
+    name: str
+    kty: str | None
+    key_size: int | None
+    enabled: bool | None
+    created: datetime | None
+    expires: datetime | None
+    current_version: str | None
+    """The version `keyUriWithVersion` points at (the latest)."""
+    rotation_policy: RotationPolicy | None
+    """None: the management plane returned no rotation policy (not "no policy")."""
+    versions: tuple[KeyVersion, ...] | None
+    """None: the versions could not be listed."""
+
+
+@dataclass(frozen=True, slots=True)
+class DiskEncryptionSet:
+    """A disk encryption set (the managed-disk scope's key holder)."""
+
+    id: ResourceId
+    name: str
+    location: str | None
+    encryption_type: str | None
+    active_key: KeyReference | None
+    source_vault_id: ResourceId | None
+    rotation_to_latest: bool | None
+    auto_key_rotation_error: str | None
+    last_key_rotation: str | None
+    identities: tuple[ManagedIdentity, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StorageAccount:
+    """A storage account (here: a workspace's DBFS root)."""
+
+    id: ResourceId
+    name: str
+    resource_group: str
+    location: str | None
+    key_source: str | None
+    key: KeyReference | None
+    current_versioned_key_id: str | None
+    infrastructure_encryption: bool | None
+    encryption_identity: str | None
+    """`encryption.identity.userAssignedIdentity`, when a user-assigned identity unwraps the key."""
+    identities: tuple[ManagedIdentity, ...]
+
+
+class PrincipalSource(StrEnum):
+    """Where the AzureDatabricks service principal's object id came from."""
+
+    GRAPH = "graph"
+    CONFIG = "config"
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalLookup:
+    """The AzureDatabricks service principal's object id in one tenant, or why it is unknown."""
+
+    tenant_id: str
+    object_id: PrincipalId | None
+    source: PrincipalSource | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionError:
+    """A call the collector could not make, or that Azure refused: evidence that is missing."""
+
+    resource_id: str
+    """The ARM id (or URL) the failed call concerns."""
+    operation: str
+    status_code: int | None
+    code: str | None
+    message: str
+    hint: str | None = None
+
+
+class IdentityRole(StrEnum):
+    """Why an identity needs access to a key."""
+
+    AZURE_DATABRICKS = "AzureDatabricks service principal"
+    DISK_ENCRYPTION_SET = "disk encryption set identity"
+    STORAGE_ACCOUNT = "storage account identity"
+
+
+@dataclass(frozen=True, slots=True)
+class UsingIdentity:
+    """An identity that must be able to use a key, and where cmkaudit learned of it."""
+
+    principal_id: PrincipalId
+    role: IdentityRole
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUsage:
+    """One workspace scope resolved to the key it uses: workspace -> vault -> key -> who uses it.
+
+    `problems` lists the links that could not be resolved (each one a reason for UNKNOWN).
+    """
+
+    workspace_id: ResourceId
+    scope: Scope
+    uses_cmk: bool
+    key_ref: KeyReference | None
+    vault_id: ResourceId | None
+    key_id: ResourceId | None
+    version_in_use: str | None
+    version_source: str | None
+    identities: tuple[UsingIdentity, ...]
+    problems: tuple[str, ...]
+    identity_problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanScope:
+    """What was scanned, and against which cloud."""
+
+    subscriptions: tuple[SubscriptionId, ...]
+    arm_endpoint: str
+    cloud: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """Everything collected in one scan, with the links resolved. Saved as a versioned snapshot."""
+
+    collected_at: datetime
+    tool_version: str
+    scope: ScanScope
+    workspaces: tuple[Workspace, ...]
+    vaults: tuple[Vault, ...]
+    keys: tuple[Key, ...]
+    disk_encryption_sets: tuple[DiskEncryptionSet, ...]
+    storage_accounts: tuple[StorageAccount, ...]
+    principals: tuple[PrincipalLookup, ...]
+    key_usages: tuple[KeyUsage, ...]
+    errors: tuple[CollectionError, ...]
+    schema_version: int = field(default=SNAPSHOT_SCHEMA_VERSION)

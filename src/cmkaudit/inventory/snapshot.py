@@ -1,0 +1,80 @@
+"""Save an inventory as versioned JSON and load it back without loss."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from cmkaudit.errors import SnapshotError
+from cmkaudit.inventory.model import SNAPSHOT_SCHEMA_VERSION, Inventory
+
+SNAPSHOT_KIND = "cmkaudit.snapshot"
+
+_ADAPTER: TypeAdapter[Inventory] = TypeAdapter(Inventory)
+
+
+def inventory_to_json(inventory: Inventory) -> dict[str, Any]:
+    """The snapshot document: a small envelope around the inventory's JSON form."""
+    body = _ADAPTER.dump_python(inventory, mode="json")
+    return {"kind": SNAPSHOT_KIND, **body}
+
+
+def inventory_from_json(document: object, *, origin: str = "snapshot") -> Inventory:
+    """Validate a snapshot document back into an Inventory, or raise SnapshotError naming the problem."""
+    if not isinstance(document, dict) or document.get("kind") != SNAPSHOT_KIND:
+        raise SnapshotError(
+            f'{origin} is not a cmkaudit snapshot (no "kind": "{SNAPSHOT_KIND}")',
+            "create one with: cmkaudit scan ... --save-snapshot FILE",
+        )
+    version = document.get("schema_version")
+    if version != SNAPSHOT_SCHEMA_VERSION:
+        raise SnapshotError(
+            f"{origin} has snapshot schema version {version!r}; this cmkaudit reads version {SNAPSHOT_SCHEMA_VERSION}",
+            "re-run the scan with this version of cmkaudit",
+        )
+    body = {k: v for k, v in document.items() if k != "kind"}
+    try:
+        return _ADAPTER.validate_python(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SnapshotError(
+            f"{origin} is not a valid snapshot: {where}: {first['msg']} ({exc.error_count()} problem(s))"
+        ) from exc
+
+
+def write_json_atomic(path: Path, document: object) -> None:
+    """Write JSON to `path` through a temporary file and a rename, so no half-written file is left."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, sort_keys=False, ensure_ascii=False)
+            handle.write("\n")
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_snapshot(inventory: Inventory, path: Path) -> None:
+    """Write the inventory to `path` as a versioned JSON snapshot."""
+    write_json_atomic(path, inventory_to_json(inventory))
+
+
+def load_snapshot(path: Path) -> Inventory:
+    """Read a snapshot written by `save_snapshot`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror or exc}") from exc
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    return inventory_from_json(document, origin=str(path))

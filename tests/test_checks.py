@@ -1,0 +1,359 @@
+"""Every control: pass_*, fail_* and unknown_* cases on small inventories."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from cmkaudit.evaluate.checks import (
+    KEY_USAGE_CHECKS,
+    WORKSPACE_CHECKS,
+    check_dbfs_root_cmk,
+    check_least_privilege,
+    check_managed_disk_cmk,
+    check_managed_services_cmk,
+    check_premium_sku,
+    check_purge_protection,
+    check_required_permissions,
+    check_rotation_policy,
+    check_soft_delete,
+)
+from cmkaudit.evaluate.model import Settings, Status, Verdict
+from cmkaudit.inventory.model import Inventory, KeyReference, PrincipalLookup, Scope, ScopeEncryption
+
+from .conftest import (
+    DATABRICKS_SP,
+    DES_PRINCIPAL,
+    STORAGE_PRINCIPAL,
+    TENANT,
+    des,
+    inventory,
+    key,
+    policy,
+    rotation,
+    storage,
+    vault,
+    workspace,
+)
+
+SETTINGS = Settings()
+
+
+def usage_verdict(check: object, inv: Inventory, scope: Scope, settings: Settings = SETTINGS) -> Verdict:
+    usage = next(u for u in inv.key_usages if u.scope is scope)
+    return check(usage, inv, settings)  # type: ignore[operator, no-any-return]
+
+
+def workspace_verdict(check: object, inv: Inventory) -> Verdict:
+    return check(inv.workspaces[0], inv, SETTINGS)  # type: ignore[operator, no-any-return]
+
+
+# --- DBX-01 -----------------------------------------------------------------------------------------
+
+
+def test_pass_premium() -> None:
+    assert workspace_verdict(check_premium_sku, inventory()).status is Status.PASS
+
+
+@pytest.mark.parametrize("sku", ["standard", "trial"])
+def test_fail_not_premium(sku: str) -> None:
+    verdict = workspace_verdict(check_premium_sku, inventory(workspaces=[workspace(sku=sku)]))
+    assert verdict.status is Status.FAIL
+    assert sku in verdict.reason
+
+
+def test_unknown_sku_not_reported() -> None:
+    assert workspace_verdict(check_premium_sku, inventory(workspaces=[workspace(sku=None)])).status is Status.UNKNOWN
+
+
+# --- DBX-02 / DBX-03 --------------------------------------------------------------------------------
+
+
+def test_pass_managed_services_and_disks() -> None:
+    inv = inventory()
+    assert workspace_verdict(check_managed_services_cmk, inv).status is Status.PASS
+    assert workspace_verdict(check_managed_disk_cmk, inv).status is Status.PASS
+
+
+@pytest.mark.parametrize("key_source", [None, "Default"])
+def test_fail_managed_services_without_cmk(key_source: str | None) -> None:
+    ws = workspace(managed_services=ScopeEncryption(Scope.MANAGED_SERVICES, key_source, None))
+    verdict = workspace_verdict(check_managed_services_cmk, inventory(workspaces=[ws]))
+    assert verdict.status is Status.FAIL
+
+
+def test_fail_managed_disk_key_source_without_key() -> None:
+    """keySource says Key Vault but no key is named: not a usable CMK configuration."""
+    ws = workspace(managed_disk=ScopeEncryption(Scope.MANAGED_DISK, "Microsoft.Keyvault", None))
+    assert workspace_verdict(check_managed_disk_cmk, inventory(workspaces=[ws])).status is Status.FAIL
+
+
+def test_managed_disk_evidence_names_the_disk_encryption_set() -> None:
+    verdict = workspace_verdict(check_managed_disk_cmk, inventory())
+    assert ("encryptionType", "EncryptionAtRestWithCustomerKey") in [(e.label, e.value) for e in verdict.evidence]
+
+
+# --- DBX-05 -----------------------------------------------------------------------------------------
+
+
+def test_pass_dbfs_root_and_storage_agree() -> None:
+    assert workspace_verdict(check_dbfs_root_cmk, inventory()).status is Status.PASS
+
+
+def test_fail_dbfs_root_not_requested() -> None:
+    ws = workspace(dbfs_root=ScopeEncryption(Scope.DBFS_ROOT, None, None, prepare_encryption=True))
+    verdict = workspace_verdict(check_dbfs_root_cmk, inventory(workspaces=[ws]))
+    assert verdict.status is Status.FAIL
+    assert "prepareEncryption True" in verdict.reason
+
+
+def test_fail_dbfs_root_storage_account_disagrees() -> None:
+    """The workspace asks for CMK but the storage account still uses Microsoft-managed keys."""
+    inv = inventory(accounts=[storage(key_source="Microsoft.Storage", key=None)])
+    verdict = workspace_verdict(check_dbfs_root_cmk, inv)
+    assert verdict.status is Status.FAIL
+    assert "Microsoft.Storage" in verdict.reason
+
+
+def test_fail_dbfs_root_storage_uses_another_key() -> None:
+    other = KeyReference("https://kv-other.vault.azure.net", "cmk", None, "properties.encryption.keyvaultproperties")
+    verdict = workspace_verdict(check_dbfs_root_cmk, inventory(accounts=[storage(key=other)]))
+    assert verdict.status is Status.FAIL
+    assert "kv-other.vault.azure.net" in verdict.reason
+
+
+def test_unknown_dbfs_root_storage_account_not_read() -> None:
+    verdict = workspace_verdict(check_dbfs_root_cmk, inventory(accounts=[]))
+    assert verdict.status is Status.UNKNOWN
+    assert "could not be read" in verdict.reason
+
+
+# --- KV-01 ------------------------------------------------------------------------------------------
+
+
+def test_pass_purge_protection() -> None:
+    assert usage_verdict(check_purge_protection, inventory(), Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+@pytest.mark.parametrize("value", [False, None])
+def test_fail_purge_protection(value: bool | None) -> None:
+    inv = inventory(vaults=[vault(purge_protection_enabled=value)])
+    assert usage_verdict(check_purge_protection, inv, Scope.MANAGED_DISK).status is Status.FAIL
+
+
+def test_unknown_purge_protection_vault_not_visible() -> None:
+    verdict = usage_verdict(check_purge_protection, inventory(vaults=[]), Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.UNKNOWN
+    assert "not in the scanned subscriptions" in verdict.reason
+    assert "--subscription" in verdict.reason
+
+
+def test_not_applicable_without_cmk_on_the_scope() -> None:
+    ws = workspace(dbfs_root=ScopeEncryption(Scope.DBFS_ROOT, None, None))
+    verdict = usage_verdict(check_purge_protection, inventory(workspaces=[ws]), Scope.DBFS_ROOT)
+    assert verdict.status is Status.NOT_APPLICABLE
+    assert "DBX-05" in verdict.reason
+
+
+# --- KV-02 ------------------------------------------------------------------------------------------
+
+
+def test_pass_soft_delete() -> None:
+    assert usage_verdict(check_soft_delete, inventory(), Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+def test_pass_soft_delete_retention_not_reported_uses_the_documented_default() -> None:
+    verdict = usage_verdict(
+        check_soft_delete, inventory(vaults=[vault(soft_delete_retention_days=None)]), Scope.DBFS_ROOT
+    )
+    assert verdict.status is Status.PASS
+    assert "default of 90" in verdict.reason
+
+
+@pytest.mark.parametrize(("enabled", "days"), [(False, 90), (None, 90), (True, 7), (True, 89)])
+def test_fail_soft_delete(enabled: bool | None, days: int) -> None:
+    inv = inventory(vaults=[vault(soft_delete_enabled=enabled, soft_delete_retention_days=days)])
+    assert usage_verdict(check_soft_delete, inv, Scope.MANAGED_SERVICES).status is Status.FAIL
+
+
+def test_soft_delete_threshold_is_a_setting() -> None:
+    inv = inventory(vaults=[vault(soft_delete_retention_days=30)])
+    assert usage_verdict(check_soft_delete, inv, Scope.MANAGED_SERVICES).status is Status.FAIL
+    relaxed = Settings(soft_delete_min_retention_days=30)
+    assert usage_verdict(check_soft_delete, inv, Scope.MANAGED_SERVICES, relaxed).status is Status.PASS
+
+
+def test_unknown_soft_delete_vault_not_visible() -> None:
+    assert usage_verdict(check_soft_delete, inventory(vaults=[]), Scope.MANAGED_DISK).status is Status.UNKNOWN
+
+
+# --- KEY-03 -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "policy_actions",
+    [
+        [("Rotate", "P90D", None)],
+        [("rotate", "P3M", None)],  # 90 days; action types compared case-insensitively
+        [("Rotate", None, "P640D")],  # P2Y expiry - 640 days before expiry = rotation every 90 days
+        [("Notify", None, "P30D"), ("Rotate", "P30D", None)],
+    ],
+)
+def test_pass_rotation_policy(policy_actions: list[tuple[str, str | None, str | None]]) -> None:
+    inv = inventory(keys=[key(rotation_policy=rotation(*policy_actions))])
+    assert usage_verdict(check_rotation_policy, inv, Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    "policy_actions",
+    [[("Notify", None, "P30D")], [("Rotate", "P1Y", None)], [("Rotate", "P91D", None)], []],
+)
+def test_fail_rotation_policy(policy_actions: list[tuple[str, str | None, str | None]]) -> None:
+    inv = inventory(keys=[key(rotation_policy=rotation(*policy_actions))])
+    assert usage_verdict(check_rotation_policy, inv, Scope.MANAGED_SERVICES).status is Status.FAIL
+
+
+def test_rotation_cadence_is_a_setting() -> None:
+    inv = inventory(keys=[key(rotation_policy=rotation(("Rotate", "P1Y", None)))])
+    yearly = Settings(rotation_max_days=365)
+    assert usage_verdict(check_rotation_policy, inv, Scope.MANAGED_DISK, yearly).status is Status.PASS
+
+
+def test_unknown_rotation_policy_not_returned_by_arm() -> None:
+    verdict = usage_verdict(check_rotation_policy, inventory(keys=[key(rotation_policy=None)]), Scope.MANAGED_DISK)
+    assert verdict.status is Status.UNKNOWN
+    assert "data plane" in verdict.reason
+
+
+def test_unknown_rotation_key_not_read() -> None:
+    verdict = usage_verdict(check_rotation_policy, inventory(keys=[]), Scope.MANAGED_DISK)
+    assert verdict.status is Status.UNKNOWN
+    assert "could not be read" in verdict.reason
+
+
+def test_unknown_rotation_trigger_unparseable() -> None:
+    inv = inventory(keys=[key(rotation_policy=rotation(("Rotate", "ninety days", None)))])
+    assert usage_verdict(check_rotation_policy, inv, Scope.MANAGED_DISK).status is Status.UNKNOWN
+
+
+# --- IAM-01 / IAM-02 --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scope", list(Scope))
+def test_pass_exact_permissions(scope: Scope) -> None:
+    inv = inventory()
+    assert usage_verdict(check_required_permissions, inv, scope).status is Status.PASS
+    assert usage_verdict(check_least_privilege, inv, scope).status is Status.PASS
+
+
+def test_pass_permissions_compared_case_insensitively() -> None:
+    policies = (policy(DATABRICKS_SP, ["Get", "WrapKey", "UnwrapKey"]),)
+    inv = inventory(vaults=[vault(access_policies=policies)])
+    assert usage_verdict(check_required_permissions, inv, Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    ("scope", "principal"),
+    [
+        (Scope.MANAGED_SERVICES, DATABRICKS_SP),
+        (Scope.MANAGED_DISK, DES_PRINCIPAL),
+        (Scope.DBFS_ROOT, STORAGE_PRINCIPAL),
+    ],
+)
+def test_fail_missing_wrap_key(scope: Scope, principal: str) -> None:
+    others = [p for p in vault().access_policies if p.object_id != principal]
+    inv = inventory(vaults=[vault(access_policies=(*others, policy(principal, ["get", "unwrapKey"])))])
+    verdict = usage_verdict(check_required_permissions, inv, scope)
+    assert verdict.status is Status.FAIL
+    assert "lacks wrapKey" in verdict.reason
+    assert principal in verdict.reason
+
+
+def test_fail_identity_without_any_policy() -> None:
+    inv = inventory(vaults=[vault(access_policies=(policy(DES_PRINCIPAL),))])
+    assert usage_verdict(check_required_permissions, inv, Scope.DBFS_ROOT).status is Status.FAIL
+    # ...while holding nothing at all is not excess privilege.
+    assert usage_verdict(check_least_privilege, inv, Scope.DBFS_ROOT).status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    ("keys", "secrets", "excess"),
+    [
+        (["get", "wrapKey", "unwrapKey", "decrypt"], [], "decrypt"),
+        (["all"], [], "all"),
+        (["get", "wrapKey", "unwrapKey"], ["get"], "secrets:get"),
+        (["get", "wrapKey", "unwrapKey", "purge"], [], "purge"),
+    ],
+)
+def test_fail_excess_permissions(keys: list[str], secrets: list[str], excess: str) -> None:
+    policies = (policy(DATABRICKS_SP, keys, secrets), policy(DES_PRINCIPAL), policy(STORAGE_PRINCIPAL))
+    inv = inventory(vaults=[vault(access_policies=policies)])
+    verdict = usage_verdict(check_least_privilege, inv, Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.FAIL
+    assert excess in verdict.reason
+
+
+def test_all_permission_satisfies_the_required_set() -> None:
+    policies = (policy(DATABRICKS_SP, ["all"]),)
+    inv = inventory(vaults=[vault(access_policies=policies)])
+    assert usage_verdict(check_required_permissions, inv, Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+def test_policies_of_another_tenant_do_not_count() -> None:
+    foreign = replace(policy(DATABRICKS_SP), tenant_id="ffffffff-0000-4000-8000-000000000000")
+    inv = inventory(vaults=[vault(access_policies=(foreign,))])
+    assert usage_verdict(check_required_permissions, inv, Scope.MANAGED_SERVICES).status is Status.FAIL
+
+
+@pytest.mark.parametrize("check", [check_required_permissions, check_least_privilege])
+def test_unknown_databricks_principal_not_resolved(check: object) -> None:
+    failed = PrincipalLookup(TENANT, None, None, "Microsoft Graph answered HTTP 403")
+    verdict = usage_verdict(check, inventory(principals=[failed]), Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.UNKNOWN
+    assert "--databricks-principal-id" in verdict.reason
+    assert "HTTP 403" in verdict.reason
+
+
+@pytest.mark.parametrize("check", [check_required_permissions, check_least_privilege])
+def test_unknown_rbac_vault(check: object) -> None:
+    verdict = usage_verdict(check, inventory(vaults=[vault(rbac_authorization=True)]), Scope.MANAGED_DISK)
+    assert verdict.status is Status.UNKNOWN
+    assert "Azure RBAC" in verdict.reason
+
+
+@pytest.mark.parametrize("check", [check_required_permissions, check_least_privilege])
+def test_unknown_permission_model_not_reported(check: object) -> None:
+    verdict = usage_verdict(check, inventory(vaults=[vault(rbac_authorization=None)]), Scope.DBFS_ROOT)
+    assert verdict.status is Status.UNKNOWN
+
+
+def test_unknown_managed_disk_identity_not_reported() -> None:
+    inv = inventory(workspaces=[workspace(managed_disk_identity=None)], sets=[des(identities=())])
+    verdict = usage_verdict(check_required_permissions, inv, Scope.MANAGED_DISK)
+    assert verdict.status is Status.UNKNOWN
+
+
+def test_configured_databricks_principal_is_used(catalog: object) -> None:
+    from cmkaudit.inventory.model import PrincipalSource
+
+    configured = PrincipalLookup(TENANT, DATABRICKS_SP, PrincipalSource.CONFIG)
+    verdict = usage_verdict(check_required_permissions, inventory(principals=[configured]), Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.PASS
+    assert any("configuration" in (e.source or "") for e in verdict.evidence)
+
+
+def test_every_check_is_covered_here() -> None:
+    """This module tests each registered check; a new check must add its cases."""
+    tested = {
+        check_premium_sku,
+        check_managed_services_cmk,
+        check_managed_disk_cmk,
+        check_dbfs_root_cmk,
+        check_purge_protection,
+        check_soft_delete,
+        check_rotation_policy,
+        check_required_permissions,
+        check_least_privilege,
+    }
+    assert set(WORKSPACE_CHECKS.values()) | set(KEY_USAGE_CHECKS.values()) == tested

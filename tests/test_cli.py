@@ -1,0 +1,172 @@
+"""The command line: bad input is one line and exit 2; an incomplete scan is exit 3."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from cmkaudit.cli import Streams, run
+from cmkaudit.collect.demo import replay_scan
+from cmkaudit.inventory.snapshot import save_snapshot
+
+from .conftest import NOW, ROOT
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(list(argv), Streams(out, err), now=NOW)
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_one_line_error(err: str, *fragments: str) -> None:
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert len(errors) == 1, err
+    for fragment in fragments:
+        assert fragment in errors[0], err
+
+
+def test_malformed_subscription_id() -> None:
+    code, _, err = cli("scan", "--subscription", "not-a-guid")
+    assert code == 2
+    assert_one_line_error(err, "malformed subscription id 'not-a-guid'")
+
+
+def test_unknown_format() -> None:
+    code, _, err = cli("scan", "--demo", "--format", "console,pdf")
+    assert code == 2
+    assert_one_line_error(err, "unknown format pdf")
+
+
+def test_scan_needs_a_source() -> None:
+    code, _, err = cli("scan")
+    assert code == 2
+    assert_one_line_error(err, "--subscription", "--demo")
+
+
+def test_unreadable_snapshot(tmp_path: Path) -> None:
+    code, _, err = cli("evaluate", str(tmp_path / "missing.json"))
+    assert code == 2
+    assert_one_line_error(err, "cannot read snapshot")
+
+
+def test_snapshot_that_is_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("{not json")
+    code, _, err = cli("evaluate", str(path))
+    assert code == 2
+    assert_one_line_error(err, "is not JSON", "line 1")
+
+
+def test_json_that_is_not_a_snapshot(tmp_path: Path) -> None:
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"hello": "world"}))
+    code, _, err = cli("evaluate", str(path))
+    assert code == 2
+    assert_one_line_error(err, "is not a cmkaudit snapshot")
+
+
+def test_snapshot_with_a_bad_field(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    code, _, _ = cli("scan", "--demo", "--format", "json", "--output-dir", str(tmp_path), "--save-snapshot", str(good))
+    document = json.loads(good.read_text())
+    document["workspaces"][0]["sku"] = {"name": "premium"}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document))
+    code, _, err = cli("evaluate", str(bad))
+    assert code == 2
+    assert_one_line_error(err, "workspaces.0.sku")
+
+
+def test_bad_principal_override() -> None:
+    code, _, err = cli(
+        "scan", "--subscription", "11111111-2222-4333-8444-555555555555", "--databricks-principal-id", "tenant=nope"
+    )
+    assert code == 2
+    assert_one_line_error(err, "--databricks-principal-id")
+
+
+def test_incomplete_scan_with_nothing_failed_exits_3(tmp_path: Path) -> None:
+    """Key reads and the Graph lookup are refused (403): those controls are UNKNOWN, the rest pass."""
+    inventory = replay_scan(
+        ROOT / "cassettes" / "permission-denied.yaml", ["2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"], now=NOW
+    )
+    snapshot = tmp_path / "snapshot.json"
+    save_snapshot(inventory, snapshot)
+    code, out, _ = cli("evaluate", str(snapshot), "--output-dir", str(tmp_path))
+    assert code == 3
+    assert "scan is incomplete" in out
+    assert "AuthorizationFailed" in out or "authorization to perform action" in out
+    document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
+    by = {(f["control_id"], f["scope"]): f for f in document["findings"]}
+    assert document["summary"]["by_status"]["FAIL"] == 0
+    assert document["summary"]["complete"] is False
+    for scope in ("managedServices", "managedDisk", "dbfsRoot"):
+        assert by[("KEY-03", scope)]["status"] == "UNKNOWN"
+        assert "HTTP 403 AuthorizationFailed" in by[("KEY-03", scope)]["reason"]
+        assert by[("KV-01", scope)]["status"] == "PASS"
+    assert by[("IAM-01", "managedServices")]["status"] == "UNKNOWN"
+    assert "HTTP 403" in by[("IAM-01", "managedServices")]["reason"]
+    assert by[("IAM-01", "managedDisk")]["status"] == "PASS"
+    assert {e["status_code"] for e in document["coverage"]["errors"]} == {403}
+    assert len(document["coverage"]["errors"]) == 3
+
+
+def test_incomplete_scan_that_also_fails_exits_1(tmp_path: Path) -> None:
+    inventory = replay_scan(
+        ROOT / "cassettes" / "permission-denied.yaml", ["2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"], now=NOW
+    )
+    snapshot = tmp_path / "snapshot.json"
+    save_snapshot(inventory, snapshot)
+    # 30 days of retention demanded beyond the vault's 90: KV-02 fails, so failure wins over incompleteness.
+    code, _, _ = cli(
+        "evaluate", str(snapshot), "--format", "json", "--output-dir", str(tmp_path), "--retention-days", "91"
+    )
+    assert code == 1
+
+
+def test_live_scan_without_credentials_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No az login, no managed identity, no token: one line naming the problem, exit 2, no network."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class NoCredential:
+        def get_token(self, *scopes: str, **kwargs: object) -> object:
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+    monkeypatch.setattr("cmkaudit.collect.credentials.default_credential", lambda *a: NoCredential())
+    code, _, err = cli("scan", "--subscription", "11111111-2222-4333-8444-555555555555")
+    assert code == 2
+    assert_one_line_error(err, "no Azure token")
+    assert "az login" in err
+
+
+def test_access_token_from_the_environment_is_used_for_arm_only() -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from cmkaudit.collect.credentials import StaticTokenCredential, default_credential
+    from cmkaudit.collect.http import Cloud, endpoints_for
+
+    endpoints = endpoints_for(Cloud.PUBLIC)
+    credential = default_credential(endpoints, {"CMKAUDIT_ACCESS_TOKEN": " abc.def.ghi "})
+    assert isinstance(credential, StaticTokenCredential)
+    assert credential.get_token(endpoints.arm_scope).token == "abc.def.ghi"
+    with pytest.raises(ClientAuthenticationError, match="ARM token"):
+        credential.get_token("https://graph.microsoft.com/.default")
+
+
+@pytest.mark.parametrize(
+    ("cloud", "arm", "graph"),
+    [
+        ("AzureChinaCloud", "https://management.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"),
+        ("AzureUSGovernment", "https://management.usgovcloudapi.net", "https://graph.microsoft.us"),
+    ],
+)
+def test_sovereign_cloud_endpoints(cloud: str, arm: str, graph: str) -> None:
+    from cmkaudit.collect.http import Cloud, endpoints_for
+
+    endpoints = endpoints_for(Cloud(cloud))
+    assert (endpoints.arm, endpoints.graph) == (arm, graph)
+    assert endpoints_for(Cloud(cloud), "https://127.0.0.1:8443/").arm == "https://127.0.0.1:8443"

@@ -1,0 +1,214 @@
+"""The real collector, through the real SDK clients, replaying the recorded tenants under cassettes/."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import vcr
+
+from cmkaudit.cli import Streams, run
+from cmkaudit.collect.azure import CollectSettings
+from cmkaudit.collect.demo import DEMO_SUBSCRIPTIONS, MATCH_ON, replay_scan
+from cmkaudit.evaluate.engine import evaluate
+from cmkaudit.evaluate.model import Settings
+from cmkaudit.ids import PrincipalId, SubscriptionId
+from cmkaudit.inventory.model import Inventory, PrincipalSource
+
+from .conftest import NOW, ROOT
+
+CASSETTES = ROOT / "cassettes"
+RESULTS_SCHEMA = json.loads((ROOT / "reports" / "results.schema.json").read_text())
+
+FIN, ANA, SBX = "dbw-finance-prod", "dbw-analytics-dev", "dbw-sandbox"
+MS, MD, DBFS, WS = "managedServices", "managedDisk", "dbfsRoot", None
+
+# Every finding the demo tenant must produce: (control, workspace, scope) -> status.
+DEMO_EXPECTED = {
+    **{(c, FIN, WS): "PASS" for c in ("DBX-01", "DBX-02", "DBX-03", "DBX-05")},
+    **{(c, FIN, s): "PASS" for c in ("KV-01", "KV-02", "KEY-03", "IAM-01", "IAM-02") for s in (MS, MD, DBFS)},
+    ("DBX-01", ANA, WS): "PASS",
+    ("DBX-02", ANA, WS): "PASS",
+    ("DBX-03", ANA, WS): "PASS",
+    ("DBX-05", ANA, WS): "FAIL",
+    **{(c, ANA, s): "FAIL" for c in ("KV-01", "KV-02", "KEY-03") for s in (MS, MD)},
+    ("IAM-01", ANA, MS): "PASS",
+    ("IAM-01", ANA, MD): "FAIL",
+    ("IAM-02", ANA, MS): "FAIL",
+    ("IAM-02", ANA, MD): "FAIL",
+    **{(c, ANA, DBFS): "NOT_APPLICABLE" for c in ("KV-01", "KV-02", "KEY-03", "IAM-01", "IAM-02")},
+    **{(c, SBX, WS): "FAIL" for c in ("DBX-01", "DBX-02", "DBX-03", "DBX-05")},
+    **{(c, SBX, s): "NOT_APPLICABLE" for c in ("KV-01", "KV-02", "KEY-03", "IAM-01", "IAM-02") for s in (MS, MD, DBFS)},
+}
+
+
+def observed(inventory: Inventory) -> dict[tuple[str, str, str | None], str]:
+    findings = evaluate(inventory, _catalog(), Settings())
+    return {(f.control_id, f.resource_name, f.scope.value if f.scope else None): f.status.value for f in findings}
+
+
+def _catalog():  # type: ignore[no-untyped-def]
+    from cmkaudit.evaluate.catalog import load_catalog
+
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def demo_inventory() -> Inventory:
+    return replay_scan(CASSETTES / "demo-tenant.yaml", DEMO_SUBSCRIPTIONS, now=NOW)
+
+
+def test_demo_tenant_findings_exactly(demo_inventory: Inventory) -> None:
+    assert observed(demo_inventory) == DEMO_EXPECTED
+
+
+def test_demo_tenant_is_read_completely(demo_inventory: Inventory) -> None:
+    assert demo_inventory.errors == ()
+    assert [w.name for w in demo_inventory.workspaces] == [ANA, FIN, SBX]
+    # Both pages of the vault listing were followed.
+    assert sorted(v.name for v in demo_inventory.vaults) == ["kv-analytics-dev", "kv-finance-prod"]
+    assert {k.name: len(k.versions or ()) for k in demo_inventory.keys} == {"cmk-analytics": 1, "cmk-finance": 3}
+    assert demo_inventory.principals[0].source is PrincipalSource.GRAPH
+
+
+def test_demo_every_recorded_exchange_is_used_once() -> None:
+    """The crawler asks for exactly what the tenant holds: nothing missing, nothing asked twice."""
+    recorder = vcr.VCR(record_mode="none", match_on=MATCH_ON)
+    from cmkaudit.collect.azure import AzureCollector
+    from cmkaudit.collect.credentials import OfflineDemoCredential
+    from cmkaudit.collect.http import Cloud, endpoints_for, open_connection
+
+    with (
+        recorder.use_cassette(str(CASSETTES / "demo-tenant.yaml")) as cassette,
+        open_connection(OfflineDemoCredential(), endpoints_for(Cloud.PUBLIC)) as connection,
+    ):
+        AzureCollector(connection).collect(DEMO_SUBSCRIPTIONS, now=NOW)
+        assert cassette.all_played
+        assert cassette.play_count == len(cassette.data)
+        assert connection.transport.requests_sent == len(cassette.data)
+
+
+def test_demo_key_versions_in_use(demo_inventory: Inventory) -> None:
+    by = {(u.workspace_id.rsplit("/", 1)[1], u.scope.value): u for u in demo_inventory.key_usages}
+    assert by[(FIN, MD)].version_in_use == "1c7e2a9b4d3f4e5a8b6c0d1e2f3a4b5c"
+    assert "activeKey" in (by[(FIN, MD)].version_source or "")
+    assert by[(FIN, DBFS)].version_in_use == "1c7e2a9b4d3f4e5a8b6c0d1e2f3a4b5c"
+    assert "currentVersionedKeyIdentifier" in (by[(FIN, DBFS)].version_source or "")
+    assert by[(ANA, MS)].version_in_use == "8f0e1d2c3b4a49586776a5b4c3d2e1f0"
+
+
+def test_empty_subscription() -> None:
+    inventory = replay_scan(
+        CASSETTES / "empty-subscription.yaml", [SubscriptionId("0e9d8c7b-6a59-4483-9271-605f4e3d2c1b")], now=NOW
+    )
+    assert inventory.workspaces == ()
+    assert inventory.errors == ()
+    assert observed(inventory) == {}
+
+
+APP_SUB = SubscriptionId("1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
+KEYS_SUB = SubscriptionId("9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a")
+CLAIMS = "dbw-claims-prod"
+
+
+def test_vault_in_a_subscription_not_scanned_is_unknown_with_a_hint() -> None:
+    inventory = replay_scan(CASSETTES / "cross-subscription-vault.yaml", [APP_SUB], now=NOW)
+    findings = {
+        (f.control_id, f.scope.value if f.scope else None): f for f in evaluate(inventory, _catalog(), Settings())
+    }
+    assert findings[("DBX-02", None)].status.value == "PASS"
+    for control in ("KV-01", "KV-02", "KEY-03", "IAM-01", "IAM-02"):
+        for scope in (MS, MD):
+            finding = findings[(control, scope)]
+            assert finding.status.value == "UNKNOWN", (control, scope)
+            assert "kv-central-keys.vault.azure.net is not in the scanned subscriptions" in finding.reason
+            assert "grant the scanner Reader" in finding.reason
+    assert inventory.keys == ()  # never guessed
+
+
+def test_vault_resolved_when_its_subscription_is_scanned_too() -> None:
+    inventory = replay_scan(CASSETTES / "cross-subscription-vault.yaml", [APP_SUB, KEYS_SUB], now=NOW)
+    assert inventory.errors == ()
+    statuses = observed(inventory)
+    for control in ("KV-01", "KV-02", "IAM-01", "IAM-02"):
+        assert statuses[(control, CLAIMS, MS)] == "PASS"
+        assert statuses[(control, CLAIMS, MD)] == "PASS"
+    # The central key rotates every 180 days: longer than the default cadence of 90.
+    assert statuses[("KEY-03", CLAIMS, MS)] == "FAIL"
+    assert statuses[("DBX-05", CLAIMS, None)] == "FAIL"
+
+
+def test_configured_principal_skips_the_graph_lookup() -> None:
+    settings = CollectSettings(databricks_principal_ids={"*": PrincipalId("8d7c6b5a-4938-4271-8605-f4e3d2c1b0a9")})
+    recorder = vcr.VCR(record_mode="none", match_on=MATCH_ON)
+    from cmkaudit.collect.azure import AzureCollector
+    from cmkaudit.collect.credentials import OfflineDemoCredential
+    from cmkaudit.collect.http import Cloud, endpoints_for, open_connection
+
+    with (
+        recorder.use_cassette(str(CASSETTES / "cross-subscription-vault.yaml")) as cassette,
+        open_connection(OfflineDemoCredential(), endpoints_for(Cloud.PUBLIC)) as connection,
+    ):
+        inventory = AzureCollector(connection, settings).collect([APP_SUB, KEYS_SUB], now=NOW)
+        graph_calls = [r for r in cassette.requests if r.host == "graph.microsoft.com"]
+        assert [cassette.play_counts[cassette.requests.index(r)] for r in graph_calls] == [0]
+    assert inventory.principals[0].source is PrincipalSource.CONFIG
+
+
+# --- the CLI end to end -------------------------------------------------------------------------------
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(list(argv), Streams(out, err), now=NOW)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_demo_writes_valid_json_and_fails(tmp_path: Path) -> None:
+    code, out, _err = cli("scan", "--demo", "--output-dir", str(tmp_path))
+    assert code == 1
+    assert "dbw-finance-prod" in out and "Totals" in out
+    document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
+    jsonschema.validate(document, RESULTS_SCHEMA)
+    assert document["summary"]["by_status"] == {"PASS": 23, "FAIL": 14, "UNKNOWN": 0, "NOT_APPLICABLE": 20}
+    got = {(f["control_id"], f["resource_name"], f["scope"]): f["status"] for f in document["findings"]}
+    assert got == DEMO_EXPECTED
+    keys = [(f["control_id"], f["resource_id"].lower(), f["scope"] or "") for f in document["findings"]]
+    assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [("high", 1), ("medium", 1), ("critical", 0), ("none", 0)],
+)
+def test_cli_fail_on_threshold(tmp_path: Path, threshold: str, expected: int) -> None:
+    code, _, _ = cli("scan", "--demo", "--format", "json", "--output-dir", str(tmp_path), "--fail-on", threshold)
+    assert code == expected
+
+
+def test_cli_snapshot_re_evaluates_identically(tmp_path: Path) -> None:
+    snapshot = tmp_path / "snapshot.json"
+    code, _, _ = cli(
+        "scan", "--demo", "--format", "json", "--output-dir", str(tmp_path / "a"), "--save-snapshot", str(snapshot)
+    )
+    assert code == 1
+    code, _, _ = cli("evaluate", str(snapshot), "--format", "json", "--output-dir", str(tmp_path / "b"))
+    assert code == 1
+    first = (tmp_path / "a" / "cmkaudit-results.json").read_text()
+    second = (tmp_path / "b" / "cmkaudit-results.json").read_text()
+    assert first == second
+
+
+def test_cli_settings_change_the_outcome(tmp_path: Path) -> None:
+    """With 7-day retention accepted, the analytics vault's KV-02 findings pass."""
+    cli("scan", "--demo", "--format", "json", "--output-dir", str(tmp_path), "--retention-days", "7")
+    document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
+    kv02 = {
+        f["status"]
+        for f in document["findings"]
+        if f["control_id"] == "KV-02" and f["resource_name"] == ANA and f["scope"]
+    }
+    assert kv02 == {"PASS", "NOT_APPLICABLE"}

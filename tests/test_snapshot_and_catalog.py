@@ -1,0 +1,106 @@
+"""Snapshots round-trip without loss; control metadata is validated; durations and ids parse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cmkaudit.errors import MetadataError, SnapshotError
+from cmkaudit.evaluate.catalog import load_catalog
+from cmkaudit.evaluate.durations import duration_days
+from cmkaudit.ids import is_guid, parse_arm_id, parse_key_url, vault_host
+from cmkaudit.inventory.snapshot import inventory_from_json, inventory_to_json, load_snapshot, save_snapshot
+
+from .conftest import ROOT, inventory, key, vault
+
+
+def test_snapshot_round_trip(tmp_path: Path) -> None:
+    original = inventory(vaults=[vault(purge_protection_enabled=None)], keys=[key(rotation_policy=None)])
+    path = tmp_path / "snap.json"
+    save_snapshot(original, path)
+    assert load_snapshot(path) == original
+    assert not list(tmp_path.glob(".snap.json.*"))  # no temporary file left behind
+
+
+def test_snapshot_version_is_checked() -> None:
+    document = inventory_to_json(inventory())
+    document["schema_version"] = 99
+    with pytest.raises(SnapshotError, match="schema version 99"):
+        inventory_from_json(document)
+
+
+def test_catalog_matches_the_checks() -> None:
+    ids = [c.id for c in load_catalog()]
+    assert ids == ["DBX-01", "DBX-02", "DBX-03", "DBX-05", "IAM-01", "IAM-02", "KEY-03", "KV-01", "KV-02"]
+
+
+def _copy_rules(tmp_path: Path) -> Path:
+    target = tmp_path / "rules"
+    target.mkdir()
+    for f in (ROOT / "rules").glob("*.yaml"):
+        (target / f.name).write_text(f.read_text())
+    return target
+
+
+def test_unknown_metadata_key_is_named(tmp_path: Path) -> None:
+    rules = _copy_rules(tmp_path)
+    path = rules / "KV-01.yaml"
+    path.write_text(path.read_text() + "colour: red\n")
+    with pytest.raises(MetadataError, match=r"KV-01\.yaml.*colour"):
+        load_catalog(rules)
+
+
+def test_missing_metadata_field_is_named(tmp_path: Path) -> None:
+    rules = _copy_rules(tmp_path)
+    path = rules / "KEY-03.yaml"
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith("severity")))
+    with pytest.raises(MetadataError, match=r"KEY-03\.yaml.*severity"):
+        load_catalog(rules)
+
+
+def test_check_without_metadata(tmp_path: Path) -> None:
+    rules = _copy_rules(tmp_path)
+    (rules / "IAM-02.yaml").unlink()
+    with pytest.raises(MetadataError, match=r"checks without metadata.*IAM-02"):
+        load_catalog(rules)
+
+
+def test_metadata_without_check(tmp_path: Path) -> None:
+    rules = _copy_rules(tmp_path)
+    text = (rules / "KV-02.yaml").read_text().replace("id: KV-02", "id: KV-09")
+    (rules / "KV-09.yaml").write_text(text)
+    with pytest.raises(MetadataError, match=r"KV-09.*no such check"):
+        load_catalog(rules)
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [("P90D", 90), ("P1Y", 365), ("P3M", 90), ("P2W", 14), ("PT36H", 1.5), ("p1y2m", 425), ("P1DT12H", 1.5)],
+)
+def test_durations(text: str, days: float) -> None:
+    assert duration_days(text) == pytest.approx(days)
+
+
+@pytest.mark.parametrize("text", ["", "P", "90D", "PT", "P1H", "ninety", None])
+def test_not_durations(text: str | None) -> None:
+    assert duration_days(text) is None
+
+
+def test_ids() -> None:
+    assert is_guid("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d") and not is_guid("2ff814a6")
+    parsed = parse_arm_id("/subscriptions/S/resourceGroups/G/providers/Microsoft.KeyVault/vaults/V/keys/K")
+    assert parsed is not None and (parsed.subscription_id, parsed.resource_group, parsed.name) == ("S", "G", "V")
+    assert parse_arm_id("/subscriptions/S") is None
+    assert vault_host("https://KV.vault.azure.net:443/") == vault_host("kv.vault.azure.net") == "kv.vault.azure.net"
+    url = parse_key_url("https://kv.vault.usgovcloudapi.net/keys/cmk/abc")
+    assert url is not None and (url.vault_host, url.name, url.version) == ("kv.vault.usgovcloudapi.net", "cmk", "abc")
+    assert parse_key_url("https://kv.vault.azure.net/secrets/s") is None
+
+
+def test_results_schema_is_itself_valid() -> None:
+    import jsonschema
+
+    schema = json.loads((ROOT / "reports" / "results.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)

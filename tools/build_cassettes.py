@@ -1,0 +1,1069 @@
+"""Write the scenario tenants under cassettes/ as vcrpy cassettes.
+
+The response bodies follow the official Azure REST API examples (azure-rest-api-specs, copied in
+../shared/arm-reference/) field for field; only names, ids and the CMK settings differ, to make
+each scenario. Request URIs are the ones the SDK clients send with cmkaudit's pinned API
+versions. No Authorization header is stored.
+
+    python tools/build_cassettes.py          # rewrite cassettes/
+    python tools/build_cassettes.py --check  # fail if cassettes/ differs from what this writes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from cmkaudit.collect.http import ApiVersion  # noqa: E402
+from cmkaudit.ids import AZURE_DATABRICKS_APP_ID  # noqa: E402
+
+ARM = "https://management.azure.com"
+GRAPH = "https://graph.microsoft.com"
+
+Json = dict[str, Any]
+
+
+@dataclass
+class Cassette:
+    """An ordered list of recorded exchanges."""
+
+    interactions: list[Json] = field(default_factory=list)
+
+    def get(self, uri: str, body: Json, status: int = 200) -> None:
+        """Record a GET and its JSON answer."""
+        self.interactions.append(
+            {
+                "request": {
+                    "body": None,
+                    "headers": {"Accept": ["application/json"]},
+                    "method": "GET",
+                    "uri": uri,
+                },
+                "response": {
+                    "body": {"string": json.dumps(body, indent=1)},
+                    "headers": {
+                        "Cache-Control": ["no-cache"],
+                        "Content-Type": ["application/json; charset=utf-8"],
+                        "x-ms-request-id": [f"00000000-0000-4000-8000-{len(self.interactions):012d}"],
+                    },
+                    "status": {"code": status, "message": _REASONS[status]},
+                },
+            }
+        )
+
+    def document(self) -> Json:
+        """The cassette file's content."""
+        return {"interactions": self.interactions, "version": 1}
+
+
+_REASONS = {200: "OK", 403: "Forbidden", 404: "Not Found"}
+
+
+def arm(path: str, api_version: ApiVersion, extra: str = "") -> str:
+    """An ARM URI as the SDK sends it."""
+    return f"{ARM}{path}?api-version={api_version.value}{extra}"
+
+
+# --- resource bodies, shaped like the official examples ------------------------------------------
+
+
+def workspace_body(
+    sub: str,
+    group: str,
+    name: str,
+    *,
+    location: str,
+    sku: str,
+    tags: dict[str, str] | None,
+    managed_group: str,
+    storage_account: str,
+    workspace_number: str,
+    managed_services_key: tuple[str, str, str] | None = None,
+    managed_disk_key: tuple[str, str, str] | None = None,
+    disk_encryption_set: str | None = None,
+    disk_principal: str | None = None,
+    tenant: str,
+    dbfs_key: tuple[str, str, str] | None = None,
+    prepare_encryption: bool = False,
+    storage_principal: str | None = None,
+) -> Json:
+    """A workspace as Workspaces_Get / ListBySubscription return it (2026-01-01).
+
+    Keys are (vault URI, key name, key version). The DBFS root key uses the odd wire casing of
+    EnableEncryption.json (`keyvaulturi`, `KeyName`, `keyversion`).
+    """
+    managed_rg_id = f"/subscriptions/{sub}/resourceGroups/{managed_group}"
+    props: Json = {
+        "authorizations": [
+            {
+                "principalId": "9a74af6f-d153-4348-988a-e2672920bee9",
+                "roleDefinitionId": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+            }
+        ],
+        "computeMode": "Hybrid",
+        "createdBy": {
+            "applicationId": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+            "oid": "7d1c2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f",
+            "puid": "10032001A2B3C4D5",
+        },
+        "createdDateTime": "2025-03-14T09:26:53.5897932Z",
+        "isUcEnabled": True,
+        "managedResourceGroupId": managed_rg_id,
+        "provisioningState": "Succeeded",
+        "uiDefinitionUri": "https://path/to/workspaceCreateUiDefinition.json",
+        "updatedBy": {
+            "applicationId": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+            "oid": "7d1c2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f",
+            "puid": "10032001A2B3C4D5",
+        },
+        "workspaceId": workspace_number,
+        "workspaceUrl": f"adb-{workspace_number}.11.azuredatabricks.net",
+    }
+    parameters: Json = {
+        "enableNoPublicIp": {"type": "Bool", "value": True},
+        "prepareEncryption": {"type": "Bool", "value": prepare_encryption},
+        "requireInfrastructureEncryption": {"type": "Bool", "value": False},
+        "storageAccountName": {"type": "String", "value": storage_account},
+        "storageAccountSkuName": {"type": "String", "value": "Standard_GRS"},
+        "vnetAddressPrefix": {"type": "String", "value": "10.139"},
+    }
+    if dbfs_key is not None:
+        parameters["encryption"] = {
+            "type": "Object",
+            "value": {
+                "keySource": "Microsoft.Keyvault",
+                "keyvaulturi": dbfs_key[0],
+                "KeyName": dbfs_key[1],
+                "keyversion": dbfs_key[2],
+            },
+        }
+    props["parameters"] = parameters
+    entities: Json = {}
+    if managed_services_key is not None:
+        entities["managedServices"] = {
+            "keySource": "Microsoft.Keyvault",
+            "keyVaultProperties": {
+                "keyName": managed_services_key[1],
+                "keyVaultUri": managed_services_key[0],
+                "keyVersion": managed_services_key[2],
+            },
+        }
+    if managed_disk_key is not None:
+        entities["managedDisk"] = {
+            "keySource": "Microsoft.Keyvault",
+            "keyVaultProperties": {
+                "keyName": managed_disk_key[1],
+                "keyVaultUri": managed_disk_key[0],
+                "keyVersion": managed_disk_key[2],
+            },
+            "rotationToLatestKeyVersionEnabled": True,
+        }
+        props["diskEncryptionSetId"] = (
+            f"{managed_rg_id}/providers/Microsoft.Compute/diskEncryptionSets/{disk_encryption_set}"
+        )
+        props["managedDiskIdentity"] = {
+            "type": "SystemAssigned",
+            "principalId": disk_principal,
+            "tenantId": tenant,
+        }
+    if entities:
+        props["encryption"] = {"entities": entities}
+    if prepare_encryption:
+        props["storageAccountIdentity"] = {
+            "principalId": storage_principal,
+            "tenantId": tenant,
+            "type": "SystemAssigned",
+        }
+    return {
+        "name": name,
+        "type": "Microsoft.Databricks/workspaces",
+        "id": f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Databricks/workspaces/{name}",
+        "location": location,
+        "properties": props,
+        "sku": {"name": sku},
+        "tags": tags,
+    }
+
+
+def access_policy(
+    tenant: str,
+    object_id: str,
+    keys: list[str],
+    secrets: list[str] | None = None,
+    certificates: list[str] | None = None,
+) -> Json:
+    """An access policy entry as in listVaultBySubscription.json."""
+    permissions: Json = {"keys": keys}
+    if secrets is not None:
+        permissions["secrets"] = secrets
+    if certificates is not None:
+        permissions["certificates"] = certificates
+    return {"objectId": object_id, "permissions": permissions, "tenantId": tenant}
+
+
+def vault_body(
+    sub: str,
+    group: str,
+    name: str,
+    *,
+    location: str,
+    tenant: str,
+    policies: list[Json],
+    soft_delete_days: int | None,
+    purge_protection: bool | None,
+) -> Json:
+    """A vault as Vaults_ListBySubscription returns it (2026-02-01)."""
+    props: Json = {
+        "accessPolicies": policies,
+        "enableRbacAuthorization": False,
+        "enableSoftDelete": True,
+        "enabledForDeployment": False,
+        "enabledForDiskEncryption": True,
+        "enabledForTemplateDeployment": False,
+        "provisioningState": "Succeeded",
+        "publicNetworkAccess": "Enabled",
+        "sku": {"family": "A", "name": "premium"},
+        "tenantId": tenant,
+        "vaultUri": f"https://{name}.vault.azure.net/",
+    }
+    if soft_delete_days is not None:
+        props["softDeleteRetentionInDays"] = soft_delete_days
+    if purge_protection is not None:
+        props["enablePurgeProtection"] = purge_protection
+    return {
+        "name": name,
+        "type": "Microsoft.KeyVault/vaults",
+        "id": f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{name}",
+        "location": location,
+        "properties": props,
+        "systemData": {
+            "createdAt": "2025-02-03T10:00:00.0000000Z",
+            "createdBy": "platform-team@contoso.example",
+            "createdByType": "User",
+            "lastModifiedAt": "2025-02-03T10:00:00.0000000Z",
+            "lastModifiedBy": "platform-team@contoso.example",
+            "lastModifiedByType": "User",
+        },
+        "tags": {},
+    }
+
+
+def rotation_policy(rotate_after: str | None, notify_before: str = "P30D", expiry: str = "P2Y") -> Json:
+    """A rotation policy in the data-plane example's shape (GetKeyRotationPolicy-example.json)."""
+    actions: list[Json] = []
+    if rotate_after is not None:
+        actions.append({"trigger": {"timeAfterCreate": rotate_after}, "action": {"type": "Rotate"}})
+    actions.append({"trigger": {"timeBeforeExpiry": notify_before}, "action": {"type": "Notify"}})
+    return {
+        "attributes": {"created": 1738576800, "updated": 1738576800, "expiryTime": expiry},
+        "lifetimeActions": actions,
+    }
+
+
+def key_body(
+    vault_id: str,
+    vault: str,
+    name: str,
+    *,
+    location: str,
+    size: int,
+    created: int,
+    version: str,
+    policy: Json | None,
+) -> Json:
+    """A key as Keys_Get returns it (getKey.json), with a rotation policy when set."""
+    props: Json = {
+        "attributes": {
+            "created": created,
+            "enabled": True,
+            "recoveryLevel": "Recoverable",
+            "updated": created,
+        },
+        "keyOps": ["wrapKey", "unwrapKey"],
+        "keySize": size,
+        "keyUri": f"https://{vault}.vault.azure.net:443/keys/{name}",
+        "keyUriWithVersion": f"https://{vault}.vault.azure.net:443/keys/{name}/{version}",
+        "kty": "RSA",
+    }
+    if policy is not None:
+        props["rotationPolicy"] = policy
+    return {
+        "name": name,
+        "type": "Microsoft.KeyVault/vaults/keys",
+        "id": f"{vault_id}/keys/{name}",
+        "location": location,
+        "properties": props,
+    }
+
+
+def key_versions_body(vault_id: str, vault: str, name: str, *, location: str, versions: list[tuple[str, int]]) -> Json:
+    """Keys_ListVersions (listKeyVersions.json): one entry per (version, created epoch)."""
+    return {
+        "value": [
+            {
+                "id": f"{vault_id}/keys/{name}/versions/{version}",
+                "name": version,
+                "type": "Microsoft.KeyVault/vaults/keys/versions",
+                "location": location,
+                "properties": {
+                    "attributes": {
+                        "enabled": True,
+                        "created": created,
+                        "updated": created,
+                        "recoveryLevel": "Recoverable",
+                    },
+                    "keyUri": f"https://{vault}.vault.azure.net:443/keys/{name}",
+                    "keyUriWithVersion": f"https://{vault}.vault.azure.net:443/keys/{name}/{version}",
+                },
+            }
+            for version, created in versions
+        ]
+    }
+
+
+def disk_encryption_set_body(
+    sub: str,
+    group: str,
+    name: str,
+    *,
+    location: str,
+    key_url: str,
+    source_vault_id: str | None,
+    principal: str,
+    tenant: str,
+) -> Json:
+    """A disk encryption set as DiskEncryptionSets_List returns it (2025-01-02)."""
+    active: Json = {"keyUrl": key_url}
+    if source_vault_id is not None:
+        active["sourceVault"] = {"id": source_vault_id}
+    return {
+        "identity": {"type": "SystemAssigned", "principalId": principal, "tenantId": tenant},
+        "properties": {
+            "activeKey": active,
+            "encryptionType": "EncryptionAtRestWithCustomerKey",
+            "previousKeys": [],
+            "provisioningState": "Succeeded",
+            "rotationToLatestKeyVersionEnabled": True,
+            "lastKeyRotationTimestamp": "2025-08-02T04:41:35.079872+00:00",
+        },
+        "type": "Microsoft.Compute/diskEncryptionSets",
+        "location": location,
+        "tags": {},
+        "id": f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute/diskEncryptionSets/{name}",
+        "name": name,
+    }
+
+
+def storage_account_body(
+    sub: str,
+    group: str,
+    name: str,
+    *,
+    location: str,
+    principal: str | None,
+    tenant: str,
+    key: tuple[str, str, str] | None,
+    infrastructure: bool,
+) -> Json:
+    """A storage account as StorageAccounts_List returns it (StorageAccountGetPropertiesCMKEnabled.json)."""
+    encryption: Json = {
+        "services": {
+            "file": {
+                "keyType": "Account",
+                "enabled": True,
+                "lastEnabledTime": "2025-03-14T09:27:31.7036140Z",
+            },
+            "blob": {
+                "keyType": "Account",
+                "enabled": True,
+                "lastEnabledTime": "2025-03-14T09:27:31.7036140Z",
+            },
+        },
+        "keySource": "Microsoft.Storage",
+        "requireInfrastructureEncryption": infrastructure,
+    }
+    if key is not None:
+        vault_uri, key_name, version = key
+        encryption["keySource"] = "Microsoft.Keyvault"
+        encryption["keyvaultproperties"] = {
+            "keyvaulturi": vault_uri.rstrip("/"),
+            "keyname": key_name,
+            "keyversion": "",
+            "currentVersionedKeyIdentifier": f"{vault_uri.rstrip('/')}/keys/{key_name}/{version}",
+            "lastKeyRotationTimestamp": "2025-08-02T04:41:35.0798720Z",
+        }
+    body: Json = {
+        "id": f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{name}",
+        "kind": "StorageV2",
+        "location": location,
+        "name": name,
+        "properties": {
+            "isHnsEnabled": True,
+            "creationTime": "2025-03-14T09:27:31.7633306Z",
+            "networkAcls": {
+                "bypass": "AzureServices",
+                "defaultAction": "Deny",
+                "ipRules": [],
+                "virtualNetworkRules": [],
+                "resourceAccessRules": [],
+            },
+            "primaryEndpoints": {
+                "dfs": f"https://{name}.dfs.core.windows.net/",
+                "blob": f"https://{name}.blob.core.windows.net/",
+            },
+            "primaryLocation": location,
+            "provisioningState": "Succeeded",
+            "encryption": encryption,
+            "statusOfPrimary": "available",
+            "supportsHttpsTrafficOnly": True,
+        },
+        "sku": {"name": "Standard_GRS", "tier": "Standard"},
+        "tags": {"application": "databricks", "databricks-environment": "true"},
+        "type": "Microsoft.Storage/storageAccounts",
+    }
+    if principal is not None:
+        body["identity"] = {"principalId": principal, "tenantId": tenant, "type": "SystemAssigned"}
+    return body
+
+
+def databricks_service_principal(object_id: str) -> Json:
+    """Microsoft Graph GET /v1.0/servicePrincipals(appId='...') with $select=id,appId,displayName."""
+    return {
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals(id,appId,displayName)/$entity",
+        "id": object_id,
+        "appId": AZURE_DATABRICKS_APP_ID,
+        "displayName": "AzureDatabricks",
+    }
+
+
+def graph_lookup_uri() -> str:
+    """The Graph request the collector sends for the AzureDatabricks service principal."""
+    return f"{GRAPH}/v1.0/servicePrincipals(appId='{AZURE_DATABRICKS_APP_ID}')?$select=id,appId,displayName"
+
+
+def list_uri(sub: str, provider_path: str, api_version: ApiVersion) -> str:
+    """A per-subscription list URI."""
+    return arm(f"/subscriptions/{sub}/providers/{provider_path}", api_version)
+
+
+# --- scenario: the demo tenant --------------------------------------------------------------------
+
+DEMO_TENANT = "0d4f6a8b-2c1e-4b3d-9e5f-7a8b9c0d1e2f"
+DEMO_SUB = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
+DEMO_DATABRICKS_SP = "4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c7d"
+PLATFORM_ADMINS = "c0ffee00-1111-4222-8333-444455556666"
+
+
+def demo_tenant() -> Cassette:
+    """Three workspaces: fully compliant, typical, and Standard with nothing."""
+    c = Cassette()
+    sub, tenant = DEMO_SUB, DEMO_TENANT
+    fin_vault_id = (
+        f"/subscriptions/{sub}/resourceGroups/rg-finance-prod/providers/Microsoft.KeyVault/vaults/kv-finance-prod"
+    )
+    ana_vault_id = (
+        f"/subscriptions/{sub}/resourceGroups/rg-analytics-dev/providers/Microsoft.KeyVault/vaults/kv-analytics-dev"
+    )
+    fin_uri, ana_uri = "https://kv-finance-prod.vault.azure.net/", "https://kv-analytics-dev.vault.azure.net/"
+    fin_v = ("1c7e2a9b4d3f4e5a8b6c0d1e2f3a4b5c", 1754108495)
+    ana_v = ("8f0e1d2c3b4a49586776a5b4c3d2e1f0", 1741944413)
+    fin_des_principal, fin_st_principal = (
+        "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
+        "3c4d5e6f-7081-4293-a4b5-c6d7e8f90a12",
+    )
+    ana_des_principal, ana_st_principal = (
+        "5e6f7081-9203-44b5-86c7-d8e9fa0b1c23",
+        "6f708192-0314-45c6-97d8-e9fa0b1c2d34",
+    )
+
+    c.get(
+        list_uri(sub, "Microsoft.Databricks/workspaces", ApiVersion.DATABRICKS),
+        {
+            "value": [
+                workspace_body(
+                    sub,
+                    "rg-finance-prod",
+                    "dbw-finance-prod",
+                    location="westeurope",
+                    sku="premium",
+                    tags={
+                        "environment": "prod",
+                        "data-classification": "confidential",
+                        "owner": "finance-data",
+                    },
+                    managed_group="rg-finance-prod-managed",
+                    storage_account="dbstoragefinprod01",
+                    workspace_number="1480523612894471",
+                    managed_services_key=(fin_uri, "cmk-finance", ""),
+                    managed_disk_key=(fin_uri, "cmk-finance", ""),
+                    disk_encryption_set="dbdiskencryptionset-finance",
+                    disk_principal=fin_des_principal,
+                    tenant=tenant,
+                    dbfs_key=(fin_uri, "cmk-finance", ""),
+                    prepare_encryption=True,
+                    storage_principal=fin_st_principal,
+                ),
+                workspace_body(
+                    sub,
+                    "rg-analytics-dev",
+                    "dbw-analytics-dev",
+                    location="westeurope",
+                    sku="premium",
+                    tags={"environment": "dev", "owner": "analytics"},
+                    managed_group="rg-analytics-dev-managed",
+                    storage_account="dbstorageanadev02",
+                    workspace_number="2719304857162380",
+                    managed_services_key=(ana_uri, "cmk-analytics", ana_v[0]),
+                    managed_disk_key=(ana_uri, "cmk-analytics", ana_v[0]),
+                    disk_encryption_set="dbdiskencryptionset-analytics",
+                    disk_principal=ana_des_principal,
+                    tenant=tenant,
+                    prepare_encryption=True,
+                    storage_principal=ana_st_principal,
+                ),
+                workspace_body(
+                    sub,
+                    "rg-sandbox",
+                    "dbw-sandbox",
+                    location="northeurope",
+                    sku="standard",
+                    tags=None,
+                    managed_group="rg-sandbox-managed",
+                    storage_account="dbstoragesandbox03",
+                    workspace_number="3306718249571936",
+                    tenant=tenant,
+                ),
+            ]
+        },
+    )
+    # Two pages, as Vaults_ListBySubscription pages with $skiptoken.
+    next_link = list_uri(sub, "Microsoft.KeyVault/vaults", ApiVersion.KEYVAULT) + "&$skiptoken=a3YtZmluYW5jZS1wcm9k"
+    c.get(
+        list_uri(sub, "Microsoft.KeyVault/vaults", ApiVersion.KEYVAULT),
+        {
+            "nextLink": next_link,
+            "value": [
+                vault_body(
+                    sub,
+                    "rg-analytics-dev",
+                    "kv-analytics-dev",
+                    location="westeurope",
+                    tenant=tenant,
+                    soft_delete_days=7,
+                    purge_protection=None,
+                    policies=[
+                        access_policy(
+                            tenant,
+                            DEMO_DATABRICKS_SP,
+                            ["get", "wrapKey", "unwrapKey", "list", "encrypt", "decrypt"],
+                        ),
+                        access_policy(tenant, ana_des_principal, ["get", "unwrapKey"], secrets=["get"]),
+                        access_policy(
+                            tenant,
+                            PLATFORM_ADMINS,
+                            [
+                                "get",
+                                "list",
+                                "create",
+                                "update",
+                                "import",
+                                "delete",
+                                "backup",
+                                "restore",
+                                "recover",
+                                "purge",
+                            ],
+                            secrets=["get", "list", "set", "delete"],
+                            certificates=["get", "list"],
+                        ),
+                    ],
+                )
+            ],
+        },
+    )
+    c.get(
+        next_link,
+        {
+            "value": [
+                vault_body(
+                    sub,
+                    "rg-finance-prod",
+                    "kv-finance-prod",
+                    location="westeurope",
+                    tenant=tenant,
+                    soft_delete_days=90,
+                    purge_protection=True,
+                    policies=[
+                        access_policy(tenant, DEMO_DATABRICKS_SP, ["get", "wrapKey", "unwrapKey"]),
+                        access_policy(tenant, fin_des_principal, ["Get", "WrapKey", "UnwrapKey"]),
+                        access_policy(
+                            tenant,
+                            fin_st_principal,
+                            ["get", "wrapKey", "unwrapKey"],
+                            secrets=[],
+                            certificates=[],
+                        ),
+                        access_policy(
+                            tenant,
+                            PLATFORM_ADMINS,
+                            [
+                                "get",
+                                "list",
+                                "create",
+                                "update",
+                                "import",
+                                "delete",
+                                "backup",
+                                "restore",
+                                "recover",
+                            ],
+                        ),
+                    ],
+                )
+            ]
+        },
+    )
+    c.get(
+        list_uri(sub, "Microsoft.Compute/diskEncryptionSets", ApiVersion.COMPUTE_DISK),
+        {
+            "value": [
+                disk_encryption_set_body(
+                    sub,
+                    "rg-analytics-dev-managed",
+                    "dbdiskencryptionset-analytics",
+                    location="westeurope",
+                    key_url=f"{ana_uri}keys/cmk-analytics/{ana_v[0]}",
+                    source_vault_id=ana_vault_id,
+                    principal=ana_des_principal,
+                    tenant=tenant,
+                ),
+                disk_encryption_set_body(
+                    sub,
+                    "rg-finance-prod-managed",
+                    "dbdiskencryptionset-finance",
+                    location="westeurope",
+                    key_url=f"{fin_uri}keys/cmk-finance/{fin_v[0]}",
+                    source_vault_id=fin_vault_id,
+                    principal=fin_des_principal,
+                    tenant=tenant,
+                ),
+            ]
+        },
+    )
+    c.get(
+        list_uri(sub, "Microsoft.Storage/storageAccounts", ApiVersion.STORAGE),
+        {
+            "value": [
+                storage_account_body(
+                    sub,
+                    "rg-analytics-dev-managed",
+                    "dbstorageanadev02",
+                    location="westeurope",
+                    principal=ana_st_principal,
+                    tenant=tenant,
+                    key=None,
+                    infrastructure=False,
+                ),
+                storage_account_body(
+                    sub,
+                    "rg-finance-prod-managed",
+                    "dbstoragefinprod01",
+                    location="westeurope",
+                    principal=fin_st_principal,
+                    tenant=tenant,
+                    key=(fin_uri, "cmk-finance", fin_v[0]),
+                    infrastructure=True,
+                ),
+                storage_account_body(
+                    sub,
+                    "rg-sandbox-managed",
+                    "dbstoragesandbox03",
+                    location="northeurope",
+                    principal=None,
+                    tenant=tenant,
+                    key=None,
+                    infrastructure=False,
+                ),
+                storage_account_body(
+                    sub,
+                    "rg-finance-prod",
+                    "stfinancelanding",
+                    location="westeurope",
+                    principal=None,
+                    tenant=tenant,
+                    key=None,
+                    infrastructure=False,
+                ),
+            ]
+        },
+    )
+    for vault_id, vault, key, size, versions, policy in (
+        (ana_vault_id, "kv-analytics-dev", "cmk-analytics", 2048, [ana_v], rotation_policy(None)),
+        (
+            fin_vault_id,
+            "kv-finance-prod",
+            "cmk-finance",
+            3072,
+            [
+                ("5d4c3b2a19084f7e6d5c4b3a29180f7e", 1738576800),
+                ("a0b1c2d3e4f5461728394a5b6c7d8e9f", 1746352800),
+                fin_v,
+            ],
+            rotation_policy("P90D"),
+        ),
+    ):
+        group = vault_id.split("/resourceGroups/")[1].split("/")[0]
+        path = f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{vault}/keys/{key}"
+        c.get(
+            arm(f"{path}/versions", ApiVersion.KEYVAULT),
+            key_versions_body(vault_id, vault, key, location="westeurope", versions=versions),
+        )
+        c.get(
+            arm(path, ApiVersion.KEYVAULT),
+            key_body(
+                vault_id,
+                vault,
+                key,
+                location="westeurope",
+                size=size,
+                created=versions[0][1],
+                version=versions[-1][0],
+                policy=policy,
+            ),
+        )
+    c.get(graph_lookup_uri(), databricks_service_principal(DEMO_DATABRICKS_SP))
+    return c
+
+
+# --- scenario: an empty subscription ---------------------------------------------------------------
+
+EMPTY_SUB = "0e9d8c7b-6a59-4483-9271-605f4e3d2c1b"
+
+
+def empty_subscription() -> Cassette:
+    """A subscription without Databricks workspaces: one list call, nothing else."""
+    c = Cassette()
+    c.get(list_uri(EMPTY_SUB, "Microsoft.Databricks/workspaces", ApiVersion.DATABRICKS), {"value": []})
+    return c
+
+
+# --- scenario: the key vault lives in a subscription that may not be scanned -----------------------
+
+APP_SUB = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+KEYS_SUB = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+CROSS_TENANT = "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918"
+CROSS_DATABRICKS_SP = "8d7c6b5a-4938-4271-8605-f4e3d2c1b0a9"
+
+
+def cross_subscription_vault() -> Cassette:
+    """A workspace in APP_SUB whose key lives in a central vault in KEYS_SUB.
+
+    Scanning APP_SUB alone cannot see the vault; scanning both resolves it. The disk encryption set
+    names the vault by key URL only, as DiskEncryptionSet_Create_WithKeyVaultFromADifferentSubscription
+    does.
+    """
+    c = Cassette()
+    tenant = CROSS_TENANT
+    uri = "https://kv-central-keys.vault.azure.net/"
+    version = ("4e5f60718293a4b5c6d7e8f90a1b2c3d", 1759302000)
+    des_principal, st_principal = (
+        "0a1b2c3d-4e5f-4061-8273-a4b5c6d7e8f9",
+        "1b2c3d4e-5f60-4172-8384-b5c6d7e8f90a",
+    )
+    c.get(
+        list_uri(APP_SUB, "Microsoft.Databricks/workspaces", ApiVersion.DATABRICKS),
+        {
+            "value": [
+                workspace_body(
+                    APP_SUB,
+                    "rg-claims",
+                    "dbw-claims-prod",
+                    location="eastus2",
+                    sku="premium",
+                    tags={"environment": "prod"},
+                    managed_group="rg-claims-managed",
+                    storage_account="dbstorageclaims01",
+                    workspace_number="4412598730164529",
+                    managed_services_key=(uri, "cmk-claims", ""),
+                    managed_disk_key=(uri, "cmk-claims", ""),
+                    disk_encryption_set="dbdiskencryptionset-claims",
+                    disk_principal=des_principal,
+                    tenant=tenant,
+                    prepare_encryption=True,
+                    storage_principal=st_principal,
+                )
+            ]
+        },
+    )
+    c.get(list_uri(KEYS_SUB, "Microsoft.Databricks/workspaces", ApiVersion.DATABRICKS), {"value": []})
+    c.get(list_uri(APP_SUB, "Microsoft.KeyVault/vaults", ApiVersion.KEYVAULT), {"value": []})
+    keys_vault_id = (
+        f"/subscriptions/{KEYS_SUB}/resourceGroups/rg-keys/providers/Microsoft.KeyVault/vaults/kv-central-keys"
+    )
+    c.get(
+        list_uri(KEYS_SUB, "Microsoft.KeyVault/vaults", ApiVersion.KEYVAULT),
+        {
+            "value": [
+                vault_body(
+                    KEYS_SUB,
+                    "rg-keys",
+                    "kv-central-keys",
+                    location="eastus2",
+                    tenant=tenant,
+                    soft_delete_days=90,
+                    purge_protection=True,
+                    policies=[
+                        access_policy(tenant, CROSS_DATABRICKS_SP, ["get", "wrapKey", "unwrapKey"]),
+                        access_policy(tenant, des_principal, ["get", "wrapKey", "unwrapKey"]),
+                    ],
+                )
+            ]
+        },
+    )
+    c.get(
+        list_uri(APP_SUB, "Microsoft.Compute/diskEncryptionSets", ApiVersion.COMPUTE_DISK),
+        {
+            "value": [
+                disk_encryption_set_body(
+                    APP_SUB,
+                    "rg-claims-managed",
+                    "dbdiskencryptionset-claims",
+                    location="eastus2",
+                    key_url=f"{uri}keys/cmk-claims/{version[0]}",
+                    source_vault_id=None,
+                    principal=des_principal,
+                    tenant=tenant,
+                )
+            ]
+        },
+    )
+    c.get(
+        list_uri(APP_SUB, "Microsoft.Storage/storageAccounts", ApiVersion.STORAGE),
+        {
+            "value": [
+                storage_account_body(
+                    APP_SUB,
+                    "rg-claims-managed",
+                    "dbstorageclaims01",
+                    location="eastus2",
+                    principal=st_principal,
+                    tenant=tenant,
+                    key=None,
+                    infrastructure=False,
+                )
+            ]
+        },
+    )
+    path = f"{keys_vault_id}/keys/cmk-claims"
+    c.get(
+        arm(f"{path}/versions", ApiVersion.KEYVAULT),
+        key_versions_body(keys_vault_id, "kv-central-keys", "cmk-claims", location="eastus2", versions=[version]),
+    )
+    c.get(
+        arm(path, ApiVersion.KEYVAULT),
+        key_body(
+            keys_vault_id,
+            "kv-central-keys",
+            "cmk-claims",
+            location="eastus2",
+            size=4096,
+            created=version[1],
+            version=version[0],
+            policy=rotation_policy("P180D"),
+        ),
+    )
+    c.get(graph_lookup_uri(), databricks_service_principal(CROSS_DATABRICKS_SP))
+    return c
+
+
+# --- scenario: the scanner may list but not read keys, nor Microsoft Graph ------------------------
+
+DENIED_SUB = "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
+DENIED_TENANT = "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f6a"
+SCANNER_OBJECT_ID = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"
+
+
+def arm_authorization_failed(action: str, scope: str) -> Json:
+    """ARM's 403 body when the caller lacks an action."""
+    return {
+        "error": {
+            "code": "AuthorizationFailed",
+            "message": (
+                f"The client '{SCANNER_OBJECT_ID}' with object id '{SCANNER_OBJECT_ID}' does not have "
+                f"authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. "
+                "If access was recently granted, please refresh your credentials."
+            ),
+        }
+    }
+
+
+def permission_denied() -> Cassette:
+    """A compliant workspace whose key the scanner may not read, in a tenant whose Graph it may not read."""
+    c = Cassette()
+    sub, tenant = DENIED_SUB, DENIED_TENANT
+    uri = "https://kv-payments-prod.vault.azure.net/"
+    vault_id = f"/subscriptions/{sub}/resourceGroups/rg-payments/providers/Microsoft.KeyVault/vaults/kv-payments-prod"
+    des_principal, st_principal = "6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d9e", "7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
+    version = "9e8d7c6b5a4f4e3d2c1b0a9f8e7d6c5b"
+    c.get(
+        list_uri(sub, "Microsoft.Databricks/workspaces", ApiVersion.DATABRICKS),
+        {
+            "value": [
+                workspace_body(
+                    sub,
+                    "rg-payments",
+                    "dbw-payments-prod",
+                    location="uksouth",
+                    sku="premium",
+                    tags={"environment": "prod"},
+                    managed_group="rg-payments-managed",
+                    storage_account="dbstoragepay01",
+                    workspace_number="5590127384651023",
+                    managed_services_key=(uri, "cmk-payments", ""),
+                    managed_disk_key=(uri, "cmk-payments", ""),
+                    disk_encryption_set="dbdiskencryptionset-payments",
+                    disk_principal=des_principal,
+                    tenant=tenant,
+                    dbfs_key=(uri, "cmk-payments", ""),
+                    prepare_encryption=True,
+                    storage_principal=st_principal,
+                )
+            ]
+        },
+    )
+    c.get(
+        list_uri(sub, "Microsoft.KeyVault/vaults", ApiVersion.KEYVAULT),
+        {
+            "value": [
+                vault_body(
+                    sub,
+                    "rg-payments",
+                    "kv-payments-prod",
+                    location="uksouth",
+                    tenant=tenant,
+                    soft_delete_days=90,
+                    purge_protection=True,
+                    policies=[
+                        access_policy(tenant, "0f1e2d3c-4b5a-4697-8877-a6b5c4d3e2f1", ["get", "wrapKey", "unwrapKey"]),
+                        access_policy(tenant, des_principal, ["get", "wrapKey", "unwrapKey"]),
+                        access_policy(tenant, st_principal, ["get", "wrapKey", "unwrapKey"]),
+                    ],
+                )
+            ]
+        },
+    )
+    c.get(
+        list_uri(sub, "Microsoft.Compute/diskEncryptionSets", ApiVersion.COMPUTE_DISK),
+        {
+            "value": [
+                disk_encryption_set_body(
+                    sub,
+                    "rg-payments-managed",
+                    "dbdiskencryptionset-payments",
+                    location="uksouth",
+                    key_url=f"{uri}keys/cmk-payments/{version}",
+                    source_vault_id=vault_id,
+                    principal=des_principal,
+                    tenant=tenant,
+                )
+            ]
+        },
+    )
+    c.get(
+        list_uri(sub, "Microsoft.Storage/storageAccounts", ApiVersion.STORAGE),
+        {
+            "value": [
+                storage_account_body(
+                    sub,
+                    "rg-payments-managed",
+                    "dbstoragepay01",
+                    location="uksouth",
+                    principal=st_principal,
+                    tenant=tenant,
+                    key=(uri, "cmk-payments", version),
+                    infrastructure=True,
+                )
+            ]
+        },
+    )
+    key_path = f"{vault_id}/keys/cmk-payments"
+    c.get(
+        arm(f"{key_path}/versions", ApiVersion.KEYVAULT),
+        arm_authorization_failed("Microsoft.KeyVault/vaults/keys/versions/read", key_path),
+        status=403,
+    )
+    c.get(
+        arm(key_path, ApiVersion.KEYVAULT),
+        arm_authorization_failed("Microsoft.KeyVault/vaults/keys/read", key_path),
+        status=403,
+    )
+    c.get(
+        graph_lookup_uri(),
+        {
+            "error": {
+                "code": "Authorization_RequestDenied",
+                "message": "Insufficient privileges to complete the operation.",
+                "innerError": {"date": "2026-11-01T12:00:00", "request-id": "00000000-0000-4000-8000-0000000000aa"},
+            }
+        },
+        status=403,
+    )
+    return c
+
+
+SCENARIOS = {
+    "demo-tenant.yaml": demo_tenant,
+    "empty-subscription.yaml": empty_subscription,
+    "cross-subscription-vault.yaml": cross_subscription_vault,
+    "permission-denied.yaml": permission_denied,
+}
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (the JSON bodies) as readable literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
+def render(cassette: Cassette) -> str:
+    """The cassette as YAML text."""
+    return yaml.dump(cassette.document(), Dumper=_BlockDumper, sort_keys=False, width=200)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 on a difference")
+    args = parser.parse_args()
+    stale = []
+    for name, build in SCENARIOS.items():
+        path = ROOT / "cassettes" / name
+        text = render(build())
+        if args.check:
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(ROOT)}")
+    if stale:
+        print("out of date: " + ", ".join(stale) + " (run python tools/build_cassettes.py)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
