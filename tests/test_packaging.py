@@ -13,10 +13,8 @@ from .conftest import ROOT
 
 
 def test_wheel_is_self_contained(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True,
-    )
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)]
+    subprocess.run([*build, str(ROOT)], check=True)
     (wheel,) = tmp_path.glob("cmkaudit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     rules = sorted(p.name for p in (ROOT / "rules").glob("*.yaml"))
