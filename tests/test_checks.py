@@ -357,3 +357,11 @@ def test_every_check_is_covered_here() -> None:
         check_least_privilege,
     }
     assert set(WORKSPACE_CHECKS.values()) | set(KEY_USAGE_CHECKS.values()) == tested
+
+
+def test_unknown_key_in_managed_hsm_is_named_as_such() -> None:
+    hsm = KeyReference("https://contoso-hsm.managedhsm.azure.net/", "cmk", None, "test")
+    ws = workspace(managed_services=ScopeEncryption(Scope.MANAGED_SERVICES, "Microsoft.Keyvault", hsm))
+    verdict = usage_verdict(check_purge_protection, inventory(workspaces=[ws]), Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.UNKNOWN
+    assert "Managed HSM contoso-hsm.managedhsm.azure.net" in verdict.reason

@@ -212,3 +212,30 @@ def test_cli_settings_change_the_outcome(tmp_path: Path) -> None:
         if f["control_id"] == "KV-02" and f["resource_name"] == ANA and f["scope"]
     }
     assert kv02 == {"PASS", "NOT_APPLICABLE"}
+
+
+def test_arm_only_token_makes_the_graph_lookup_unknown_not_wrong() -> None:
+    """CMKAUDIT_ACCESS_TOKEN is an ARM token: no Graph call is made, and the reason says what to do."""
+    from cmkaudit.collect.azure import AzureCollector
+    from cmkaudit.collect.credentials import StaticTokenCredential
+    from cmkaudit.collect.http import Cloud, endpoints_for, open_connection
+
+    endpoints = endpoints_for(Cloud.PUBLIC)
+    recorder = vcr.VCR(record_mode="none", match_on=MATCH_ON)
+    with (
+        recorder.use_cassette(str(CASSETTES / "cross-subscription-vault.yaml")) as cassette,
+        open_connection(StaticTokenCredential("arm-token", endpoints.arm_scope), endpoints) as connection,
+    ):
+        inventory = AzureCollector(connection).collect([APP_SUB, KEYS_SUB], now=NOW)
+        assert not any(
+            r.host == "graph.microsoft.com"
+            for r in cassette.requests
+            if cassette.play_counts[cassette.requests.index(r)]
+        )
+    (lookup,) = inventory.principals
+    assert lookup.object_id is None and "ARM token" in (lookup.error or "")
+    (error,) = inventory.errors
+    assert "--databricks-principal-id" in (error.hint or "")
+    statuses = observed(inventory)
+    assert statuses[("IAM-01", CLAIMS, MS)] == "UNKNOWN"
+    assert statuses[("IAM-01", CLAIMS, MD)] == "PASS"

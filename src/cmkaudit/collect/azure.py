@@ -8,11 +8,11 @@ call that fails becomes a `CollectionError` on the resource it concerns; nothing
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 from azure.core.rest import HttpRequest
 
 from cmkaudit import __version__
@@ -53,6 +53,11 @@ from cmkaudit.inventory.model import (
 )
 
 T = TypeVar("T")
+
+_GRAPH_HINT = (
+    "grant the scanner read access to service principals in Microsoft Graph (Application.Read.All), "
+    "or pass --databricks-principal-id TENANT=OBJECT_ID"
+)
 
 
 def hint_for(status: int | None, scope: str) -> str | None:
@@ -269,6 +274,14 @@ class AzureCollector:
                 headers={"Authorization": f"Bearer {token.token}", "Accept": "application/json"},
             )
             response = self._conn.send_raw(request)
+        except ClientAuthenticationError as exc:
+            # No token for Microsoft Graph (e.g. CMKAUDIT_ACCESS_TOKEN holds an ARM token only).
+            error = replace(
+                collection_error(resource, "look up the AzureDatabricks service principal", exc),
+                hint=_GRAPH_HINT,
+            )
+            got.errors.append(error)
+            return PrincipalLookup(tenant, None, None, error.message)
         except AzureError as exc:
             error = collection_error(resource, "look up the AzureDatabricks service principal", exc, "Microsoft Graph")
             got.errors.append(error)
@@ -297,8 +310,7 @@ class AzureCollector:
                 status,
                 None,
                 reason,
-                "grant the scanner Microsoft Graph Application.Read.All, or pass --databricks-principal-id "
-                "TENANT=OBJECT_ID",
+                _GRAPH_HINT,
             )
         )
         return PrincipalLookup(tenant, None, None, reason)

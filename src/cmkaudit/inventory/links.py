@@ -99,7 +99,7 @@ def _version_in_use(
                 f"{account.id} properties.encryption.keyvaultproperties.currentVersionedKeyIdentifier",
             )
     if configured and configured.key_version:
-        return configured.key_version, f"{workspace.id} {configured.source}.keyVersion"
+        return configured.key_version, f"{workspace.id} {configured.source} (key version)"
     if key and key.current_version:
         return (
             key.current_version,
@@ -193,7 +193,11 @@ def resolve_key_usage(
     vault = find_vault(vaults, ref.vault_uri)
     key: Key | None = None
     key_id: ResourceId | None = None
-    if vault is None:
+    if vault is None and ".managedhsm." in vault_host(ref.vault_uri):
+        problems.append(
+            f"the key is in Managed HSM {vault_host(ref.vault_uri)}; Managed HSM pools are not evaluated yet"
+        )
+    elif vault is None:
         problems.append(
             f"the key vault {vault_host(ref.vault_uri)} is not in the scanned subscriptions: scan its "
             "subscription too (--subscription), or grant the scanner Reader on it"
