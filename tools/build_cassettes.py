@@ -60,6 +60,24 @@ class Cassette:
             }
         )
 
+    def key(
+        self, vault_id: str, key: str, *, location: str, size: int, versions: list[tuple[str, int]], policy: Json | None
+    ) -> None:
+        """Record Keys_ListVersions then Keys_Get, as the collector reads a referenced key."""
+        vault = vault_id.rstrip("/").rsplit("/", 1)[1]
+        path = f"{vault_id}/keys/{key}"
+        self.get(
+            arm(f"{path}/versions", ApiVersion.KEYVAULT),
+            key_versions_body(vault_id, vault, key, location=location, versions=versions),
+        )
+        created, latest = versions[0][1], versions[-1][0]
+        self.get(
+            arm(path, ApiVersion.KEYVAULT),
+            key_body(
+                vault_id, vault, key, location=location, size=size, created=created, version=latest, policy=policy
+            ),
+        )
+
     def document(self) -> Json:
         """The cassette file's content."""
         return {"interactions": self.interactions, "version": 1}
@@ -706,40 +724,22 @@ def demo_tenant() -> Cassette:
             ]
         },
     )
-    for vault_id, vault, key, size, versions, policy in (
-        (ana_vault_id, "kv-analytics-dev", "cmk-analytics", 2048, [ana_v], rotation_policy(None)),
-        (
-            fin_vault_id,
-            "kv-finance-prod",
-            "cmk-finance",
-            3072,
-            [
-                ("5d4c3b2a19084f7e6d5c4b3a29180f7e", 1738576800),
-                ("a0b1c2d3e4f5461728394a5b6c7d8e9f", 1746352800),
-                fin_v,
-            ],
-            rotation_policy("P90D"),
-        ),
-    ):
-        group = vault_id.split("/resourceGroups/")[1].split("/")[0]
-        path = f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{vault}/keys/{key}"
-        c.get(
-            arm(f"{path}/versions", ApiVersion.KEYVAULT),
-            key_versions_body(vault_id, vault, key, location="westeurope", versions=versions),
-        )
-        c.get(
-            arm(path, ApiVersion.KEYVAULT),
-            key_body(
-                vault_id,
-                vault,
-                key,
-                location="westeurope",
-                size=size,
-                created=versions[0][1],
-                version=versions[-1][0],
-                policy=policy,
-            ),
-        )
+    c.key(
+        ana_vault_id, "cmk-analytics", location="westeurope", size=2048, versions=[ana_v], policy=rotation_policy(None)
+    )
+    fin_versions = [
+        ("5d4c3b2a19084f7e6d5c4b3a29180f7e", 1738576800),
+        ("a0b1c2d3e4f5461728394a5b6c7d8e9f", 1746352800),
+        fin_v,
+    ]
+    c.key(
+        fin_vault_id,
+        "cmk-finance",
+        location="westeurope",
+        size=3072,
+        versions=fin_versions,
+        policy=rotation_policy("P90D"),
+    )
     c.get(graph_lookup_uri(), databricks_service_principal(DEMO_DATABRICKS_SP))
     return c
 
@@ -863,23 +863,8 @@ def cross_subscription_vault() -> Cassette:
             ]
         },
     )
-    path = f"{keys_vault_id}/keys/cmk-claims"
-    c.get(
-        arm(f"{path}/versions", ApiVersion.KEYVAULT),
-        key_versions_body(keys_vault_id, "kv-central-keys", "cmk-claims", location="eastus2", versions=[version]),
-    )
-    c.get(
-        arm(path, ApiVersion.KEYVAULT),
-        key_body(
-            keys_vault_id,
-            "kv-central-keys",
-            "cmk-claims",
-            location="eastus2",
-            size=4096,
-            created=version[1],
-            version=version[0],
-            policy=rotation_policy("P180D"),
-        ),
+    c.key(
+        keys_vault_id, "cmk-claims", location="eastus2", size=4096, versions=[version], policy=rotation_policy("P180D")
     )
     c.get(graph_lookup_uri(), databricks_service_principal(CROSS_DATABRICKS_SP))
     return c

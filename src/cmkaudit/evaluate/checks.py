@@ -410,49 +410,57 @@ def _policy_evidence(vault: Vault, identity: UsingIdentity, keys: set[str], othe
     )
 
 
-def check_required_permissions(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
-    """IAM-01: every identity that uses the key holds get, wrapKey and unwrapKey."""
+def _judge_identities(
+    usage: KeyUsage,
+    inventory: Inventory,
+    problem: Callable[[set[str], set[str]], str | None],
+    passed: str,
+) -> Verdict:
+    """Apply `problem(key permissions, other permissions)` to every identity that uses the key.
+
+    FAIL lists each identity with a problem; PASS says `passed` (followed by the vault name).
+    """
     pre = _access_preconditions(usage, inventory)
     if isinstance(pre, Verdict):
         return pre
     vault = pre
     evidence: list[Evidence] = list(_identity_evidence(usage.identities))
-    missing_by_identity: list[str] = []
+    problems: list[str] = []
     for identity in usage.identities:
         keys, others = _granted(vault, identity)
         evidence.append(_policy_evidence(vault, identity, keys, others))
-        missing = set() if "all" in keys else REQUIRED_KEY_PERMISSIONS - keys
-        if missing:
-            missing_by_identity.append(f"{identity.role.value} {identity.principal_id} lacks {_names(missing)}")
-    if missing_by_identity:
-        return Verdict(Status.FAIL, f"on vault {vault.name}: " + "; ".join(missing_by_identity), tuple(evidence))
-    return Verdict(
-        Status.PASS,
-        f"every identity that uses the key holds get, wrapKey and unwrapKey on vault {vault.name}",
-        tuple(evidence),
+        found = problem(keys, others)
+        if found:
+            problems.append(f"{identity.role.value} {identity.principal_id} {found}")
+    if problems:
+        return Verdict(Status.FAIL, f"on vault {vault.name}: " + "; ".join(problems), tuple(evidence))
+    return Verdict(Status.PASS, f"{passed} on vault {vault.name}", tuple(evidence))
+
+
+def _missing_required(keys: set[str], others: set[str]) -> str | None:
+    missing = set() if "all" in keys else REQUIRED_KEY_PERMISSIONS - keys
+    return f"lacks {_names(missing)}" if missing else None
+
+
+def _beyond_required(keys: set[str], others: set[str]) -> str | None:
+    excess = (keys - REQUIRED_KEY_PERMISSIONS) | others
+    return f"also holds {_names(excess)}" if excess else None
+
+
+def check_required_permissions(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+    """IAM-01: every identity that uses the key holds get, wrapKey and unwrapKey."""
+    return _judge_identities(
+        usage, inventory, _missing_required, "every identity that uses the key holds get, wrapKey and unwrapKey"
     )
 
 
 def check_least_privilege(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
     """IAM-02: identities that use the key hold nothing beyond get, wrapKey and unwrapKey."""
-    pre = _access_preconditions(usage, inventory)
-    if isinstance(pre, Verdict):
-        return pre
-    vault = pre
-    evidence: list[Evidence] = list(_identity_evidence(usage.identities))
-    excess_by_identity: list[str] = []
-    for identity in usage.identities:
-        keys, others = _granted(vault, identity)
-        evidence.append(_policy_evidence(vault, identity, keys, others))
-        excess = (keys - REQUIRED_KEY_PERMISSIONS) | others
-        if excess:
-            excess_by_identity.append(f"{identity.role.value} {identity.principal_id} also holds {_names(excess)}")
-    if excess_by_identity:
-        return Verdict(Status.FAIL, f"on vault {vault.name}: " + "; ".join(excess_by_identity), tuple(evidence))
-    return Verdict(
-        Status.PASS,
-        f"the identities that use the key hold no more than get, wrapKey and unwrapKey on vault {vault.name}",
-        tuple(evidence),
+    return _judge_identities(
+        usage,
+        inventory,
+        _beyond_required,
+        "the identities that use the key hold no more than get, wrapKey and unwrapKey",
     )
 
 
