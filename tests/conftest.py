@@ -83,6 +83,7 @@ def workspace(**changes: Any) -> Workspace:
             STORAGE_PRINCIPAL, TENANT, "SystemAssigned", "properties.storageAccountIdentity"
         ),
         storage_account_name="dbstorage",
+        require_infrastructure_encryption=True,
         managed_services=ScopeEncryption(Scope.MANAGED_SERVICES, "Microsoft.Keyvault", key_ref()),
         managed_disk=ScopeEncryption(Scope.MANAGED_DISK, "Microsoft.Keyvault", key_ref(), rotation_to_latest=True),
         dbfs_root=ScopeEncryption(Scope.DBFS_ROOT, "Microsoft.Keyvault", key_ref(), prepare_encryption=True),
@@ -111,6 +112,7 @@ def vault(**changes: Any) -> Vault:
         rbac_authorization=False,
         public_network_access="Disabled",
         network_default_action="Deny",
+        network_bypass="AzureServices",
         access_policies=(policy(DATABRICKS_SP), policy(DES_PRINCIPAL), policy(STORAGE_PRINCIPAL)),
     )
     return replace(base, **changes)

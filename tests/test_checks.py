@@ -6,18 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from cmkaudit.evaluate.checks import (
-    KEY_USAGE_CHECKS,
-    WORKSPACE_CHECKS,
+from cmkaudit.evaluate.checks import KEY_USAGE_CHECKS, WORKSPACE_CHECKS
+from cmkaudit.evaluate.checks.access import check_least_privilege, check_required_permissions
+from cmkaudit.evaluate.checks.key import check_rotation_policy
+from cmkaudit.evaluate.checks.vault import check_purge_protection, check_soft_delete
+from cmkaudit.evaluate.checks.workspace import (
     check_dbfs_root_cmk,
-    check_least_privilege,
     check_managed_disk_cmk,
     check_managed_services_cmk,
     check_premium_sku,
-    check_purge_protection,
-    check_required_permissions,
-    check_rotation_policy,
-    check_soft_delete,
 )
 from cmkaudit.evaluate.model import Settings, Status, Verdict
 from cmkaudit.inventory.model import Inventory, KeyReference, PrincipalLookup, Scope, ScopeEncryption

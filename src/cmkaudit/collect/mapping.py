@@ -190,6 +190,7 @@ def workspace_from_arm(payload: Json) -> Workspace:
         managed_disk_identity=_identity(_get(props, "managedDiskIdentity"), "properties.managedDiskIdentity"),
         storage_account_identity=_identity(_get(props, "storageAccountIdentity"), "properties.storageAccountIdentity"),
         storage_account_name=_str(_parameter_value(parameters, "storageAccountName")),
+        require_infrastructure_encryption=_bool(_parameter_value(parameters, "requireInfrastructureEncryption")),
         managed_services=ScopeEncryption(
             scope=Scope.MANAGED_SERVICES,
             key_source=_str(_get(services, "keySource")),
@@ -265,6 +266,7 @@ def vault_from_arm(payload: Json) -> Vault:
         rbac_authorization=_bool(_get(props, "enableRbacAuthorization")),
         public_network_access=_str(_get(props, "publicNetworkAccess")),
         network_default_action=_str(_path(props, "networkAcls", "defaultAction")),
+        network_bypass=_str(_path(props, "networkAcls", "bypass")),
         access_policies=tuple(p for p in mapped if p is not None),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -87,3 +88,18 @@ class Settings:
     """KEY-03: automatic rotation must happen at least this often."""
     soft_delete_min_retention_days: int = 90
     """KV-02: minimum soft-delete retention."""
+    min_key_size: int = 2048
+    """KEY-01: smallest acceptable RSA key size (3072 is recommended)."""
+    expiry_warning_days: int = 30
+    """KEY-02: a key version expiring within this many days fails."""
+    environment_tag: str = "environment"
+    """GOV-01: the workspace tag that names its environment."""
+    sensitivity_tag: str = "data-classification"
+    """GOV-02: the workspace tag that names its data classification."""
+    sensitive_values: tuple[str, ...] = ("confidential", "restricted")
+    """GOV-02: classifications (case-insensitive) that make a workspace sensitive."""
+
+    def is_sensitive(self, tags: Mapping[str, str]) -> bool:
+        """Whether a workspace with these tags is sensitive (tag names and values compared case-insensitively)."""
+        wanted = {v.lower() for v in self.sensitive_values}
+        return any(k.lower() == self.sensitivity_tag.lower() and v.lower() in wanted for k, v in tags.items())

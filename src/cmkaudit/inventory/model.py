@@ -94,6 +94,8 @@ class Workspace:
     storage_account_identity: ManagedIdentity | None
     storage_account_name: str | None
     """`parameters.storageAccountName.value`: the DBFS root storage account, when reported."""
+    require_infrastructure_encryption: bool | None
+    """`parameters.requireInfrastructureEncryption.value`, as requested at creation."""
     managed_services: ScopeEncryption
     managed_disk: ScopeEncryption
     dbfs_root: ScopeEncryption
@@ -140,6 +142,8 @@ class Vault:
     rbac_authorization: bool | None
     public_network_access: str | None
     network_default_action: str | None
+    network_bypass: str | None
+    """`networkAcls.bypass`: "AzureServices" lets trusted Azure services through the firewall."""
     access_policies: tuple[AccessPolicy, ...]
 
 

@@ -1,0 +1,77 @@
+"""Helpers shared by the checks: lookups in the inventory and the verdicts every key check starts with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cmkaudit.evaluate.model import Evidence, Status, Verdict
+from cmkaudit.ids import id_key
+from cmkaudit.inventory.model import Inventory, Key, KeyUsage, Scope, Vault, Workspace
+
+CMK_KEY_SOURCE = "microsoft.keyvault"
+REQUIRED_KEY_PERMISSIONS = frozenset({"get", "wrapkey", "unwrapkey"})
+_PERMISSION_NAMES = {
+    "wrapkey": "wrapKey",
+    "unwrapkey": "unwrapKey",
+    "getrotationpolicy": "getRotationPolicy",
+    "setrotationpolicy": "setRotationPolicy",
+    "managecontacts": "manageContacts",
+}
+
+
+def permission_names(permissions: Iterable[str]) -> str:
+    """Permissions in the casing Azure documents them with."""
+    return ", ".join(_PERMISSION_NAMES.get(p, p) for p in sorted(permissions))
+
+
+SCOPE_CONTROL = {
+    Scope.MANAGED_SERVICES: "DBX-02",
+    Scope.MANAGED_DISK: "DBX-03",
+    Scope.DBFS_ROOT: "DBX-05",
+}
+
+
+def workspace_by_id(inventory: Inventory, workspace_id: str) -> Workspace:
+    wanted = id_key(workspace_id)
+    return next(w for w in inventory.workspaces if id_key(w.id) == wanted)
+
+
+def vault_of(inventory: Inventory, usage: KeyUsage) -> Vault | None:
+    if usage.vault_id is None:
+        return None
+    wanted = id_key(usage.vault_id)
+    return next((v for v in inventory.vaults if id_key(v.id) == wanted), None)
+
+
+def key_of(inventory: Inventory, usage: KeyUsage) -> Key | None:
+    if usage.key_id is None:
+        return None
+    wanted = id_key(usage.key_id)
+    return next((k for k in inventory.keys if id_key(k.id) == wanted), None)
+
+
+def key_ref_evidence(usage: KeyUsage) -> tuple[Evidence, ...]:
+    ref = usage.key_ref
+    if ref is None:
+        return ()
+    return (
+        Evidence("key vault URI", ref.vault_uri, usage.workspace_id, ref.source),
+        Evidence("key name", ref.key_name, usage.workspace_id, ref.source),
+    )
+
+
+def not_applicable_or_unresolved(usage: KeyUsage, needs_key: bool = False) -> Verdict | None:
+    """The verdict shared by every key check when the scope has no CMK or the key is not resolved."""
+    if not usage.uses_cmk:
+        return Verdict(
+            Status.NOT_APPLICABLE,
+            f"the {usage.scope.label} scope is not encrypted with a customer-managed key "
+            f"(see {SCOPE_CONTROL[usage.scope]})",
+        )
+    if usage.vault_id is None or (needs_key and usage.key_id is None):
+        return Verdict(
+            Status.UNKNOWN,
+            "; ".join(usage.problems) or "the key could not be resolved",
+            key_ref_evidence(usage),
+        )
+    return None

@@ -1,0 +1,140 @@
+"""Workspace controls: the tier, and a customer-managed key on each scope."""
+
+from __future__ import annotations
+
+from cmkaudit.evaluate.checks._common import CMK_KEY_SOURCE
+from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
+from cmkaudit.ids import vault_host
+from cmkaudit.inventory.links import find_dbfs_storage_account, find_disk_encryption_set
+from cmkaudit.inventory.model import Inventory, Scope, Workspace
+
+
+def check_premium_sku(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
+    """DBX-01: the workspace SKU is Premium (customer-managed keys need it)."""
+    evidence = (Evidence("sku.name", workspace.sku, workspace.id, "sku.name"),)
+    if workspace.sku is None:
+        return Verdict(Status.UNKNOWN, "the workspace did not report its SKU", evidence)
+    if workspace.sku.lower() == "premium":
+        return Verdict(Status.PASS, "the workspace is on the Premium tier", evidence)
+    return Verdict(Status.FAIL, f"the workspace is on the {workspace.sku} tier; CMK needs Premium", evidence)
+
+
+def _scope_evidence(workspace: Workspace, scope: Scope) -> tuple[Evidence, ...]:
+    enc = workspace.scope(scope)
+    items = [Evidence("keySource", enc.key_source, workspace.id, _KEY_SOURCE_PATH[scope])]
+    if enc.key is not None:
+        items.append(Evidence("key vault URI", enc.key.vault_uri, workspace.id, enc.key.source))
+        items.append(Evidence("key name", enc.key.key_name, workspace.id, enc.key.source))
+        items.append(Evidence("key version", enc.key.key_version or "(latest)", workspace.id, enc.key.source))
+    return tuple(items)
+
+
+_KEY_SOURCE_PATH = {
+    Scope.MANAGED_SERVICES: "properties.encryption.entities.managedServices.keySource",
+    Scope.MANAGED_DISK: "properties.encryption.entities.managedDisk.keySource",
+    Scope.DBFS_ROOT: "properties.parameters.encryption.value.keySource",
+}
+
+
+def _scope_check(workspace: Workspace, scope: Scope) -> Verdict:
+    enc = workspace.scope(scope)
+    evidence = _scope_evidence(workspace, scope)
+    if enc.uses_cmk:
+        assert enc.key is not None
+        return Verdict(
+            Status.PASS,
+            f"{scope.label} use key {enc.key.key_name} from {vault_host(enc.key.vault_uri)}",
+            evidence,
+        )
+    if enc.key_source is None:
+        return Verdict(Status.FAIL, f"no customer-managed key is configured for {scope.label}", evidence)
+    return Verdict(
+        Status.FAIL,
+        f"{scope.label} use keySource {enc.key_source}, not a customer-managed key (Microsoft.Keyvault)",
+        evidence,
+    )
+
+
+def check_managed_services_cmk(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
+    """DBX-02: managed services (notebooks, secrets, queries) are encrypted with a customer-managed key."""
+    return _scope_check(workspace, Scope.MANAGED_SERVICES)
+
+
+def check_managed_disk_cmk(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
+    """DBX-03: managed disks of cluster VMs are encrypted with a customer-managed key."""
+    verdict = _scope_check(workspace, Scope.MANAGED_DISK)
+    des = find_disk_encryption_set(workspace, inventory.disk_encryption_sets)
+    extra: list[Evidence] = [
+        Evidence(
+            "diskEncryptionSetId",
+            workspace.disk_encryption_set_id,
+            workspace.id,
+            "properties.diskEncryptionSetId",
+        )
+    ]
+    if des is not None:
+        extra.append(Evidence("encryptionType", des.encryption_type, des.id, "properties.encryptionType"))
+    return Verdict(verdict.status, verdict.reason, verdict.evidence + tuple(extra))
+
+
+def check_dbfs_root_cmk(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
+    """DBX-05: the DBFS root uses a customer-managed key, and its storage account agrees."""
+    enc = workspace.dbfs_root
+    evidence = (
+        Evidence(
+            "prepareEncryption",
+            enc.prepare_encryption,
+            workspace.id,
+            "properties.parameters.prepareEncryption.value",
+        ),
+        *_scope_evidence(workspace, Scope.DBFS_ROOT),
+    )
+    if not enc.uses_cmk or enc.key is None:
+        source = enc.key_source or "not set"
+        return Verdict(
+            Status.FAIL,
+            f"the workspace does not encrypt the DBFS root with a customer-managed key "
+            f"(prepareEncryption {enc.prepare_encryption}, encryption keySource {source})",
+            evidence,
+        )
+    account = find_dbfs_storage_account(workspace, inventory.storage_accounts)
+    if account is None:
+        where = workspace.managed_resource_group_id or "(the managed resource group is not reported)"
+        failed = [e for e in inventory.errors if e.operation == "list storage accounts"]
+        why = f": {failed[0].message}" if failed else ""
+        return Verdict(
+            Status.UNKNOWN,
+            f"the workspace names a customer-managed key, but its DBFS storage account "
+            f"{workspace.storage_account_name or ''} in {where} could not be read{why}",
+            evidence,
+        )
+    evidence = (
+        *evidence,
+        Evidence("storage keySource", account.key_source, account.id, "properties.encryption.keySource"),
+    )
+    if (account.key_source or "").lower() != CMK_KEY_SOURCE or account.key is None:
+        return Verdict(
+            Status.FAIL,
+            f"the workspace names a customer-managed key, but storage account {account.name} reports "
+            f"keySource {account.key_source or 'not set'}",
+            evidence,
+        )
+    evidence = (
+        *evidence,
+        Evidence("storage key vault URI", account.key.vault_uri, account.id, account.key.source),
+        Evidence("storage key name", account.key.key_name, account.id, account.key.source),
+    )
+    same_vault = vault_host(account.key.vault_uri) == vault_host(enc.key.vault_uri)
+    if not same_vault or account.key.key_name.lower() != enc.key.key_name.lower():
+        return Verdict(
+            Status.FAIL,
+            f"the workspace names key {enc.key.key_name} in {vault_host(enc.key.vault_uri)}, but storage account "
+            f"{account.name} uses {account.key.key_name} in {vault_host(account.key.vault_uri)}",
+            evidence,
+        )
+    return Verdict(
+        Status.PASS,
+        f"the DBFS root and storage account {account.name} use key {enc.key.key_name} "
+        f"from {vault_host(enc.key.vault_uri)}",
+        evidence,
+    )
