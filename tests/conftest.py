@@ -30,6 +30,7 @@ from cmkaudit.inventory.model import (
     Scope,
     ScopeEncryption,
     StorageAccount,
+    Subscription,
     Vault,
     Workspace,
 )
@@ -186,6 +187,7 @@ def inventory(
         collected_at=NOW,
         tool_version="test",
         scope=ScanScope((SUB,), "https://management.azure.com", "AzureCloud"),
+        subscriptions=[Subscription(SUB, "Test", "Enabled", TENANT)],
         workspaces=list(workspaces if workspaces is not None else [workspace()]),
         vaults=list(vaults if vaults is not None else [vault()]),
         keys=list(keys if keys is not None else [key()]),

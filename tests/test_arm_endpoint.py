@@ -24,12 +24,19 @@ from .conftest import NOW, arm_example
 
 SUB = "11111111-1111-1111-1111-111111111111"  # the subscription of the official WorkspaceGet example
 TOKEN = "pre-issued-arm-token"
+TENANT = "44444444-4444-4444-4444-444444444444"
 
 
 class Recorder:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, str | None]] = []
         self.routes: dict[str, dict[str, Any]] = {
+            f"/subscriptions/{SUB}": {
+                "subscriptionId": SUB,
+                "tenantId": TENANT,
+                "displayName": "Test",
+                "state": "Enabled",
+            },
             f"/subscriptions/{SUB}/providers/Microsoft.Databricks/workspaces": {
                 "value": [arm_example("WorkspaceGet.json")]
             },
@@ -96,6 +103,7 @@ def test_scan_against_a_custom_endpoint_with_a_pre_issued_token(
     code, err = scan(endpoint, tmp_path)
     assert code == 1, err  # the example workspace is Premium but has no CMK at all
     assert recorder.requests == [
+        ("GET", f"/subscriptions/{SUB}?api-version=2022-12-01", f"Bearer {TOKEN}"),
         (
             "GET",
             f"/subscriptions/{SUB}/providers/Microsoft.Databricks/workspaces?api-version=2026-01-01",
@@ -110,7 +118,15 @@ def test_scan_against_a_custom_endpoint_with_a_pre_issued_token(
     document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
     assert document["scan"]["arm_endpoint"] == endpoint
     statuses = {f["control_id"]: f["status"] for f in document["findings"] if f["scope"] is None}
-    assert statuses == {"DBX-01": "PASS", "DBX-02": "FAIL", "DBX-03": "FAIL", "DBX-05": "FAIL"}
+    assert statuses == {
+        "DBX-01": "PASS",
+        "DBX-02": "FAIL",
+        "DBX-03": "FAIL",
+        "DBX-04": "NOT_APPLICABLE",
+        "DBX-05": "FAIL",
+        "DBX-06": "UNKNOWN",  # parameters: null, and no storage account to read
+        "GOV-02": "NOT_APPLICABLE",
+    }
 
 
 def test_tls_verification_stays_on(
@@ -125,7 +141,8 @@ def test_tls_verification_stays_on(
     assert code == 3
     assert recorder.requests == []
     document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
-    (error,) = document["coverage"]["errors"]
-    assert error["operation"] == "list Databricks workspaces"
+    errors = {e["operation"]: e for e in document["coverage"]["errors"]}
+    assert set(errors) == {"read the subscription", "list Databricks workspaces"}
+    error = errors["list Databricks workspaces"]
     assert error["status_code"] is None
     assert "certificate" in error["message"].lower() or "ssl" in error["message"].lower()

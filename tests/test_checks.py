@@ -3,30 +3,62 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
+from cmkaudit.evaluate.catalog import Catalog
 from cmkaudit.evaluate.checks import KEY_USAGE_CHECKS, WORKSPACE_CHECKS
 from cmkaudit.evaluate.checks.access import check_least_privilege, check_required_permissions
-from cmkaudit.evaluate.checks.key import check_rotation_policy
-from cmkaudit.evaluate.checks.vault import check_purge_protection, check_soft_delete
+from cmkaudit.evaluate.checks.governance import (
+    check_key_not_shared_across_environments,
+    check_sensitive_workspace_scopes,
+)
+from cmkaudit.evaluate.checks.key import (
+    check_key_type_and_size,
+    check_key_version_age,
+    check_key_version_validity,
+    check_rotation_policy,
+)
+from cmkaudit.evaluate.checks.vault import (
+    check_purge_protection,
+    check_soft_delete,
+    check_vault_network,
+    check_vault_tenant_and_region,
+)
 from cmkaudit.evaluate.checks.workspace import (
+    check_dbfs_infrastructure_encryption,
     check_dbfs_root_cmk,
+    check_managed_disk_auto_rotation,
     check_managed_disk_cmk,
     check_managed_services_cmk,
     check_premium_sku,
 )
 from cmkaudit.evaluate.model import Settings, Status, Verdict
-from cmkaudit.inventory.model import Inventory, KeyReference, PrincipalLookup, Scope, ScopeEncryption
+from cmkaudit.ids import ResourceId
+from cmkaudit.inventory.model import (
+    Inventory,
+    Key,
+    KeyReference,
+    KeyVersion,
+    PrincipalLookup,
+    Scope,
+    ScopeEncryption,
+    Workspace,
+)
 
 from .conftest import (
     DATABRICKS_SP,
     DES_PRINCIPAL,
+    NOW,
     STORAGE_PRINCIPAL,
     TENANT,
+    VAULT_URI,
+    WORKSPACE_ID,
     des,
     inventory,
     key,
+    key_ref,
     policy,
     rotation,
     storage,
@@ -340,25 +372,325 @@ def test_configured_databricks_principal_is_used(catalog: object) -> None:
     assert any("configuration" in (e.source or "") for e in verdict.evidence)
 
 
-def test_every_check_is_covered_here() -> None:
-    """This module tests each registered check; a new check must add its cases."""
-    tested = {
-        check_premium_sku,
-        check_managed_services_cmk,
-        check_managed_disk_cmk,
-        check_dbfs_root_cmk,
-        check_purge_protection,
-        check_soft_delete,
-        check_rotation_policy,
-        check_required_permissions,
-        check_least_privilege,
-    }
-    assert set(WORKSPACE_CHECKS.values()) | set(KEY_USAGE_CHECKS.values()) == tested
-
-
 def test_unknown_key_in_managed_hsm_is_named_as_such() -> None:
     hsm = KeyReference("https://contoso-hsm.managedhsm.azure.net/", "cmk", None, "test")
     ws = workspace(managed_services=ScopeEncryption(Scope.MANAGED_SERVICES, "Microsoft.Keyvault", hsm))
     verdict = usage_verdict(check_purge_protection, inventory(workspaces=[ws]), Scope.MANAGED_SERVICES)
     assert verdict.status is Status.UNKNOWN
     assert "Managed HSM contoso-hsm.managedhsm.azure.net" in verdict.reason
+
+
+# --- DBX-04 -----------------------------------------------------------------------------------------
+
+
+def test_pass_managed_disks_follow_the_latest_version() -> None:
+    assert workspace_verdict(check_managed_disk_auto_rotation, inventory()).status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    ("workspace_flag", "des_changes"),
+    [
+        (False, {}),
+        (None, {}),
+        (True, {"rotation_to_latest": False}),
+        (True, {"auto_key_rotation_error": "ManagedServiceIdentityNotFound: the identity was deleted"}),
+    ],
+)
+def test_fail_managed_disks_do_not_follow(workspace_flag: bool | None, des_changes: dict[str, object]) -> None:
+    disk = ScopeEncryption(Scope.MANAGED_DISK, "Microsoft.Keyvault", key_ref(), rotation_to_latest=workspace_flag)
+    inv = inventory(workspaces=[workspace(managed_disk=disk)], sets=[des(**des_changes)])
+    assert workspace_verdict(check_managed_disk_auto_rotation, inv).status is Status.FAIL
+
+
+def test_unknown_disk_encryption_set_not_read() -> None:
+    assert workspace_verdict(check_managed_disk_auto_rotation, inventory(sets=[])).status is Status.UNKNOWN
+
+
+def test_not_applicable_auto_rotation_without_disk_cmk() -> None:
+    ws = workspace(managed_disk=ScopeEncryption(Scope.MANAGED_DISK, None, None))
+    assert (
+        workspace_verdict(check_managed_disk_auto_rotation, inventory(workspaces=[ws])).status is Status.NOT_APPLICABLE
+    )
+
+
+# --- DBX-06 -----------------------------------------------------------------------------------------
+
+
+def test_pass_infrastructure_encryption() -> None:
+    assert workspace_verdict(check_dbfs_infrastructure_encryption, inventory()).status is Status.PASS
+
+
+def test_pass_infrastructure_encryption_from_the_workspace_parameter() -> None:
+    verdict = workspace_verdict(check_dbfs_infrastructure_encryption, inventory(accounts=[]))
+    assert verdict.status is Status.PASS
+    assert "created its DBFS root" in verdict.reason
+
+
+def test_fail_infrastructure_encryption_storage_account_decides() -> None:
+    """The storage account's own flag wins over the workspace parameter."""
+    inv = inventory(accounts=[storage(infrastructure_encryption=False)])
+    assert workspace_verdict(check_dbfs_infrastructure_encryption, inv).status is Status.FAIL
+
+
+def test_unknown_infrastructure_encryption() -> None:
+    inv = inventory(workspaces=[workspace(require_infrastructure_encryption=None)], accounts=[])
+    assert workspace_verdict(check_dbfs_infrastructure_encryption, inv).status is Status.UNKNOWN
+
+
+# --- KV-03 ------------------------------------------------------------------------------------------
+
+
+def test_pass_vault_in_the_workspace_tenant_and_region() -> None:
+    inv = inventory(vaults=[vault(location="West Europe")])  # "West Europe" and "westeurope" are one region
+    assert usage_verdict(check_vault_tenant_and_region, inv, Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    "changes", [{"location": "northeurope"}, {"tenant_id": "ffffffff-0000-4000-8000-000000000000"}]
+)
+def test_fail_vault_in_another_region_or_tenant(changes: dict[str, str]) -> None:
+    inv = inventory(vaults=[vault(**changes)])
+    assert usage_verdict(check_vault_tenant_and_region, inv, Scope.MANAGED_DISK).status is Status.FAIL
+
+
+def test_unknown_workspace_tenant_not_read() -> None:
+    inv = replace(inventory(), subscriptions=())
+    verdict = usage_verdict(check_vault_tenant_and_region, inv, Scope.MANAGED_DISK)
+    assert verdict.status is Status.UNKNOWN
+
+
+# --- KV-05 ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("public", "action", "bypass"),
+    [("Disabled", None, None), ("Enabled", "Deny", "AzureServices"), (None, "Deny", "Logging, AzureServices")],
+)
+def test_pass_vault_network(public: str | None, action: str | None, bypass: str | None) -> None:
+    inv = inventory(vaults=[vault(public_network_access=public, network_default_action=action, network_bypass=bypass)])
+    assert usage_verdict(check_vault_network, inv, Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    ("public", "action", "bypass"),
+    [("Enabled", "Allow", "AzureServices"), (None, None, None), ("Enabled", "Deny", "None")],
+)
+def test_fail_vault_network(public: str | None, action: str | None, bypass: str | None) -> None:
+    inv = inventory(vaults=[vault(public_network_access=public, network_default_action=action, network_bypass=bypass)])
+    assert usage_verdict(check_vault_network, inv, Scope.MANAGED_SERVICES).status is Status.FAIL
+
+
+def test_unknown_vault_network_vault_not_visible() -> None:
+    assert usage_verdict(check_vault_network, inventory(vaults=[]), Scope.DBFS_ROOT).status is Status.UNKNOWN
+
+
+# --- KEY-01 -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kty", "size"), [("RSA", 2048), ("RSA-HSM", 3072), ("rsa", 4096)])
+def test_pass_key_type_and_size(kty: str, size: int) -> None:
+    inv = inventory(keys=[key(kty=kty, key_size=size)])
+    assert usage_verdict(check_key_type_and_size, inv, Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+@pytest.mark.parametrize(("kty", "size"), [("EC", None), ("EC-HSM", None), ("oct-HSM", 256), ("RSA", 1024)])
+def test_fail_key_type_and_size(kty: str, size: int | None) -> None:
+    inv = inventory(keys=[key(kty=kty, key_size=size)])
+    assert usage_verdict(check_key_type_and_size, inv, Scope.MANAGED_SERVICES).status is Status.FAIL
+
+
+def test_minimum_key_size_is_a_setting() -> None:
+    inv = inventory(keys=[key(key_size=2048)])
+    strict = Settings(min_key_size=3072)
+    assert usage_verdict(check_key_type_and_size, inv, Scope.MANAGED_DISK, strict).status is Status.FAIL
+
+
+@pytest.mark.parametrize("changes", [{"kty": None}, {"key_size": None}])
+def test_unknown_key_type_or_size(changes: dict[str, object]) -> None:
+    inv = inventory(keys=[key(**changes)])
+    assert usage_verdict(check_key_type_and_size, inv, Scope.MANAGED_DISK).status is Status.UNKNOWN
+
+
+# --- KEY-02 / KEY-04 ----------------------------------------------------------------------------------
+
+
+def versioned_key(**changes: object) -> Key:
+    """The key with version v2 (the one the DES and storage account use), created 30 days before NOW."""
+    base = KeyVersion("v2", True, NOW - timedelta(days=30), NOW + timedelta(days=700), None)
+    return key(versions=(replace(base, **changes),))
+
+
+@pytest.mark.parametrize("scope", [Scope.MANAGED_DISK, Scope.DBFS_ROOT])
+def test_pass_key_version_valid_and_young(scope: Scope) -> None:
+    inv = inventory(keys=[versioned_key()])
+    assert usage_verdict(check_key_version_validity, inv, scope).status is Status.PASS
+    assert usage_verdict(check_key_version_age, inv, scope).status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"enabled": False},
+        {"expires": NOW - timedelta(days=1)},
+        {"expires": NOW + timedelta(days=29)},
+    ],
+)
+def test_fail_key_version_validity(changes: dict[str, object]) -> None:
+    inv = inventory(keys=[versioned_key(**changes)])
+    assert usage_verdict(check_key_version_validity, inv, Scope.MANAGED_DISK).status is Status.FAIL
+
+
+def test_expiry_warning_is_a_setting() -> None:
+    inv = inventory(keys=[versioned_key(expires=NOW + timedelta(days=29))])
+    relaxed = Settings(expiry_warning_days=7)
+    assert usage_verdict(check_key_version_validity, inv, Scope.MANAGED_DISK, relaxed).status is Status.PASS
+
+
+def test_fail_key_version_too_old_and_pinned() -> None:
+    pinned = KeyReference(VAULT_URI, "cmk", "v2", "properties.encryption.entities.managedServices.keyVaultProperties")
+    ws = workspace(managed_services=ScopeEncryption(Scope.MANAGED_SERVICES, "Microsoft.Keyvault", pinned))
+    inv = inventory(workspaces=[ws], keys=[versioned_key(created=NOW - timedelta(days=200))])
+    verdict = usage_verdict(check_key_version_age, inv, Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.FAIL
+    assert "200 days old" in verdict.reason and "pins this version" in verdict.reason
+
+
+@pytest.mark.parametrize("check", [check_key_version_validity, check_key_version_age])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        [],  # the key could not be read
+        [key(versions=None)],  # its versions could not be listed
+        [key(versions=(KeyVersion("v9", True, NOW, None, None),))],  # the version in use is not among them
+    ],
+)
+def test_unknown_key_version(check: object, keys: list[Key]) -> None:
+    assert usage_verdict(check, inventory(keys=keys), Scope.MANAGED_DISK).status is Status.UNKNOWN
+
+
+def test_unknown_key_version_age_without_creation_time() -> None:
+    inv = inventory(keys=[versioned_key(created=None)])
+    assert usage_verdict(check_key_version_age, inv, Scope.MANAGED_DISK).status is Status.UNKNOWN
+
+
+# --- GOV-01 -----------------------------------------------------------------------------------------
+
+
+def second_workspace(environment: str | None, *, same_key: bool = True) -> Workspace:
+    """Another workspace on the same key (or only the same vault), with the given environment tag."""
+    ref = key_ref() if same_key else KeyReference(VAULT_URI, "other-key", None, "test")
+    name = "dbw-two"
+    return workspace(
+        id=ResourceId(WORKSPACE_ID.replace("/dbw", f"/{name}")),
+        name=name,
+        tags={"environment": environment} if environment else {},
+        managed_services=ScopeEncryption(Scope.MANAGED_SERVICES, "Microsoft.Keyvault", ref),
+        managed_disk=ScopeEncryption(Scope.MANAGED_DISK, "Microsoft.Keyvault", ref),
+        dbfs_root=ScopeEncryption(Scope.DBFS_ROOT, "Microsoft.Keyvault", ref),
+        disk_encryption_set_id=None,
+        managed_resource_group_id=None,
+    )
+
+
+def test_pass_key_not_shared() -> None:
+    inv = inventory(workspaces=[workspace(tags={"environment": "prod"})])
+    assert usage_verdict(check_key_not_shared_across_environments, inv, Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+def test_pass_key_shared_within_one_environment() -> None:
+    inv = inventory(workspaces=[workspace(tags={"Environment": "Prod"}), second_workspace("prod")])
+    assert usage_verdict(check_key_not_shared_across_environments, inv, Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+@pytest.mark.parametrize("same_key", [True, False])
+def test_fail_key_or_vault_shared_across_environments(same_key: bool) -> None:
+    inv = inventory(workspaces=[workspace(tags={"environment": "prod"}), second_workspace("dev", same_key=same_key)])
+    verdict = usage_verdict(check_key_not_shared_across_environments, inv, Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.FAIL
+    assert f"dbw-two (dev, same {'key' if same_key else 'vault'})" in verdict.reason
+
+
+@pytest.mark.parametrize(("mine", "theirs"), [(None, "dev"), ("prod", None)])
+def test_unknown_environment_not_tagged(mine: str | None, theirs: str | None) -> None:
+    first = workspace(tags={"environment": mine} if mine else {})
+    inv = inventory(workspaces=[first, second_workspace(theirs)])
+    verdict = usage_verdict(check_key_not_shared_across_environments, inv, Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.UNKNOWN
+
+
+def test_environment_tag_is_a_setting() -> None:
+    first = workspace(tags={"stage": "prod"})
+    second = replace(second_workspace(None), tags={"stage": "dev"})
+    inv = inventory(workspaces=[first, second])
+    settings = Settings(environment_tag="stage")
+    verdict = usage_verdict(check_key_not_shared_across_environments, inv, Scope.MANAGED_SERVICES, settings)
+    assert verdict.status is Status.FAIL
+
+
+# --- GOV-02 -----------------------------------------------------------------------------------------
+
+SENSITIVE = {"data-classification": "Restricted"}
+
+
+def test_pass_sensitive_workspace_with_every_scope_on_cmk() -> None:
+    inv = inventory(workspaces=[workspace(tags=SENSITIVE)])
+    assert workspace_verdict(check_sensitive_workspace_scopes, inv).status is Status.PASS
+
+
+def test_fail_sensitive_workspace_missing_a_scope() -> None:
+    ws = workspace(tags=SENSITIVE, dbfs_root=ScopeEncryption(Scope.DBFS_ROOT, None, None))
+    verdict = workspace_verdict(check_sensitive_workspace_scopes, inventory(workspaces=[ws]))
+    assert verdict.status is Status.FAIL
+    assert "DBX-05" in verdict.reason
+
+
+def test_unknown_sensitive_workspace_scope_not_verifiable() -> None:
+    verdict = workspace_verdict(
+        check_sensitive_workspace_scopes, inventory(workspaces=[workspace(tags=SENSITIVE)], accounts=[])
+    )
+    assert verdict.status is Status.UNKNOWN
+
+
+def test_not_applicable_when_not_sensitive() -> None:
+    ws = workspace(tags={"data-classification": "public"})
+    assert (
+        workspace_verdict(check_sensitive_workspace_scopes, inventory(workspaces=[ws])).status is Status.NOT_APPLICABLE
+    )
+
+
+def test_sensitive_workspace_raises_scope_severities(catalog: Catalog) -> None:
+    from cmkaudit.evaluate.engine import evaluate
+
+    severities = {
+        f.control_id: f.severity.value
+        for f in evaluate(inventory(workspaces=[workspace(tags=SENSITIVE)]), catalog, SETTINGS)
+    }
+    assert [severities[c] for c in ("DBX-02", "DBX-03", "DBX-05")] == ["critical"] * 3
+    assert severities["DBX-01"] == "high"
+    plain = {f.control_id: f.severity.value for f in evaluate(inventory(), catalog, SETTINGS)}
+    assert plain["DBX-02"] == "high"
+
+
+def test_every_check_is_covered_here() -> None:
+    """This module tests each registered check; a new check must add its cases."""
+    tested = {
+        check_premium_sku,
+        check_managed_services_cmk,
+        check_managed_disk_cmk,
+        check_managed_disk_auto_rotation,
+        check_dbfs_root_cmk,
+        check_dbfs_infrastructure_encryption,
+        check_purge_protection,
+        check_soft_delete,
+        check_vault_tenant_and_region,
+        check_vault_network,
+        check_key_type_and_size,
+        check_key_version_validity,
+        check_rotation_policy,
+        check_key_version_age,
+        check_required_permissions,
+        check_least_privilege,
+        check_key_not_shared_across_environments,
+        check_sensitive_workspace_scopes,
+    }
+    assert set(WORKSPACE_CHECKS.values()) | set(KEY_USAGE_CHECKS.values()) == tested

@@ -12,7 +12,7 @@ import vcr
 
 from cmkaudit.cli import Streams, run
 from cmkaudit.collect.azure import CollectSettings
-from cmkaudit.collect.demo import DEMO_SUBSCRIPTIONS, MATCH_ON, replay_scan
+from cmkaudit.collect.demo import DEMO_RECORDED_AT, DEMO_SUBSCRIPTIONS, MATCH_ON, replay_scan
 from cmkaudit.evaluate.engine import evaluate
 from cmkaudit.evaluate.model import Settings
 from cmkaudit.ids import PrincipalId, SubscriptionId
@@ -23,25 +23,56 @@ from .conftest import NOW, ROOT
 CASSETTES = ROOT / "cassettes"
 RESULTS_SCHEMA = json.loads((ROOT / "reports" / "results.schema.json").read_text())
 
-FIN, ANA, SBX = "dbw-finance-prod", "dbw-analytics-dev", "dbw-sandbox"
+FIN, ANA, TEST, SBX = "dbw-finance-prod", "dbw-analytics-dev", "dbw-analytics-test", "dbw-sandbox"
 MS, MD, DBFS, WS = "managedServices", "managedDisk", "dbfsRoot", None
+SCOPES = (MS, MD, DBFS)
+WORKSPACE_CONTROLS = ("DBX-01", "DBX-02", "DBX-03", "DBX-04", "DBX-05", "DBX-06", "GOV-02")
+KEY_CONTROLS = (
+    "KV-01",
+    "KV-02",
+    "KV-03",
+    "KV-05",
+    "KEY-01",
+    "KEY-02",
+    "KEY-03",
+    "KEY-04",
+    "IAM-01",
+    "IAM-02",
+    "GOV-01",
+)
+
+
+def _workspace(name: str, statuses: str) -> dict[tuple[str, str, str | None], str]:
+    """Workspace controls in WORKSPACE_CONTROLS order: P(ass), F(ail), N(ot applicable), U(nknown)."""
+    return {(c, name, WS): _LETTERS[s] for c, s in zip(WORKSPACE_CONTROLS, statuses.split(), strict=True)}
+
+
+def _scope(name: str, scope: str, statuses: str) -> dict[tuple[str, str, str | None], str]:
+    """Key controls of one scope, in KEY_CONTROLS order."""
+    return {(c, name, scope): _LETTERS[s] for c, s in zip(KEY_CONTROLS, statuses.split(), strict=True)}
+
+
+_LETTERS = {"P": "PASS", "F": "FAIL", "N": "NOT_APPLICABLE", "U": "UNKNOWN"}
+ALL_NA = " ".join("N" * len(KEY_CONTROLS))
 
 # Every finding the demo tenant must produce: (control, workspace, scope) -> status.
 DEMO_EXPECTED = {
-    **{(c, FIN, WS): "PASS" for c in ("DBX-01", "DBX-02", "DBX-03", "DBX-05")},
-    **{(c, FIN, s): "PASS" for c in ("KV-01", "KV-02", "KEY-03", "IAM-01", "IAM-02") for s in (MS, MD, DBFS)},
-    ("DBX-01", ANA, WS): "PASS",
-    ("DBX-02", ANA, WS): "PASS",
-    ("DBX-03", ANA, WS): "PASS",
-    ("DBX-05", ANA, WS): "FAIL",
-    **{(c, ANA, s): "FAIL" for c in ("KV-01", "KV-02", "KEY-03") for s in (MS, MD)},
-    ("IAM-01", ANA, MS): "PASS",
-    ("IAM-01", ANA, MD): "FAIL",
-    ("IAM-02", ANA, MS): "FAIL",
-    ("IAM-02", ANA, MD): "FAIL",
-    **{(c, ANA, DBFS): "NOT_APPLICABLE" for c in ("KV-01", "KV-02", "KEY-03", "IAM-01", "IAM-02")},
-    **{(c, SBX, WS): "FAIL" for c in ("DBX-01", "DBX-02", "DBX-03", "DBX-05")},
-    **{(c, SBX, s): "NOT_APPLICABLE" for c in ("KV-01", "KV-02", "KEY-03", "IAM-01", "IAM-02") for s in (MS, MD, DBFS)},
+    #                            DBX-01 02 03 04 05 06 GOV-02
+    **_workspace(FIN, "          P      P  P  P  P  P  P"),
+    **_workspace(ANA, "          P      P  P  F  F  F  F"),
+    **_workspace(TEST, "         P      P  F  N  F  F  N"),
+    **_workspace(SBX, "          F      F  F  N  F  F  N"),
+    #                      KV-01 02 03 05 KEY-01 02 03 04 IAM-01 02 GOV-01
+    **_scope(FIN, MS, "    P     P  P  P  P      P  P  P  P      P  P"),
+    **_scope(FIN, MD, "    P     P  P  P  P      P  P  P  P      P  P"),
+    **_scope(FIN, DBFS, "  P     P  P  P  P      P  P  P  P      P  P"),
+    **_scope(ANA, MS, "    F     F  F  F  P      F  F  F  P      F  F"),
+    **_scope(ANA, MD, "    F     F  F  F  P      F  F  F  F      F  F"),
+    **_scope(ANA, DBFS, ALL_NA),
+    **_scope(TEST, MS, "   F     F  F  F  F      P  P  P  P      F  F"),
+    **_scope(TEST, MD, ALL_NA),
+    **_scope(TEST, DBFS, ALL_NA),
+    **{(c, SBX, s): "NOT_APPLICABLE" for c in KEY_CONTROLS for s in SCOPES},
 }
 
 
@@ -58,19 +89,52 @@ def _catalog():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def demo_inventory() -> Inventory:
-    return replay_scan(CASSETTES / "demo-tenant.yaml", DEMO_SUBSCRIPTIONS, now=NOW)
+    return replay_scan(CASSETTES / "demo-tenant.yaml", DEMO_SUBSCRIPTIONS, now=DEMO_RECORDED_AT)
 
 
 def test_demo_tenant_findings_exactly(demo_inventory: Inventory) -> None:
     assert observed(demo_inventory) == DEMO_EXPECTED
 
 
+def test_demo_tenant_exercises_every_control_both_ways(demo_inventory: Inventory) -> None:
+    seen: dict[str, set[str]] = {}
+    for (control, _, _), status in observed(demo_inventory).items():
+        seen.setdefault(control, set()).add(status)
+    assert {c.id for c in _catalog()} == set(seen)
+    assert [c for c, statuses in seen.items() if not {"PASS", "FAIL"} <= statuses] == []
+
+
+def test_sensitive_workspace_scope_findings_are_critical(demo_inventory: Inventory) -> None:
+    severities = {
+        (f.control_id, f.resource_name): f.severity.value
+        for f in evaluate(demo_inventory, _catalog(), Settings())
+        if f.control_id in ("DBX-02", "DBX-05")
+    }
+    assert severities == {
+        ("DBX-02", FIN): "critical",  # tagged confidential
+        ("DBX-05", FIN): "critical",
+        ("DBX-02", ANA): "critical",  # tagged confidential
+        ("DBX-05", ANA): "critical",
+        ("DBX-02", TEST): "high",
+        ("DBX-05", TEST): "high",
+        ("DBX-02", SBX): "high",
+        ("DBX-05", SBX): "high",
+    }
+
+
 def test_demo_tenant_is_read_completely(demo_inventory: Inventory) -> None:
     assert demo_inventory.errors == ()
-    assert [w.name for w in demo_inventory.workspaces] == [ANA, FIN, SBX]
+    assert [w.name for w in demo_inventory.workspaces] == [ANA, TEST, FIN, SBX]
+    assert [(s.display_name, s.tenant_id) for s in demo_inventory.subscriptions] == [
+        ("Contoso Data Platform", "0d4f6a8b-2c1e-4b3d-9e5f-7a8b9c0d1e2f")
+    ]
     # Both pages of the vault listing were followed.
     assert sorted(v.name for v in demo_inventory.vaults) == ["kv-analytics-dev", "kv-finance-prod"]
-    assert {k.name: len(k.versions or ()) for k in demo_inventory.keys} == {"cmk-analytics": 1, "cmk-finance": 3}
+    assert {k.name: len(k.versions or ()) for k in demo_inventory.keys} == {
+        "cmk-analytics": 1,
+        "cmk-analytics-test": 1,
+        "cmk-finance": 3,
+    }
     assert demo_inventory.principals[0].source is PrincipalSource.GRAPH
 
 
@@ -173,7 +237,7 @@ def test_cli_demo_writes_valid_json_and_fails(tmp_path: Path) -> None:
     assert "dbw-finance-prod" in out and "Totals" in out
     document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
     jsonschema.validate(document, RESULTS_SCHEMA)
-    assert document["summary"]["by_status"] == {"PASS": 23, "FAIL": 14, "UNKNOWN": 0, "NOT_APPLICABLE": 20}
+    assert document["summary"]["by_status"] == {"PASS": 52, "FAIL": 38, "UNKNOWN": 0, "NOT_APPLICABLE": 70}
     got = {(f["control_id"], f["resource_name"], f["scope"]): f["status"] for f in document["findings"]}
     assert got == DEMO_EXPECTED
     keys = [(f["control_id"], f["resource_id"].lower(), f["scope"] or "") for f in document["findings"]]
@@ -182,7 +246,7 @@ def test_cli_demo_writes_valid_json_and_fails(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("threshold", "expected"),
-    [("high", 1), ("medium", 1), ("critical", 0), ("none", 0)],
+    [("critical", 1), ("high", 1), ("medium", 1), ("none", 0)],
 )
 def test_cli_fail_on_threshold(tmp_path: Path, threshold: str, expected: int) -> None:
     code, _, _ = cli("scan", "--demo", "--format", "json", "--output-dir", str(tmp_path), "--fail-on", threshold)

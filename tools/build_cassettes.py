@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ ARM = "https://management.azure.com"
 GRAPH = "https://graph.microsoft.com"
 
 Json = dict[str, Any]
+Version = tuple[str, int, int | None]
+"""A key version: (version id, created, expires), times in epoch seconds as the management plane gives them."""
 
 
 @dataclass
@@ -61,7 +64,15 @@ class Cassette:
         )
 
     def key(
-        self, vault_id: str, key: str, *, location: str, size: int, versions: list[tuple[str, int]], policy: Json | None
+        self,
+        vault_id: str,
+        key: str,
+        *,
+        location: str,
+        size: int | None,
+        versions: list[Version],
+        policy: Json | None,
+        kty: str = "RSA",
     ) -> None:
         """Record Keys_ListVersions then Keys_Get, as the collector reads a referenced key."""
         vault = vault_id.rstrip("/").rsplit("/", 1)[1]
@@ -70,12 +81,39 @@ class Cassette:
             arm(f"{path}/versions", ApiVersion.KEYVAULT),
             key_versions_body(vault_id, vault, key, location=location, versions=versions),
         )
-        created, latest = versions[0][1], versions[-1][0]
         self.get(
             arm(path, ApiVersion.KEYVAULT),
             key_body(
-                vault_id, vault, key, location=location, size=size, created=created, version=latest, policy=policy
+                vault_id,
+                vault,
+                key,
+                location=location,
+                kty=kty,
+                size=size,
+                created=versions[0][1],
+                latest=versions[-1],
+                policy=policy,
             ),
+        )
+
+    def subscription(self, sub: str, tenant: str, name: str) -> None:
+        """Record Subscriptions_Get, which the collector reads first for each scanned subscription."""
+        self.get(
+            arm(f"/subscriptions/{sub}", ApiVersion.SUBSCRIPTIONS),
+            {
+                "id": f"/subscriptions/{sub}",
+                "authorizationSource": "RoleBased",
+                "managedByTenants": [],
+                "subscriptionId": sub,
+                "tenantId": tenant,
+                "displayName": name,
+                "state": "Enabled",
+                "subscriptionPolicies": {
+                    "locationPlacementId": "Public_2014-09-01",
+                    "quotaId": "EnterpriseAgreement_2014-09-01",
+                    "spendingLimit": "Off",
+                },
+            },
         )
 
     def document(self) -> Json:
@@ -113,6 +151,8 @@ def workspace_body(
     dbfs_key: tuple[str, str, str] | None = None,
     prepare_encryption: bool = False,
     storage_principal: str | None = None,
+    disk_rotation_to_latest: bool = True,
+    infrastructure: bool = False,
 ) -> Json:
     """A workspace as Workspaces_Get / ListBySubscription return it (2026-01-01).
 
@@ -149,7 +189,7 @@ def workspace_body(
     parameters: Json = {
         "enableNoPublicIp": {"type": "Bool", "value": True},
         "prepareEncryption": {"type": "Bool", "value": prepare_encryption},
-        "requireInfrastructureEncryption": {"type": "Bool", "value": False},
+        "requireInfrastructureEncryption": {"type": "Bool", "value": infrastructure},
         "storageAccountName": {"type": "String", "value": storage_account},
         "storageAccountSkuName": {"type": "String", "value": "Standard_GRS"},
         "vnetAddressPrefix": {"type": "String", "value": "10.139"},
@@ -183,7 +223,7 @@ def workspace_body(
                 "keyVaultUri": managed_disk_key[0],
                 "keyVersion": managed_disk_key[2],
             },
-            "rotationToLatestKeyVersionEnabled": True,
+            "rotationToLatestKeyVersionEnabled": disk_rotation_to_latest,
         }
         props["diskEncryptionSetId"] = (
             f"{managed_rg_id}/providers/Microsoft.Compute/diskEncryptionSets/{disk_encryption_set}"
@@ -238,8 +278,10 @@ def vault_body(
     policies: list[Json],
     soft_delete_days: int | None,
     purge_protection: bool | None,
+    public_network_access: str = "Enabled",
+    network_acls: Json | None = None,
 ) -> Json:
-    """A vault as Vaults_ListBySubscription returns it (2026-02-01)."""
+    """A vault as Vaults_ListBySubscription returns it (2026-02-01); networkAcls as in createVault.json."""
     props: Json = {
         "accessPolicies": policies,
         "enableRbacAuthorization": False,
@@ -248,7 +290,7 @@ def vault_body(
         "enabledForDiskEncryption": True,
         "enabledForTemplateDeployment": False,
         "provisioningState": "Succeeded",
-        "publicNetworkAccess": "Enabled",
+        "publicNetworkAccess": public_network_access,
         "sku": {"family": "A", "name": "premium"},
         "tenantId": tenant,
         "vaultUri": f"https://{name}.vault.azure.net/",
@@ -257,6 +299,8 @@ def vault_body(
         props["softDeleteRetentionInDays"] = soft_delete_days
     if purge_protection is not None:
         props["enablePurgeProtection"] = purge_protection
+    if network_acls is not None:
+        props["networkAcls"] = network_acls
     return {
         "name": name,
         "type": "Microsoft.KeyVault/vaults",
@@ -293,25 +337,27 @@ def key_body(
     name: str,
     *,
     location: str,
-    size: int,
+    kty: str,
+    size: int | None,
     created: int,
-    version: str,
+    latest: Version,
     policy: Json | None,
 ) -> Json:
-    """A key as Keys_Get returns it (getKey.json), with a rotation policy when set."""
+    """A key as Keys_Get returns it (getKey.json): attributes of the latest version, rotation policy when set."""
+    attributes: Json = {"created": created, "enabled": True, "recoveryLevel": "Recoverable", "updated": latest[1]}
+    if latest[2] is not None:
+        attributes["exp"] = latest[2]
     props: Json = {
-        "attributes": {
-            "created": created,
-            "enabled": True,
-            "recoveryLevel": "Recoverable",
-            "updated": created,
-        },
-        "keyOps": ["wrapKey", "unwrapKey"],
-        "keySize": size,
+        "attributes": attributes,
+        "keyOps": ["wrapKey", "unwrapKey"] if kty.startswith("RSA") else ["sign", "verify"],
         "keyUri": f"https://{vault}.vault.azure.net:443/keys/{name}",
-        "keyUriWithVersion": f"https://{vault}.vault.azure.net:443/keys/{name}/{version}",
-        "kty": "RSA",
+        "keyUriWithVersion": f"https://{vault}.vault.azure.net:443/keys/{name}/{latest[0]}",
+        "kty": kty,
     }
+    if size is not None:
+        props["keySize"] = size
+    else:
+        props["curveName"] = "P-256"
     if policy is not None:
         props["rotationPolicy"] = policy
     return {
@@ -323,8 +369,15 @@ def key_body(
     }
 
 
-def key_versions_body(vault_id: str, vault: str, name: str, *, location: str, versions: list[tuple[str, int]]) -> Json:
-    """Keys_ListVersions (listKeyVersions.json): one entry per (version, created epoch)."""
+def _version_attributes(created: int, expires: int | None) -> Json:
+    attributes: Json = {"enabled": True, "created": created, "updated": created, "recoveryLevel": "Recoverable"}
+    if expires is not None:
+        attributes["exp"] = expires
+    return attributes
+
+
+def key_versions_body(vault_id: str, vault: str, name: str, *, location: str, versions: list[Version]) -> Json:
+    """Keys_ListVersions (listKeyVersions.json): one entry per version."""
     return {
         "value": [
             {
@@ -333,17 +386,12 @@ def key_versions_body(vault_id: str, vault: str, name: str, *, location: str, ve
                 "type": "Microsoft.KeyVault/vaults/keys/versions",
                 "location": location,
                 "properties": {
-                    "attributes": {
-                        "enabled": True,
-                        "created": created,
-                        "updated": created,
-                        "recoveryLevel": "Recoverable",
-                    },
+                    "attributes": _version_attributes(created, expires),
                     "keyUri": f"https://{vault}.vault.azure.net:443/keys/{name}",
                     "keyUriWithVersion": f"https://{vault}.vault.azure.net:443/keys/{name}/{version}",
                 },
             }
-            for version, created in versions
+            for version, created, expires in versions
         ]
     }
 
@@ -358,6 +406,7 @@ def disk_encryption_set_body(
     source_vault_id: str | None,
     principal: str,
     tenant: str,
+    auto_rotation: bool = True,
 ) -> Json:
     """A disk encryption set as DiskEncryptionSets_List returns it (2025-01-02)."""
     active: Json = {"keyUrl": key_url}
@@ -370,8 +419,8 @@ def disk_encryption_set_body(
             "encryptionType": "EncryptionAtRestWithCustomerKey",
             "previousKeys": [],
             "provisioningState": "Succeeded",
-            "rotationToLatestKeyVersionEnabled": True,
-            "lastKeyRotationTimestamp": "2025-08-02T04:41:35.079872+00:00",
+            "rotationToLatestKeyVersionEnabled": auto_rotation,
+            "lastKeyRotationTimestamp": "2026-09-15T04:41:35.079872+00:00",
         },
         "type": "Microsoft.Compute/diskEncryptionSets",
         "location": location,
@@ -481,10 +530,25 @@ DEMO_DATABRICKS_SP = "4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c7d"
 PLATFORM_ADMINS = "c0ffee00-1111-4222-8333-444455556666"
 
 
+def epoch(day: str) -> int:
+    """Epoch seconds of a UTC date, as Key Vault's management plane writes times."""
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
+
+
 def demo_tenant() -> Cassette:
-    """Three workspaces: fully compliant, typical, and Standard with nothing."""
+    """Four workspaces, recorded at DEMO_RECORDED_AT.
+
+    - dbw-finance-prod: fully compliant.
+    - dbw-analytics-dev: typical. Managed services and disks on a pinned, old key version that expires
+      soon, in a vault in another region with 7-day retention, no purge protection, open networks and
+      over-broad access policies; disks not following the latest version; DBFS root on Microsoft keys;
+      tagged confidential.
+    - dbw-analytics-test: shares the dev vault, with an EC key for managed services.
+    - dbw-sandbox: Standard tier, nothing.
+    """
     c = Cassette()
     sub, tenant = DEMO_SUB, DEMO_TENANT
+    c.subscription(sub, tenant, "Contoso Data Platform")
     fin_vault_id = (
         f"/subscriptions/{sub}/resourceGroups/rg-finance-prod/providers/Microsoft.KeyVault/vaults/kv-finance-prod"
     )
@@ -492,16 +556,16 @@ def demo_tenant() -> Cassette:
         f"/subscriptions/{sub}/resourceGroups/rg-analytics-dev/providers/Microsoft.KeyVault/vaults/kv-analytics-dev"
     )
     fin_uri, ana_uri = "https://kv-finance-prod.vault.azure.net/", "https://kv-analytics-dev.vault.azure.net/"
-    fin_v = ("1c7e2a9b4d3f4e5a8b6c0d1e2f3a4b5c", 1754108495)
-    ana_v = ("8f0e1d2c3b4a49586776a5b4c3d2e1f0", 1741944413)
-    fin_des_principal, fin_st_principal = (
-        "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
-        "3c4d5e6f-7081-4293-a4b5-c6d7e8f90a12",
-    )
-    ana_des_principal, ana_st_principal = (
-        "5e6f7081-9203-44b5-86c7-d8e9fa0b1c23",
-        "6f708192-0314-45c6-97d8-e9fa0b1c2d34",
-    )
+    fin_versions: list[Version] = [
+        ("5d4c3b2a19084f7e6d5c4b3a29180f7e", epoch("2026-03-19"), epoch("2028-03-18")),
+        ("a0b1c2d3e4f5461728394a5b6c7d8e9f", epoch("2026-06-17"), epoch("2028-06-16")),
+        ("1c7e2a9b4d3f4e5a8b6c0d1e2f3a4b5c", epoch("2026-09-15"), epoch("2028-09-14")),
+    ]
+    fin_v = fin_versions[-1][0]
+    ana_v: Version = ("8f0e1d2c3b4a49586776a5b4c3d2e1f0", epoch("2025-03-14"), epoch("2026-11-20"))
+    test_v: Version = ("3e2d1c0b9a8f47e6d5c4b3a291807f6e", epoch("2026-10-01"), None)
+    fin_des_principal, fin_st_principal = "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "3c4d5e6f-7081-4293-a4b5-c6d7e8f90a12"
+    ana_des_principal, ana_st_principal = "5e6f7081-9203-44b5-86c7-d8e9fa0b1c23", "6f708192-0314-45c6-97d8-e9fa0b1c2d34"
 
     c.get(
         list_uri(sub, "Microsoft.Databricks/workspaces", ApiVersion.DATABRICKS),
@@ -513,11 +577,7 @@ def demo_tenant() -> Cassette:
                     "dbw-finance-prod",
                     location="westeurope",
                     sku="premium",
-                    tags={
-                        "environment": "prod",
-                        "data-classification": "confidential",
-                        "owner": "finance-data",
-                    },
+                    tags={"environment": "prod", "data-classification": "confidential", "owner": "finance-data"},
                     managed_group="rg-finance-prod-managed",
                     storage_account="dbstoragefinprod01",
                     workspace_number="1480523612894471",
@@ -529,6 +589,7 @@ def demo_tenant() -> Cassette:
                     dbfs_key=(fin_uri, "cmk-finance", ""),
                     prepare_encryption=True,
                     storage_principal=fin_st_principal,
+                    infrastructure=True,
                 ),
                 workspace_body(
                     sub,
@@ -536,7 +597,7 @@ def demo_tenant() -> Cassette:
                     "dbw-analytics-dev",
                     location="westeurope",
                     sku="premium",
-                    tags={"environment": "dev", "owner": "analytics"},
+                    tags={"environment": "dev", "data-classification": "confidential", "owner": "analytics"},
                     managed_group="rg-analytics-dev-managed",
                     storage_account="dbstorageanadev02",
                     workspace_number="2719304857162380",
@@ -547,6 +608,20 @@ def demo_tenant() -> Cassette:
                     tenant=tenant,
                     prepare_encryption=True,
                     storage_principal=ana_st_principal,
+                    disk_rotation_to_latest=False,
+                ),
+                workspace_body(
+                    sub,
+                    "rg-analytics-test",
+                    "dbw-analytics-test",
+                    location="westeurope",
+                    sku="premium",
+                    tags={"environment": "test", "owner": "analytics"},
+                    managed_group="rg-analytics-test-managed",
+                    storage_account="dbstorageanatest04",
+                    workspace_number="4051937262810457",
+                    managed_services_key=(ana_uri, "cmk-analytics-test", ""),
+                    tenant=tenant,
                 ),
                 workspace_body(
                     sub,
@@ -574,15 +649,13 @@ def demo_tenant() -> Cassette:
                     sub,
                     "rg-analytics-dev",
                     "kv-analytics-dev",
-                    location="westeurope",
+                    location="northeurope",
                     tenant=tenant,
                     soft_delete_days=7,
                     purge_protection=None,
                     policies=[
                         access_policy(
-                            tenant,
-                            DEMO_DATABRICKS_SP,
-                            ["get", "wrapKey", "unwrapKey", "list", "encrypt", "decrypt"],
+                            tenant, DEMO_DATABRICKS_SP, ["get", "wrapKey", "unwrapKey", "list", "encrypt", "decrypt"]
                         ),
                         access_policy(tenant, ana_des_principal, ["get", "unwrapKey"], secrets=["get"]),
                         access_policy(
@@ -620,30 +693,23 @@ def demo_tenant() -> Cassette:
                     tenant=tenant,
                     soft_delete_days=90,
                     purge_protection=True,
+                    public_network_access="Disabled",
+                    network_acls={
+                        "bypass": "AzureServices",
+                        "defaultAction": "Deny",
+                        "ipRules": [],
+                        "virtualNetworkRules": [],
+                    },
                     policies=[
                         access_policy(tenant, DEMO_DATABRICKS_SP, ["get", "wrapKey", "unwrapKey"]),
                         access_policy(tenant, fin_des_principal, ["Get", "WrapKey", "UnwrapKey"]),
                         access_policy(
-                            tenant,
-                            fin_st_principal,
-                            ["get", "wrapKey", "unwrapKey"],
-                            secrets=[],
-                            certificates=[],
+                            tenant, fin_st_principal, ["get", "wrapKey", "unwrapKey"], secrets=[], certificates=[]
                         ),
                         access_policy(
                             tenant,
                             PLATFORM_ADMINS,
-                            [
-                                "get",
-                                "list",
-                                "create",
-                                "update",
-                                "import",
-                                "delete",
-                                "backup",
-                                "restore",
-                                "recover",
-                            ],
+                            ["get", "list", "create", "update", "import", "delete", "backup", "restore", "recover"],
                         ),
                     ],
                 )
@@ -663,13 +729,14 @@ def demo_tenant() -> Cassette:
                     source_vault_id=ana_vault_id,
                     principal=ana_des_principal,
                     tenant=tenant,
+                    auto_rotation=False,
                 ),
                 disk_encryption_set_body(
                     sub,
                     "rg-finance-prod-managed",
                     "dbdiskencryptionset-finance",
                     location="westeurope",
-                    key_url=f"{fin_uri}keys/cmk-finance/{fin_v[0]}",
+                    key_url=f"{fin_uri}keys/cmk-finance/{fin_v}",
                     source_vault_id=fin_vault_id,
                     principal=fin_des_principal,
                     tenant=tenant,
@@ -693,12 +760,22 @@ def demo_tenant() -> Cassette:
                 ),
                 storage_account_body(
                     sub,
+                    "rg-analytics-test-managed",
+                    "dbstorageanatest04",
+                    location="westeurope",
+                    principal=None,
+                    tenant=tenant,
+                    key=None,
+                    infrastructure=False,
+                ),
+                storage_account_body(
+                    sub,
                     "rg-finance-prod-managed",
                     "dbstoragefinprod01",
                     location="westeurope",
                     principal=fin_st_principal,
                     tenant=tenant,
-                    key=(fin_uri, "cmk-finance", fin_v[0]),
+                    key=(fin_uri, "cmk-finance", fin_v),
                     infrastructure=True,
                 ),
                 storage_account_body(
@@ -725,13 +802,17 @@ def demo_tenant() -> Cassette:
         },
     )
     c.key(
-        ana_vault_id, "cmk-analytics", location="westeurope", size=2048, versions=[ana_v], policy=rotation_policy(None)
+        ana_vault_id, "cmk-analytics", location="northeurope", size=2048, versions=[ana_v], policy=rotation_policy(None)
     )
-    fin_versions = [
-        ("5d4c3b2a19084f7e6d5c4b3a29180f7e", 1738576800),
-        ("a0b1c2d3e4f5461728394a5b6c7d8e9f", 1746352800),
-        fin_v,
-    ]
+    c.key(
+        ana_vault_id,
+        "cmk-analytics-test",
+        location="northeurope",
+        size=None,
+        versions=[test_v],
+        policy=rotation_policy("P90D"),
+        kty="EC",
+    )
     c.key(
         fin_vault_id,
         "cmk-finance",
@@ -739,6 +820,7 @@ def demo_tenant() -> Cassette:
         size=3072,
         versions=fin_versions,
         policy=rotation_policy("P90D"),
+        kty="RSA-HSM",
     )
     c.get(graph_lookup_uri(), databricks_service_principal(DEMO_DATABRICKS_SP))
     return c
@@ -752,6 +834,7 @@ EMPTY_SUB = "0e9d8c7b-6a59-4483-9271-605f4e3d2c1b"
 def empty_subscription() -> Cassette:
     """A subscription without Databricks workspaces: one list call, nothing else."""
     c = Cassette()
+    c.subscription(EMPTY_SUB, "6b5a4938-2716-4f0e-9d8c-7b6a59483726", "Contoso Sandbox (empty)")
     c.get(list_uri(EMPTY_SUB, "Microsoft.Databricks/workspaces", ApiVersion.DATABRICKS), {"value": []})
     return c
 
@@ -773,8 +856,10 @@ def cross_subscription_vault() -> Cassette:
     """
     c = Cassette()
     tenant = CROSS_TENANT
+    c.subscription(APP_SUB, tenant, "Claims Platform")
+    c.subscription(KEYS_SUB, tenant, "Central Keys")
     uri = "https://kv-central-keys.vault.azure.net/"
-    version = ("4e5f60718293a4b5c6d7e8f90a1b2c3d", 1759302000)
+    version: Version = ("4e5f60718293a4b5c6d7e8f90a1b2c3d", epoch("2025-10-01"), None)
     des_principal, st_principal = (
         "0a1b2c3d-4e5f-4061-8273-a4b5c6d7e8f9",
         "1b2c3d4e-5f60-4172-8384-b5c6d7e8f90a",
@@ -895,6 +980,7 @@ def permission_denied() -> Cassette:
     """A compliant workspace whose key the scanner may not read, in a tenant whose Graph it may not read."""
     c = Cassette()
     sub, tenant = DENIED_SUB, DENIED_TENANT
+    c.subscription(sub, tenant, "Payments")
     uri = "https://kv-payments-prod.vault.azure.net/"
     vault_id = f"/subscriptions/{sub}/resourceGroups/rg-payments/providers/Microsoft.KeyVault/vaults/kv-payments-prod"
     des_principal, st_principal = "6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d9e", "7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
@@ -937,6 +1023,7 @@ def permission_denied() -> Cassette:
                     tenant=tenant,
                     soft_delete_days=90,
                     purge_protection=True,
+                    public_network_access="Disabled",
                     policies=[
                         access_policy(tenant, "0f1e2d3c-4b5a-4697-8877-a6b5c4d3e2f1", ["get", "wrapKey", "unwrapKey"]),
                         access_policy(tenant, des_principal, ["get", "wrapKey", "unwrapKey"]),

@@ -216,7 +216,7 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None) -
             if args.demo:
                 from cmkaudit.collect.demo import demo_scan
 
-                inventory = demo_scan(clock)
+                inventory = demo_scan()
             else:
                 inventory = _collect_live(args, clock)
             if args.save_snapshot:

@@ -7,6 +7,7 @@ call that fails becomes a `CollectionError` on the resource it concerns; nothing
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -23,6 +24,7 @@ from cmkaudit.collect.mapping import (
     key_from_arm,
     key_version_from_arm,
     storage_account_from_arm,
+    subscription_from_arm,
     vault_from_arm,
     workspace_from_arm,
 )
@@ -48,6 +50,7 @@ from cmkaudit.inventory.model import (
     ScanScope,
     Scope,
     StorageAccount,
+    Subscription,
     Vault,
     Workspace,
 )
@@ -94,6 +97,24 @@ def collection_error(resource_id: str, operation: str, exc: AzureError, scope: s
     )
 
 
+def _arm_error(resource_id: str, operation: str, exc: HttpResponseError, scope: str) -> CollectionError:
+    """A failure of a raw `send_request`: ARM's error code is in the body, which azure-core leaves unparsed."""
+    error = collection_error(resource_id, operation, exc, scope)
+    try:
+        body = json.loads(exc.response.text()) if exc.response is not None else None
+    except ValueError:
+        body = None
+    details = body.get("error") if isinstance(body, dict) else None
+    if isinstance(details, dict):
+        code, message = details.get("code"), details.get("message")
+        error = replace(
+            error,
+            code=code if isinstance(code, str) else error.code,
+            message=message if isinstance(message, str) and message else error.message,
+        )
+    return error
+
+
 def _as_wire(model: Any) -> Mapping[str, Any]:
     """An SDK model back in its REST wire shape (the SDK's hybrid models keep every field)."""
     wire = model.as_dict() if hasattr(model, "as_dict") else model
@@ -106,6 +127,7 @@ def _as_wire(model: Any) -> Mapping[str, Any]:
 class _Collected:
     """Mutable accumulator used during one crawl only."""
 
+    subscriptions: list[Subscription] = field(default_factory=list)
     workspaces: list[Workspace] = field(default_factory=list)
     vaults: list[Vault] = field(default_factory=list)
     keys: list[Key] = field(default_factory=list)
@@ -135,6 +157,7 @@ class AzureCollector:
         subs = tuple(dict.fromkeys(subscriptions))
         got = _Collected()
         for sub in subs:
+            self._read_subscription(got, sub)
             workspaces = self._conn.databricks(sub).workspaces.list_by_subscription()
             self._list(got, sub, "list Databricks workspaces", workspaces, workspace_from_arm, got.workspaces)
         if any(w.scope(s).uses_cmk for w in got.workspaces for s in Scope):
@@ -156,6 +179,7 @@ class AzureCollector:
             collected_at=now,
             tool_version=__version__,
             scope=ScanScope(subs, self._conn.endpoints.arm, self._conn.endpoints.cloud.value),
+            subscriptions=got.subscriptions,
             workspaces=got.workspaces,
             vaults=got.vaults,
             keys=got.keys,
@@ -164,6 +188,23 @@ class AzureCollector:
             principals=got.principals,
             errors=got.errors,
         )
+
+    def _read_subscription(self, got: _Collected, sub: SubscriptionId) -> None:
+        """Read the subscription itself: its tenant is the tenant of every workspace in it."""
+        resource_id = f"/subscriptions/{sub}"
+        request = HttpRequest("GET", resource_id, params={"api-version": ApiVersion.SUBSCRIPTIONS.value})
+        try:
+            response = self._conn.databricks(sub).send_request(request)
+            response.raise_for_status()
+            got.subscriptions.append(subscription_from_arm(response.json()))
+        except HttpResponseError as exc:
+            got.errors.append(_arm_error(resource_id, "read the subscription", exc, f"subscription {sub}"))
+        except AzureError as exc:
+            got.errors.append(collection_error(resource_id, "read the subscription", exc, f"subscription {sub}"))
+        except (MappingError, ValueError) as exc:
+            got.errors.append(
+                CollectionError(resource_id, "read the subscription", None, "MalformedResource", str(exc))
+            )
 
     @staticmethod
     def _subscriptions_of(ids: Iterable[str | None]) -> list[SubscriptionId]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cmkaudit._data import data_path
@@ -16,6 +16,8 @@ from cmkaudit.inventory.model import Inventory
 
 DEMO_CASSETTE = ("cassettes", "demo-tenant.yaml")
 DEMO_SUBSCRIPTIONS = (SubscriptionId("6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"),)
+DEMO_RECORDED_AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+"""When the demo tenant was recorded: a replay is evaluated as of then (key ages and expiry included)."""
 
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
 
@@ -43,6 +45,6 @@ def replay_scan(
         return AzureCollector(connection, settings).collect(subscriptions, now=now)
 
 
-def demo_scan(now: datetime) -> Inventory:
-    """Scan the bundled demo tenant."""
-    return replay_scan(data_path(*DEMO_CASSETTE), DEMO_SUBSCRIPTIONS, now=now)
+def demo_scan() -> Inventory:
+    """Scan the bundled demo tenant, as of the time it was recorded."""
+    return replay_scan(data_path(*DEMO_CASSETTE), DEMO_SUBSCRIPTIONS, now=DEMO_RECORDED_AT)

@@ -32,6 +32,7 @@ class ApiVersion(StrEnum):
     KEYVAULT = "2026-02-01"
     COMPUTE_DISK = "2025-01-02"
     STORAGE = "2025-06-01"
+    SUBSCRIPTIONS = "2022-12-01"
 
 
 class Cloud(StrEnum):

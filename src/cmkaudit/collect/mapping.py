@@ -32,6 +32,7 @@ from cmkaudit.inventory.model import (
     Scope,
     ScopeEncryption,
     StorageAccount,
+    Subscription,
     Vault,
     Workspace,
 )
@@ -390,4 +391,17 @@ def storage_account_from_arm(payload: Json) -> StorageAccount:
         infrastructure_encryption=_bool(_get(encryption, "requireInfrastructureEncryption")),
         encryption_identity=_str(_path(encryption, "identity", "userAssignedIdentity")),
         identities=_identities(_get(payload, "identity"), "identity"),
+    )
+
+
+def subscription_from_arm(payload: Json) -> Subscription:
+    """Map `GET /subscriptions/{id}` (Subscriptions_Get)."""
+    sub = _str(_get(payload, "subscriptionId")) or subscription_of(_str(_get(payload, "id")) or "")
+    if not sub:
+        raise MappingError("subscription payload has no 'subscriptionId'")
+    return Subscription(
+        id=SubscriptionId(sub),
+        display_name=_str(_get(payload, "displayName")),
+        state=_str(_get(payload, "state")),
+        tenant_id=_str(_get(payload, "tenantId")),
     )

@@ -35,6 +35,31 @@ class Steps(BaseModel):
     terraform: str | None = None
 
 
+class Remediation(Steps):
+    """How to fix a failure, including the ARM property that must change."""
+
+    arm_path: str
+
+
+class Frameworks(BaseModel):
+    """Where the control maps in the frameworks auditors cite (item numbers, as each framework writes them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cis_azure: tuple[str, ...] = ()
+    """CIS Microsoft Azure Foundations Benchmark, as "<version> <item>"."""
+    mcsb: tuple[str, ...] = ()
+    """Microsoft cloud security benchmark."""
+    nist_800_53: tuple[str, ...] = ()
+    """NIST SP 800-53 revision 5."""
+    pci_dss: tuple[str, ...] = ()
+    """PCI DSS 4.0."""
+    hipaa: tuple[str, ...] = ()
+    """HIPAA Security Rule, 45 CFR."""
+    iso_27001: tuple[str, ...] = ()
+    """ISO/IEC 27001:2022 Annex A."""
+
+
 class ControlMeta(BaseModel):
     """One control of the benchmark, as written in rules/<id>.yaml."""
 
@@ -45,9 +70,12 @@ class ControlMeta(BaseModel):
     severity: Severity
     applies_to: AppliesTo
     rationale: str
+    impact: str
+    """What changes for users when the control is applied."""
     audit: Steps
-    remediation: Steps
+    remediation: Remediation
     references: tuple[str, ...] = Field(min_length=1)
+    frameworks: Frameworks
 
     @property
     def control_id(self) -> ControlId:

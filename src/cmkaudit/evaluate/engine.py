@@ -7,19 +7,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cmkaudit.evaluate.catalog import AppliesTo, Catalog, ControlMeta
-from cmkaudit.evaluate.checks import KEY_USAGE_CHECKS, WORKSPACE_CHECKS, workspace_of
+from cmkaudit.evaluate.checks import KEY_USAGE_CHECKS, SEVERITY_RAISED_FOR_SENSITIVE, WORKSPACE_CHECKS, workspace_of
 from cmkaudit.evaluate.model import Finding, Settings, Severity, Status, Verdict
 from cmkaudit.ids import ResourceId
 from cmkaudit.inventory.model import Inventory, Scope
 
 
 def _finding(
-    control: ControlMeta, resource_id: ResourceId, name: str, scope: Scope | None, verdict: Verdict
+    control: ControlMeta,
+    resource_id: ResourceId,
+    name: str,
+    scope: Scope | None,
+    verdict: Verdict,
+    severity: Severity | None = None,
 ) -> Finding:
     return Finding(
         control_id=control.control_id,
         title=control.title,
-        severity=control.severity,
+        severity=severity or control.severity,
         status=verdict.status,
         resource_id=resource_id,
         resource_name=name,
@@ -33,9 +38,12 @@ def _evaluate_control(control: ControlMeta, inventory: Inventory, settings: Sett
     match control.applies_to:
         case AppliesTo.WORKSPACE:
             workspace_check = WORKSPACE_CHECKS[control.control_id]
+            raise_for_sensitive = control.control_id in SEVERITY_RAISED_FOR_SENSITIVE
             for workspace in inventory.workspaces:
                 verdict = workspace_check(workspace, inventory, settings)
-                yield _finding(control, workspace.id, workspace.name, None, verdict)
+                # GOV-02: on a workspace tagged as sensitive, the scope controls are critical.
+                severity = Severity.CRITICAL if raise_for_sensitive and settings.is_sensitive(workspace.tags) else None
+                yield _finding(control, workspace.id, workspace.name, None, verdict, severity)
         case AppliesTo.KEY_USAGE:
             usage_check = KEY_USAGE_CHECKS[control.control_id]
             for usage in inventory.key_usages:

@@ -15,6 +15,7 @@ from cmkaudit.inventory.model import (
     PrincipalLookup,
     ScanScope,
     StorageAccount,
+    Subscription,
     Vault,
     Workspace,
 )
@@ -25,6 +26,7 @@ def assemble_inventory(
     collected_at: datetime,
     tool_version: str,
     scope: ScanScope,
+    subscriptions: Sequence[Subscription],
     workspaces: Sequence[Workspace],
     vaults: Sequence[Vault],
     keys: Sequence[Key],
@@ -39,6 +41,7 @@ def assemble_inventory(
         collected_at=collected_at,
         tool_version=tool_version,
         scope=scope,
+        subscriptions=tuple(sorted(subscriptions, key=lambda s: s.id.lower())),
         workspaces=tuple(sorted(workspaces, key=lambda r: id_key(r.id))),
         vaults=tuple(sorted(vaults, key=lambda r: id_key(r.id))),
         keys=tuple(sorted(keys, key=lambda r: id_key(r.id))),

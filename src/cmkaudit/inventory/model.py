@@ -297,6 +297,16 @@ class KeyUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class Subscription:
+    """A scanned subscription: its tenant (the tenant of every workspace in it), name and state."""
+
+    id: SubscriptionId
+    display_name: str | None
+    state: str | None
+    tenant_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ScanScope:
     """What was scanned, and against which cloud."""
 
@@ -312,6 +322,7 @@ class Inventory:
     collected_at: datetime
     tool_version: str
     scope: ScanScope
+    subscriptions: tuple[Subscription, ...]
     workspaces: tuple[Workspace, ...]
     vaults: tuple[Vault, ...]
     keys: tuple[Key, ...]

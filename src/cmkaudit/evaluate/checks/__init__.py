@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from cmkaudit.evaluate.checks import access, key, vault, workspace
+from cmkaudit.evaluate.checks import access, governance, key, vault, workspace
 from cmkaudit.evaluate.checks._common import workspace_by_id
 from cmkaudit.evaluate.model import Settings, Verdict
 from cmkaudit.ids import ControlId
@@ -22,16 +22,29 @@ WORKSPACE_CHECKS: Mapping[ControlId, WorkspaceCheck] = {
     ControlId("DBX-01"): workspace.check_premium_sku,
     ControlId("DBX-02"): workspace.check_managed_services_cmk,
     ControlId("DBX-03"): workspace.check_managed_disk_cmk,
+    ControlId("DBX-04"): workspace.check_managed_disk_auto_rotation,
     ControlId("DBX-05"): workspace.check_dbfs_root_cmk,
+    ControlId("DBX-06"): workspace.check_dbfs_infrastructure_encryption,
+    ControlId("GOV-02"): governance.check_sensitive_workspace_scopes,
 }
 
 KEY_USAGE_CHECKS: Mapping[ControlId, KeyUsageCheck] = {
     ControlId("KV-01"): vault.check_purge_protection,
     ControlId("KV-02"): vault.check_soft_delete,
+    ControlId("KV-03"): vault.check_vault_tenant_and_region,
+    ControlId("KV-05"): vault.check_vault_network,
+    ControlId("KEY-01"): key.check_key_type_and_size,
+    ControlId("KEY-02"): key.check_key_version_validity,
     ControlId("KEY-03"): key.check_rotation_policy,
+    ControlId("KEY-04"): key.check_key_version_age,
+    ControlId("GOV-01"): governance.check_key_not_shared_across_environments,
     ControlId("IAM-01"): access.check_required_permissions,
     ControlId("IAM-02"): access.check_least_privilege,
 }
+
+
+SEVERITY_RAISED_FOR_SENSITIVE = frozenset(ControlId(c) for c in governance.SCOPE_CONTROL_CHECKS)
+"""GOV-02: findings of these controls on a sensitive workspace are reported as critical."""
 
 
 def workspace_of(usage: KeyUsage, inventory: Inventory) -> Workspace:

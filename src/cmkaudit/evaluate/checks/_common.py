@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from cmkaudit.evaluate.model import Evidence, Status, Verdict
 from cmkaudit.ids import id_key
-from cmkaudit.inventory.model import Inventory, Key, KeyUsage, Scope, Vault, Workspace
+from cmkaudit.inventory.model import Inventory, Key, KeyUsage, KeyVersion, Scope, Subscription, Vault, Workspace
 
 CMK_KEY_SOURCE = "microsoft.keyvault"
 REQUIRED_KEY_PERMISSIONS = frozenset({"get", "wrapkey", "unwrapkey"})
@@ -75,3 +75,24 @@ def not_applicable_or_unresolved(usage: KeyUsage, needs_key: bool = False) -> Ve
             key_ref_evidence(usage),
         )
     return None
+
+
+def subscription_of_workspace(inventory: Inventory, workspace: Workspace) -> Subscription | None:
+    """What the collector read about the workspace's subscription (its tenant, name and state)."""
+    wanted = workspace.subscription_id.lower()
+    return next((s for s in inventory.subscriptions if s.id.lower() == wanted), None)
+
+
+def version_in_use(inventory: Inventory, usage: KeyUsage) -> tuple[Key | None, KeyVersion | None, str | None]:
+    """The key, and the version of it that encrypts the scope now; or the reason it is unknown."""
+    key = key_of(inventory, usage)
+    if key is None:
+        return None, None, "; ".join(usage.problems) or "the key could not be resolved"
+    if usage.version_in_use is None:
+        return key, None, f"the version of key {key.name} in use is not reported"
+    if key.versions is None:
+        return key, None, f"the versions of key {key.name} could not be listed"
+    found = next((v for v in key.versions if v.version.lower() == usage.version_in_use.lower()), None)
+    if found is None:
+        return key, None, f"version {usage.version_in_use} of key {key.name} is not among its listed versions"
+    return key, found, None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from cmkaudit.evaluate.checks._common import key_of, not_applicable_or_unresolved
+from datetime import timedelta
+
+from cmkaudit.evaluate.checks._common import key_of, not_applicable_or_unresolved, version_in_use
 from cmkaudit.evaluate.durations import duration_days
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
-from cmkaudit.inventory.model import Inventory, KeyUsage
+from cmkaudit.inventory.model import Inventory, KeyUsage, KeyVersion
 
 
 def _rotation_interval_days(
@@ -68,3 +70,108 @@ def check_rotation_policy(usage: KeyUsage, inventory: Inventory, settings: Setti
         f"key {key.name} rotates every {interval:g} days, longer than the {settings.rotation_max_days}-day cadence",
         evidence,
     )
+
+
+RSA_KEY_TYPES = frozenset({"rsa", "rsa-hsm"})
+RECOMMENDED_KEY_SIZE = 3072
+
+
+def check_key_type_and_size(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+    """KEY-01: the key is RSA or RSA-HSM and at least the minimum size."""
+    early = not_applicable_or_unresolved(usage, needs_key=True)
+    if early:
+        return early
+    key = key_of(inventory, usage)
+    assert key is not None
+    evidence = (
+        Evidence("kty", key.kty, key.id, "properties.kty"),
+        Evidence("keySize", key.key_size, key.id, "properties.keySize"),
+    )
+    if key.kty is None:
+        return Verdict(Status.UNKNOWN, f"key {key.name} does not report its type", evidence)
+    if key.kty.lower() not in RSA_KEY_TYPES:
+        return Verdict(
+            Status.FAIL,
+            f"key {key.name} is {key.kty}; Databricks customer-managed keys must be RSA or RSA-HSM",
+            evidence,
+        )
+    if key.key_size is None:
+        return Verdict(Status.UNKNOWN, f"key {key.name} does not report its size", evidence)
+    if key.key_size < settings.min_key_size:
+        return Verdict(
+            Status.FAIL, f"key {key.name} is {key.kty} {key.key_size}, smaller than {settings.min_key_size}", evidence
+        )
+    advice = "" if key.key_size >= RECOMMENDED_KEY_SIZE else f" ({RECOMMENDED_KEY_SIZE} or more is recommended)"
+    return Verdict(Status.PASS, f"key {key.name} is {key.kty} {key.key_size}{advice}", evidence)
+
+
+def _version_evidence(key_id: str, version: KeyVersion) -> tuple[Evidence, ...]:
+    source = f"versions/{version.version} properties.attributes"
+    return (
+        Evidence("version in use", version.version, key_id, source),
+        Evidence("enabled", version.enabled, key_id, f"{source}.enabled"),
+        Evidence("created", version.created.isoformat() if version.created else None, key_id, f"{source}.created"),
+        Evidence("expires", version.expires.isoformat() if version.expires else None, key_id, f"{source}.exp"),
+    )
+
+
+def check_key_version_validity(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+    """KEY-02: the key version in use is enabled, not expired and not expiring soon."""
+    early = not_applicable_or_unresolved(usage, needs_key=True)
+    if early:
+        return early
+    key, version, why = version_in_use(inventory, usage)
+    if version is None or key is None:
+        return Verdict(Status.UNKNOWN, why or "the key version in use is not known")
+    evidence = _version_evidence(key.id, version)
+    now = inventory.collected_at
+    if version.enabled is False:
+        return Verdict(Status.FAIL, f"version {version.version} of key {key.name} is disabled", evidence)
+    if version.expires is not None and version.expires <= now:
+        return Verdict(
+            Status.FAIL, f"version {version.version} of key {key.name} expired on {version.expires:%Y-%m-%d}", evidence
+        )
+    if version.expires is not None and version.expires <= now + timedelta(days=settings.expiry_warning_days):
+        return Verdict(
+            Status.FAIL,
+            f"version {version.version} of key {key.name} expires on {version.expires:%Y-%m-%d}, within "
+            f"{settings.expiry_warning_days} days",
+            evidence,
+        )
+    if version.enabled is None:
+        return Verdict(
+            Status.UNKNOWN,
+            f"version {version.version} of key {key.name} does not report whether it is enabled",
+            evidence,
+        )
+    until = f"until {version.expires:%Y-%m-%d}" if version.expires else "with no expiry date"
+    return Verdict(Status.PASS, f"version {version.version} of key {key.name} is enabled {until}", evidence)
+
+
+def check_key_version_age(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+    """KEY-04: the key version in use is not older than the rotation cadence."""
+    early = not_applicable_or_unresolved(usage, needs_key=True)
+    if early:
+        return early
+    key, version, why = version_in_use(inventory, usage)
+    if version is None or key is None:
+        return Verdict(Status.UNKNOWN, why or "the key version in use is not known")
+    evidence = (*_version_evidence(key.id, version), Evidence("version in use read from", usage.version_source))
+    if version.created is None:
+        return Verdict(
+            Status.UNKNOWN, f"version {version.version} of key {key.name} does not report its creation time", evidence
+        )
+    age = (inventory.collected_at - version.created).days
+    pinned = " (the scope pins this version, so rotation does not reach it)" if _pinned(usage) else ""
+    if age > settings.rotation_max_days:
+        return Verdict(
+            Status.FAIL,
+            f"version {version.version} of key {key.name} in use is {age} days old, older than the "
+            f"{settings.rotation_max_days}-day cadence{pinned}",
+            evidence,
+        )
+    return Verdict(Status.PASS, f"version {version.version} of key {key.name} in use is {age} days old", evidence)
+
+
+def _pinned(usage: KeyUsage) -> bool:
+    return bool(usage.key_ref and usage.key_ref.key_version)

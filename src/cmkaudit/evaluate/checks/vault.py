@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from cmkaudit.evaluate.checks._common import not_applicable_or_unresolved, vault_of
+from cmkaudit.evaluate.checks._common import (
+    not_applicable_or_unresolved,
+    subscription_of_workspace,
+    vault_of,
+    workspace_by_id,
+)
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.inventory.model import Inventory, KeyUsage
 
@@ -68,3 +73,74 @@ def check_soft_delete(usage: KeyUsage, inventory: Inventory, settings: Settings)
             evidence,
         )
     return Verdict(Status.PASS, f"vault {vault.name} has soft delete with retention {shown}", evidence)
+
+
+def _region(name: str | None) -> str | None:
+    """ARM writes regions both as "East US 2" and "eastus2"."""
+    return name.replace(" ", "").lower() if name else None
+
+
+def check_vault_tenant_and_region(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+    """KV-03: the vault is in the workspace's tenant and region."""
+    early = not_applicable_or_unresolved(usage)
+    if early:
+        return early
+    vault = vault_of(inventory, usage)
+    assert vault is not None
+    workspace = workspace_by_id(inventory, usage.workspace_id)
+    subscription = subscription_of_workspace(inventory, workspace)
+    tenant = subscription.tenant_id if subscription else None
+    evidence = (
+        Evidence("vault tenantId", vault.tenant_id, vault.id, "properties.tenantId"),
+        Evidence(
+            "workspace tenant (its subscription's)", tenant, f"/subscriptions/{workspace.subscription_id}", "tenantId"
+        ),
+        Evidence("vault location", vault.location, vault.id, "location"),
+        Evidence("workspace location", workspace.location, workspace.id, "location"),
+    )
+    problems = []
+    if vault.tenant_id and tenant and vault.tenant_id.lower() != tenant.lower():
+        problems.append(f"vault {vault.name} is in tenant {vault.tenant_id}, the workspace in {tenant}")
+    if vault.location and workspace.location and _region(vault.location) != _region(workspace.location):
+        problems.append(f"vault {vault.name} is in {vault.location}, the workspace in {workspace.location}")
+    if problems:
+        return Verdict(Status.FAIL, "; ".join(problems), evidence)
+    if not (vault.tenant_id and tenant and vault.location and workspace.location):
+        return Verdict(Status.UNKNOWN, "the tenant or region of the vault or the workspace is not reported", evidence)
+    return Verdict(Status.PASS, f"vault {vault.name} is in the workspace's tenant and region", evidence)
+
+
+def check_vault_network(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+    """KV-05: the vault is not open to all networks."""
+    early = not_applicable_or_unresolved(usage)
+    if early:
+        return early
+    vault = vault_of(inventory, usage)
+    assert vault is not None
+    evidence = (
+        Evidence("publicNetworkAccess", vault.public_network_access, vault.id, "properties.publicNetworkAccess"),
+        Evidence(
+            "networkAcls.defaultAction", vault.network_default_action, vault.id, "properties.networkAcls.defaultAction"
+        ),
+        Evidence("networkAcls.bypass", vault.network_bypass, vault.id, "properties.networkAcls.bypass"),
+    )
+    if (vault.public_network_access or "").lower() == "disabled":
+        return Verdict(Status.PASS, f"vault {vault.name} has public network access disabled", evidence)
+    if (vault.network_default_action or "").lower() == "deny":
+        if "azureservices" in (vault.network_bypass or "").lower():
+            return Verdict(
+                Status.PASS, f"vault {vault.name} denies by default and lets trusted Azure services through", evidence
+            )
+        return Verdict(
+            Status.FAIL,
+            f"vault {vault.name} denies by default but does not let trusted Azure services through "
+            "(bypass AzureServices), which the services that unwrap the key need",
+            evidence,
+        )
+    return Verdict(
+        Status.FAIL,
+        f"vault {vault.name} is open to all networks (public network access "
+        f"{vault.public_network_access or 'not set'}, "
+        f"firewall default action {vault.network_default_action or 'not set'})",
+        evidence,
+    )

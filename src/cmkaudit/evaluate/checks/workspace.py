@@ -138,3 +138,90 @@ def check_dbfs_root_cmk(workspace: Workspace, inventory: Inventory, settings: Se
         f"from {vault_host(enc.key.vault_uri)}",
         evidence,
     )
+
+
+def check_managed_disk_auto_rotation(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
+    """DBX-04: managed disks follow the latest key version (workspace and disk encryption set agree, no error)."""
+    enc = workspace.managed_disk
+    if not enc.uses_cmk:
+        return Verdict(
+            Status.NOT_APPLICABLE, "managed disks are not encrypted with a customer-managed key (see DBX-03)"
+        )
+    evidence = [
+        Evidence(
+            "rotationToLatestKeyVersionEnabled (workspace)",
+            enc.rotation_to_latest,
+            workspace.id,
+            "properties.encryption.entities.managedDisk.rotationToLatestKeyVersionEnabled",
+        )
+    ]
+    problems = []
+    if enc.rotation_to_latest is not True:
+        problems.append("the workspace does not enable rotationToLatestKeyVersionEnabled")
+    des = find_disk_encryption_set(workspace, inventory.disk_encryption_sets)
+    if des is not None:
+        evidence += [
+            Evidence(
+                "rotationToLatestKeyVersionEnabled (disk encryption set)",
+                des.rotation_to_latest,
+                des.id,
+                "properties.rotationToLatestKeyVersionEnabled",
+            ),
+            Evidence("autoKeyRotationError", des.auto_key_rotation_error, des.id, "properties.autoKeyRotationError"),
+        ]
+        if des.rotation_to_latest is not True:
+            problems.append(f"disk encryption set {des.name} does not rotate to the latest key version")
+        if des.auto_key_rotation_error:
+            problems.append(f"disk encryption set {des.name} reports a rotation error: {des.auto_key_rotation_error}")
+    if problems:
+        return Verdict(Status.FAIL, "; ".join(problems), tuple(evidence))
+    if des is None:
+        return Verdict(
+            Status.UNKNOWN,
+            f"the disk encryption set {workspace.disk_encryption_set_id or '(not reported)'} could not be read",
+            tuple(evidence),
+        )
+    return Verdict(
+        Status.PASS, f"managed disks and disk encryption set {des.name} follow the latest key version", tuple(evidence)
+    )
+
+
+def check_dbfs_infrastructure_encryption(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
+    """DBX-06: the DBFS root storage account has infrastructure (double) encryption.
+
+    The storage account's own `requireInfrastructureEncryption` decides; when the account could not be
+    read, the workspace parameter it was created from is the evidence.
+    """
+    requested = Evidence(
+        "requireInfrastructureEncryption (workspace)",
+        workspace.require_infrastructure_encryption,
+        workspace.id,
+        "properties.parameters.requireInfrastructureEncryption.value",
+    )
+    account = find_dbfs_storage_account(workspace, inventory.storage_accounts)
+    if account is not None and account.infrastructure_encryption is not None:
+        evidence = (
+            requested,
+            Evidence(
+                "requireInfrastructureEncryption (storage account)",
+                account.infrastructure_encryption,
+                account.id,
+                "properties.encryption.requireInfrastructureEncryption",
+            ),
+        )
+        if account.infrastructure_encryption:
+            return Verdict(
+                Status.PASS, f"storage account {account.name} encrypts twice (infrastructure encryption)", evidence
+            )
+        return Verdict(Status.FAIL, f"storage account {account.name} has no infrastructure encryption", evidence)
+    if workspace.require_infrastructure_encryption is True:
+        return Verdict(Status.PASS, "the workspace created its DBFS root with infrastructure encryption", (requested,))
+    if workspace.require_infrastructure_encryption is False:
+        return Verdict(
+            Status.FAIL, "the workspace created its DBFS root without infrastructure encryption", (requested,)
+        )
+    return Verdict(
+        Status.UNKNOWN,
+        "neither the workspace nor its DBFS storage account reports infrastructure encryption",
+        (requested,),
+    )
