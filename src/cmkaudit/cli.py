@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -128,6 +129,21 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--save-snapshot", type=Path, metavar="FILE", help="also save the inventory as a JSON snapshot")
     _add_report_options(scan)
 
+    controls = commands.add_parser("controls", help="the benchmark: list its controls, or show one in full")
+    controls.add_argument(
+        "words",
+        nargs="*",
+        metavar="list | show ID",
+        help="'list' (the default) or 'show ID' to print one control in full (e.g. show KEY-03)",
+    )
+    controls.add_argument(
+        "--format",
+        dest="catalog_format",
+        choices=["console", "json", "markdown"],
+        default="console",
+        help="console (default), json, or markdown (the benchmark document)",
+    )
+
     again = commands.add_parser("evaluate", help="evaluate a saved snapshot offline and report")
     again.add_argument("snapshot", type=Path, help="a snapshot written by 'scan --save-snapshot'")
     _add_report_options(again)
@@ -202,6 +218,44 @@ def _report(args: argparse.Namespace, inventory: Inventory, streams: Streams) ->
     return _exit_code(result)
 
 
+def _chosen_control(words: Sequence[str]) -> str | None:
+    """The control id from `controls [list | show ID | ID]`, or None for the whole list."""
+    rest = list(words)
+    if rest and rest[0].lower() == "list" and len(rest) == 1:
+        return None
+    if rest and rest[0].lower() == "show":
+        rest = rest[1:]
+        if not rest:
+            raise UsageError("'controls show' needs a control id", "for example: cmkaudit controls show KEY-03")
+    if len(rest) > 1:
+        raise UsageError(f"unexpected arguments: {' '.join(rest[1:])}", "see 'cmkaudit controls --help'")
+    return rest[0] if rest else None
+
+
+def _controls(args: argparse.Namespace, streams: Streams) -> int:
+    from cmkaudit.report import benchmark
+
+    catalog = load_catalog()
+    wanted = _chosen_control(args.words)
+    control = catalog.get(wanted) if wanted else None
+    if wanted and control is None:
+        raise UsageError(f"no control {wanted!r}", f"the controls are {', '.join(c.id for c in catalog)}")
+    match args.catalog_format:
+        case "json":
+            document = control.model_dump(mode="json") if control else benchmark.catalog_json(catalog)
+            streams.stdout.write(json.dumps(document, indent=2) + "\n")
+        case "markdown":
+            streams.stdout.write(
+                benchmark.control_markdown(control) if control else benchmark.benchmark_markdown(catalog)
+            )
+        case _:
+            if control:
+                benchmark.render_control_console(control, streams.stdout)
+            else:
+                benchmark.render_catalog_console(catalog, streams.stdout)
+    return EXIT_OK
+
+
 def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None) -> int:
     """Run the command line; returns the exit code. Errors become one line on stderr, never a traceback."""
     parser = build_parser()
@@ -211,6 +265,8 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None) -
             args = parser.parse_args(list(argv))
         except SystemExit as exc:  # --help and --version
             return int(exc.code) if isinstance(exc.code, int) else EXIT_OK
+        if args.command == "controls":
+            return _controls(args, streams)
         if args.command == "scan":
             load_catalog()  # fail on broken metadata before spending time on Azure
             if args.demo:
