@@ -237,7 +237,13 @@ def test_cli_demo_writes_valid_json_and_fails(tmp_path: Path) -> None:
     assert "dbw-finance-prod" in out and "Totals" in out
     document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
     jsonschema.validate(document, RESULTS_SCHEMA)
-    assert document["summary"]["by_status"] == {"PASS": 52, "FAIL": 38, "UNKNOWN": 0, "NOT_APPLICABLE": 70}
+    assert document["summary"]["by_status"] == {
+        "PASS": 52,
+        "FAIL": 38,
+        "UNKNOWN": 0,
+        "NOT_APPLICABLE": 70,
+        "SUPPRESSED": 0,
+    }
     got = {(f["control_id"], f["resource_name"], f["scope"]): f["status"] for f in document["findings"]}
     assert got == DEMO_EXPECTED
     keys = [(f["control_id"], f["resource_id"].lower(), f["scope"] or "") for f in document["findings"]]

@@ -7,18 +7,22 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from cmkaudit import __version__
 from cmkaudit.errors import CmkauditError, CredentialError, UsageError
 from cmkaudit.evaluate.catalog import load_catalog
 from cmkaudit.evaluate.engine import Outcome, evaluate, outcome
-from cmkaudit.evaluate.model import Settings, Severity
+from cmkaudit.evaluate.model import Severity
 from cmkaudit.ids import SubscriptionId, is_guid
 from cmkaudit.inventory.model import Inventory
+
+if TYPE_CHECKING:
+    from cmkaudit.config import ConfigFile
+    from cmkaudit.evaluate.catalog import Catalog
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -73,16 +77,20 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
         help="exit 1 when a finding of this severity or higher fails (default: low; 'none' never fails)",
     )
     group.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="configuration file: thresholds, tags, disabled controls, waivers (see docs/configuration.md)",
+    )
+    group.add_argument(
         "--rotation-days",
         type=_positive_days,
-        default=Settings().rotation_max_days,
-        help="KEY-03: maximum days between automatic key rotations (default: 90)",
+        help="KEY-03/KEY-04: maximum days between key rotations (default: 90, or the configuration's)",
     )
     group.add_argument(
         "--retention-days",
         type=_positive_days,
-        default=Settings().soft_delete_min_retention_days,
-        help="KV-02: minimum soft-delete retention in days (default: 90)",
+        help="KV-02: minimum soft-delete retention in days (default: 90, or the configuration's)",
     )
 
 
@@ -168,7 +176,14 @@ def _validated_subscriptions(values: Sequence[str]) -> tuple[SubscriptionId, ...
     return tuple(SubscriptionId(v.strip().lower()) for v in values)
 
 
-def _collect_live(args: argparse.Namespace, now: datetime) -> Inventory:
+def _config(args: argparse.Namespace, catalog: Catalog) -> ConfigFile:
+    from cmkaudit.config import ConfigFile, load_config
+
+    known = frozenset(c.id for c in catalog)
+    return load_config(args.config, known) if args.config else ConfigFile()
+
+
+def _collect_live(args: argparse.Namespace, now: datetime, config: ConfigFile) -> Inventory:
     from azure.core.exceptions import AzureError
 
     from cmkaudit.collect.azure import AzureCollector, CollectSettings, principal_overrides
@@ -189,7 +204,8 @@ def _collect_live(args: argparse.Namespace, now: datetime) -> Inventory:
             f"no Azure token for {endpoints.arm_scope}: {first_line}",
             "sign in with 'az login', use a managed identity, or set CMKAUDIT_ACCESS_TOKEN",
         ) from exc
-    settings = CollectSettings(databricks_principal_ids=principal_overrides(args.databricks_principal_id))
+    principals = {**config.principal_ids(), **principal_overrides(args.databricks_principal_id)}
+    settings = CollectSettings(databricks_principal_ids=principals)
     with open_connection(credential, endpoints) as connection:
         return AzureCollector(connection, settings).collect(subscriptions, now=now)
 
@@ -202,15 +218,22 @@ def _exit_code(result: Outcome) -> int:
     return EXIT_OK
 
 
-def _report(args: argparse.Namespace, inventory: Inventory, streams: Streams) -> int:
+def _report(args: argparse.Namespace, inventory: Inventory, config: ConfigFile, streams: Streams) -> int:
+    from cmkaudit.evaluate.waivers import apply_waivers
     from cmkaudit.report import Report, ReportFormat
 
-    catalog = load_catalog()
-    settings = Settings(rotation_max_days=args.rotation_days, soft_delete_min_retention_days=args.retention_days)
-    findings = evaluate(inventory, catalog, settings)
+    disabled = config.disabled()
+    catalog = load_catalog().without(disabled)
+    settings = config.settings()
+    if args.rotation_days is not None:
+        settings = replace(settings, rotation_max_days=args.rotation_days)
+    if args.retention_days is not None:
+        settings = replace(settings, soft_delete_min_retention_days=args.retention_days)
+    evaluated = evaluate(inventory, catalog, settings)
+    findings, waivers = apply_waivers(evaluated, config.waiver_list(), inventory.collected_at.date())
     threshold = None if args.fail_on == NO_THRESHOLD else Severity(args.fail_on)
     result = outcome(findings, inventory, threshold)
-    report = Report(inventory, findings, catalog, settings, result)
+    report = Report(inventory, findings, catalog, settings, result, waivers, tuple(sorted(disabled)))
     for name in args.format:
         written = ReportFormat(name).write(report, args.output_dir, streams.stdout)
         if written is not None:
@@ -267,14 +290,15 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None) -
             return int(exc.code) if isinstance(exc.code, int) else EXIT_OK
         if args.command == "controls":
             return _controls(args, streams)
+        # Broken metadata or configuration fails before any time is spent on Azure.
+        config = _config(args, load_catalog())
         if args.command == "scan":
-            load_catalog()  # fail on broken metadata before spending time on Azure
             if args.demo:
                 from cmkaudit.collect.demo import demo_scan
 
                 inventory = demo_scan()
             else:
-                inventory = _collect_live(args, clock)
+                inventory = _collect_live(args, clock, config)
             if args.save_snapshot:
                 from cmkaudit.inventory.snapshot import save_snapshot
 
@@ -284,7 +308,7 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None) -
             from cmkaudit.inventory.snapshot import load_snapshot
 
             inventory = load_snapshot(args.snapshot)
-        return _report(args, inventory, streams)
+        return _report(args, inventory, config, streams)
     except CmkauditError as exc:
         streams.stderr.write(f"cmkaudit: error: {exc.message}\n")
         if exc.hint:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -91,6 +91,11 @@ class Catalog:
 
     def __iter__(self) -> Iterator[ControlMeta]:
         return iter(self.controls)
+
+    def without(self, control_ids: Iterable[str]) -> Catalog:
+        """The catalogue less some controls (disabled in the configuration)."""
+        dropped = {c.upper() for c in control_ids}
+        return Catalog(tuple(c for c in self.controls if c.id not in dropped))
 
     def get(self, control_id: str) -> ControlMeta | None:
         """The control with this id, or None."""

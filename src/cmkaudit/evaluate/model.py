@@ -18,6 +18,8 @@ class Status(StrEnum):
     UNKNOWN = "UNKNOWN"
     """Evidence could not be read: never counted as PASS."""
     NOT_APPLICABLE = "NOT_APPLICABLE"
+    SUPPRESSED = "SUPPRESSED"
+    """Failed or unknown, but covered by an unexpired waiver."""
 
 
 class Severity(StrEnum):
@@ -60,6 +62,17 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class AppliedWaiver:
+    """The waiver that suppressed a finding, and the status the finding had."""
+
+    justification: str
+    owner: str
+    expires: str
+    """ISO date: the last day the waiver applies."""
+    waived_status: Status
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One control evaluated on one resource (a workspace, or one encryption scope of a workspace)."""
 
@@ -73,6 +86,7 @@ class Finding:
     """The workspace encryption scope the finding concerns; None for workspace-wide controls."""
     reason: str
     evidence: tuple[Evidence, ...]
+    waiver: AppliedWaiver | None = None
 
     @property
     def sort_key(self) -> tuple[str, str, str]:

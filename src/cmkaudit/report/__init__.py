@@ -10,6 +10,7 @@ from typing import TextIO, assert_never
 from cmkaudit.evaluate.catalog import Catalog
 from cmkaudit.evaluate.engine import Outcome
 from cmkaudit.evaluate.model import Finding, Settings
+from cmkaudit.evaluate.waivers import WaiverOutcome
 from cmkaudit.inventory.model import Inventory
 
 
@@ -22,6 +23,8 @@ class Report:
     catalog: Catalog
     settings: Settings
     outcome: Outcome
+    waivers: tuple[WaiverOutcome, ...] = ()
+    disabled_controls: tuple[str, ...] = ()
 
 
 class ReportFormat(StrEnum):

@@ -24,6 +24,7 @@ STATUS_STYLE = {
     Status.FAIL: "bold red",
     Status.UNKNOWN: "yellow",
     Status.NOT_APPLICABLE: "dim",
+    Status.SUPPRESSED: "magenta",
 }
 
 
@@ -35,6 +36,18 @@ def clean(value: object) -> Text:
 def _status(status: Status) -> Text:
     label = "N/A" if status is Status.NOT_APPLICABLE else status.value
     return Text(label, style=STATUS_STYLE[status])
+
+
+def _reason(finding: Finding) -> Text:
+    text = clean(finding.reason)
+    if finding.waiver is not None:
+        w = finding.waiver
+        text.append(
+            f"\nwaived ({w.waived_status.value}) until {w.expires} by {_CONTROL_CHARS.sub('', w.owner)}: ",
+            style="magenta",
+        )
+        text.append_text(clean(w.justification))
+    return text
 
 
 def _workspace_table(name: str, resource_id: str, findings: list[Finding]) -> Table:
@@ -59,7 +72,7 @@ def _workspace_table(name: str, resource_id: str, findings: list[Finding]) -> Ta
             Text(f.scope.label if f.scope else "workspace"),
             _status(f.status),
             Text(f.severity.value),
-            clean(f.reason),
+            _reason(f),
         )
     return table
 
@@ -98,6 +111,23 @@ def render_console(report: Report, stream: TextIO) -> None:
         if any(counts[(severity, s)] for s in Status):
             totals.add_row(severity.value, *(str(counts[(severity, s)]) for s in Status))
     console.print(totals)
+
+    if report.waivers:
+        waivers = Table(title="Waivers", title_justify="left")
+        for column in ("State", "Control", "Resource", "Owner", "Expires", "Findings"):
+            waivers.add_column(column)
+        for entry in report.waivers:
+            w = entry.waiver
+            style = {"applied": "magenta", "expired": "bold yellow", "unused": "dim"}[entry.state.value]
+            waivers.add_row(
+                Text(entry.state.value, style=style),
+                Text(w.control_id),
+                clean(w.resource + (f" ({w.scope.value})" if w.scope else "")),
+                clean(w.owner),
+                Text(w.expires.isoformat()),
+                Text(str(entry.findings)),
+            )
+        console.print(waivers)
 
     if inventory.errors:
         coverage = Table(title="Not read (evidence missing: affected controls are UNKNOWN)", title_justify="left")

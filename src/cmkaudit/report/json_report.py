@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cmkaudit.evaluate.model import Evidence, Finding, Severity, Status
+from cmkaudit.evaluate.waivers import WaiverOutcome
 from cmkaudit.inventory.model import CollectionError
 from cmkaudit.inventory.snapshot import write_json_atomic
 
@@ -33,6 +34,30 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "scope": finding.scope.value if finding.scope else None,
         "reason": finding.reason,
         "evidence": [_evidence(e) for e in finding.evidence],
+        "waiver": (
+            None
+            if finding.waiver is None
+            else {
+                "justification": finding.waiver.justification,
+                "owner": finding.waiver.owner,
+                "expires": finding.waiver.expires,
+                "waived_status": finding.waiver.waived_status.value,
+            }
+        ),
+    }
+
+
+def _waiver(outcome: WaiverOutcome) -> dict[str, Any]:
+    w = outcome.waiver
+    return {
+        "control_id": w.control_id,
+        "resource": w.resource,
+        "scope": w.scope.value if w.scope else None,
+        "justification": w.justification,
+        "owner": w.owner,
+        "expires": w.expires.isoformat(),
+        "state": outcome.state.value,
+        "findings": outcome.findings,
     }
 
 
@@ -66,6 +91,12 @@ def results_document(report: Report) -> dict[str, Any]:
         "settings": {
             "rotation_max_days": report.settings.rotation_max_days,
             "soft_delete_min_retention_days": report.settings.soft_delete_min_retention_days,
+            "min_key_size": report.settings.min_key_size,
+            "expiry_warning_days": report.settings.expiry_warning_days,
+            "environment_tag": report.settings.environment_tag,
+            "sensitivity_tag": report.settings.sensitivity_tag,
+            "sensitive_values": list(report.settings.sensitive_values),
+            "disabled_controls": list(report.disabled_controls),
             "fail_on": report.outcome.threshold.value if report.outcome.threshold else None,
         },
         "summary": {
@@ -83,6 +114,7 @@ def results_document(report: Report) -> dict[str, Any]:
             {"id": c.id, "title": c.title, "severity": c.severity.value, "applies_to": c.applies_to.value}
             for c in report.catalog
         ],
+        "waivers": [_waiver(w) for w in report.waivers],
         "findings": [_finding(f) for f in report.findings],
     }
 

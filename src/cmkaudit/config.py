@@ -1,0 +1,171 @@
+"""The configuration file (`--config cmkaudit.yaml`): thresholds, tags, enabled controls and waivers.
+
+Validated when loaded; an error names the file, the line and the problem. Its JSON schema is
+`docs/config.schema.json` (generated from `ConfigFile`, and checked against it by the tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cmkaudit.errors import UsageError
+from cmkaudit.evaluate.model import Settings
+from cmkaudit.evaluate.waivers import Waiver
+from cmkaudit.ids import ControlId, PrincipalId
+from cmkaudit.inventory.model import Scope
+
+ControlIdText = Annotated[str, Field(pattern=r"^[A-Za-z]{2,4}-\d{2}$")]
+Guid = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(_Strict):
+    """Numbers the controls are judged against."""
+
+    rotation_max_days: int = Field(90, ge=1, description="KEY-03/KEY-04: maximum days between rotations")
+    soft_delete_min_retention_days: int = Field(90, ge=7, le=90, description="KV-02: minimum retention (7-90)")
+    min_key_size: int = Field(2048, ge=2048, description="KEY-01: smallest acceptable RSA key size")
+    expiry_warning_days: int = Field(30, ge=0, description="KEY-02: fail when the version expires this soon")
+
+
+class Tags(_Strict):
+    """Which workspace tags carry the environment and the data classification."""
+
+    environment: str = Field("environment", min_length=1, description="GOV-01: the environment tag")
+    sensitivity: str = Field("data-classification", min_length=1, description="GOV-02: the classification tag")
+    sensitive_values: tuple[str, ...] = Field(
+        ("confidential", "restricted"), min_length=1, description="GOV-02: values that make a workspace sensitive"
+    )
+
+
+class Controls(_Strict):
+    """Which controls run."""
+
+    disable: tuple[ControlIdText, ...] = Field((), description="control ids not to evaluate")
+
+
+class WaiverEntry(_Strict):
+    """An accepted risk: matching findings are SUPPRESSED until `expires`."""
+
+    control: ControlIdText
+    resource: str = Field(
+        min_length=1,
+        description="ARM resource id of the workspace, or a glob pattern over it (* and ?), case-insensitive",
+    )
+    scope: Scope | None = Field(None, description="only this encryption scope (managedServices, managedDisk, dbfsRoot)")
+    justification: str = Field(min_length=10, description="why the risk is accepted")
+    owner: str = Field(min_length=1, description="who accepted it")
+    expires: date = Field(description="the last day the waiver applies (YYYY-MM-DD)")
+
+
+class ConfigFile(_Strict):
+    """The whole configuration file."""
+
+    version: Literal[1] = 1
+    thresholds: Thresholds = Thresholds()
+    tags: Tags = Tags()
+    controls: Controls = Controls()
+    databricks_principal_ids: dict[str, Guid] = Field(
+        default_factory=dict,
+        description="AzureDatabricks service principal object id per tenant id ('*' for any tenant)",
+    )
+    waivers: tuple[WaiverEntry, ...] = ()
+
+    def settings(self) -> Settings:
+        """The evaluation settings this file asks for."""
+        return Settings(
+            rotation_max_days=self.thresholds.rotation_max_days,
+            soft_delete_min_retention_days=self.thresholds.soft_delete_min_retention_days,
+            min_key_size=self.thresholds.min_key_size,
+            expiry_warning_days=self.thresholds.expiry_warning_days,
+            environment_tag=self.tags.environment,
+            sensitivity_tag=self.tags.sensitivity,
+            sensitive_values=self.tags.sensitive_values,
+        )
+
+    def waiver_list(self) -> tuple[Waiver, ...]:
+        """The waivers, in file order."""
+        return tuple(
+            Waiver(ControlId(w.control.upper()), w.resource, w.scope, w.justification, w.owner, w.expires)
+            for w in self.waivers
+        )
+
+    def disabled(self) -> frozenset[ControlId]:
+        """Control ids not to evaluate."""
+        return frozenset(ControlId(c.upper()) for c in self.controls.disable)
+
+    def principal_ids(self) -> dict[str, PrincipalId]:
+        """AzureDatabricks object ids by tenant."""
+        return {tenant: PrincipalId(oid) for tenant, oid in self.databricks_principal_ids.items()}
+
+
+def _line_of(node: yaml.Node | None, location: Sequence[int | str]) -> int | None:
+    """The 1-based line of the YAML node at `location` (as pydantic reports it), or of its nearest parent."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in location:
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part), None)
+            if child is None:
+                key = next((k for k, _ in node.value if isinstance(k, yaml.ScalarNode) and k.value == part), None)
+                return key.start_mark.line + 1 if key is not None else line
+            node = child
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def parse_config(text: str, origin: str, known_controls: frozenset[str]) -> ConfigFile:
+    """Validate configuration text; raise UsageError naming the line and the problem."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}" if mark is not None else origin
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UsageError(f"{where}: not valid YAML: {problem}") from exc
+    if document is None:
+        document = {}
+    if not isinstance(document, Mapping):
+        raise UsageError(f"{origin}:1: the configuration must be a mapping (key: value)")
+    try:
+        config = ConfigFile.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        location = [p for p in first["loc"] if isinstance(p, int | str)]
+        line = _line_of(root, location)
+        path = ".".join(str(p) for p in location) or "(top level)"
+        raise UsageError(
+            f"{origin}:{line or 1}: {path}: {first['msg']}",
+            "the settings are documented in docs/configuration.md",
+        ) from exc
+    for where, ids in (("controls.disable", config.controls.disable), ("waivers", [w.control for w in config.waivers])):
+        unknown = sorted({c.upper() for c in ids} - known_controls)
+        if unknown:
+            line = _line_of(root, where.split(".")) or 1
+            raise UsageError(
+                f"{origin}:{line}: {where}: unknown control {', '.join(unknown)}",
+                "list the controls with: cmkaudit controls",
+            )
+    return config
+
+
+def load_config(path: Path, known_controls: frozenset[str]) -> ConfigFile:
+    """Read and validate a configuration file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read configuration {path}: {exc.strerror or exc}") from exc
+    return parse_config(text, str(path), known_controls)
