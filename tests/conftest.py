@@ -17,11 +17,13 @@ from cmkaudit.inventory import assemble_inventory
 from cmkaudit.inventory.model import (
     AccessPolicy,
     CollectionError,
+    DiagnosticSetting,
     DiskEncryptionSet,
     Inventory,
     Key,
     KeyReference,
     LifetimeAction,
+    LogSetting,
     ManagedIdentity,
     PrincipalLookup,
     PrincipalSource,
@@ -115,6 +117,14 @@ def vault(**changes: Any) -> Vault:
         network_default_action="Deny",
         network_bypass="AzureServices",
         access_policies=(policy(DATABRICKS_SP), policy(DES_PRINCIPAL), policy(STORAGE_PRINCIPAL)),
+        diagnostic_settings=(
+            DiagnosticSetting(
+                f"{VAULT_ID}/providers/microsoft.insights/diagnosticSettings/audit",
+                "audit",
+                ("/subscriptions/x/resourceGroups/m/providers/Microsoft.OperationalInsights/workspaces/law",),
+                (LogSetting(None, "audit", True),),
+            ),
+        ),
     )
     return replace(base, **changes)
 

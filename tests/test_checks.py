@@ -23,6 +23,7 @@ from cmkaudit.evaluate.checks.key import (
 from cmkaudit.evaluate.checks.vault import (
     check_purge_protection,
     check_soft_delete,
+    check_vault_audit_logging,
     check_vault_network,
     check_vault_tenant_and_region,
 )
@@ -37,10 +38,13 @@ from cmkaudit.evaluate.checks.workspace import (
 from cmkaudit.evaluate.model import Settings, Status, Verdict
 from cmkaudit.ids import ResourceId
 from cmkaudit.inventory.model import (
+    CollectionError,
+    DiagnosticSetting,
     Inventory,
     Key,
     KeyReference,
     KeyVersion,
+    LogSetting,
     PrincipalLookup,
     Scope,
     ScopeEncryption,
@@ -53,6 +57,7 @@ from .conftest import (
     NOW,
     STORAGE_PRINCIPAL,
     TENANT,
+    VAULT_ID,
     VAULT_URI,
     WORKSPACE_ID,
     des,
@@ -484,6 +489,50 @@ def test_unknown_vault_network_vault_not_visible() -> None:
     assert usage_verdict(check_vault_network, inventory(vaults=[]), Scope.DBFS_ROOT).status is Status.UNKNOWN
 
 
+# --- KV-04 ------------------------------------------------------------------------------------------
+
+
+def diag(logs: tuple[LogSetting, ...], destinations: tuple[str, ...] = ("/workspaces/law",)) -> DiagnosticSetting:
+    return DiagnosticSetting(f"{VAULT_ID}/providers/microsoft.insights/diagnosticSettings/s", "s", destinations, logs)
+
+
+@pytest.mark.parametrize(
+    "log",
+    [LogSetting("AuditEvent", None, True), LogSetting(None, "audit", True), LogSetting(None, "allLogs", True)],
+)
+def test_pass_vault_audit_logging(log: LogSetting) -> None:
+    inv = inventory(vaults=[vault(diagnostic_settings=(diag((log,)),))])
+    assert usage_verdict(check_vault_audit_logging, inv, Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        (),
+        (diag((LogSetting("AuditEvent", None, False),)),),
+        (diag((LogSetting("AzurePolicyEvaluationDetails", None, True),)),),
+        (diag((LogSetting(None, "audit", True),), destinations=()),),
+    ],
+)
+def test_fail_vault_audit_logging(settings: tuple[DiagnosticSetting, ...]) -> None:
+    inv = inventory(vaults=[vault(diagnostic_settings=settings)])
+    assert usage_verdict(check_vault_audit_logging, inv, Scope.MANAGED_SERVICES).status is Status.FAIL
+
+
+def test_unknown_vault_audit_logging_not_read() -> None:
+    error = CollectionError(
+        f"{VAULT_ID}/providers/Microsoft.Insights/diagnosticSettings",
+        "list diagnostic settings",
+        403,
+        "AuthorizationFailed",
+        "no",
+    )
+    inv = inventory(vaults=[vault(diagnostic_settings=None)], errors=[error])
+    verdict = usage_verdict(check_vault_audit_logging, inv, Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.UNKNOWN
+    assert verdict.reason.endswith(": no")
+
+
 # --- KEY-01 -----------------------------------------------------------------------------------------
 
 
@@ -684,6 +733,7 @@ def test_every_check_is_covered_here() -> None:
         check_soft_delete,
         check_vault_tenant_and_region,
         check_vault_network,
+        check_vault_audit_logging,
         check_key_type_and_size,
         check_key_version_validity,
         check_rotation_policy,

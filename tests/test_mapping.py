@@ -9,6 +9,7 @@ import pytest
 
 from cmkaudit.collect.mapping import (
     MappingError,
+    diagnostic_setting_from_arm,
     disk_encryption_set_from_arm,
     key_from_arm,
     key_version_from_arm,
@@ -158,6 +159,13 @@ def test_storage_account_user_assigned_encryption_identity() -> None:
     account = storage_account_from_arm(arm_example("StorageAccountUpdateUserAssignedEncryptionIdentityWithCMK.json"))
     assert account.encryption_identity is not None
     assert next(i.type for i in account.identities).startswith("UserAssigned:")
+
+
+def test_diagnostic_settings_with_an_empty_destination() -> None:
+    setting = diagnostic_setting_from_arm(arm_example("listDiagnosticSettings.json")["value"][0])
+    assert setting.name == "mysetting"
+    assert len(setting.destinations) == 3  # workspaceId is "": not a destination
+    assert [(log.category_group, log.enabled) for log in setting.logs] == [("allLogs", True)]
 
 
 def _null_everything(value: Any) -> Any:

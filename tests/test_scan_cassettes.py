@@ -31,6 +31,7 @@ KEY_CONTROLS = (
     "KV-01",
     "KV-02",
     "KV-03",
+    "KV-04",
     "KV-05",
     "KEY-01",
     "KEY-02",
@@ -62,14 +63,14 @@ DEMO_EXPECTED = {
     **_workspace(ANA, "          P      P  P  F  F  F  F"),
     **_workspace(TEST, "         P      P  F  N  F  F  N"),
     **_workspace(SBX, "          F      F  F  N  F  F  N"),
-    #                      KV-01 02 03 05 KEY-01 02 03 04 IAM-01 02 GOV-01
-    **_scope(FIN, MS, "    P     P  P  P  P      P  P  P  P      P  P"),
-    **_scope(FIN, MD, "    P     P  P  P  P      P  P  P  P      P  P"),
-    **_scope(FIN, DBFS, "  P     P  P  P  P      P  P  P  P      P  P"),
-    **_scope(ANA, MS, "    F     F  F  F  P      F  F  F  P      F  F"),
-    **_scope(ANA, MD, "    F     F  F  F  P      F  F  F  F      F  F"),
+    #                      KV-01 02 03 04 05 KEY-01 02 03 04 IAM-01 02 GOV-01
+    **_scope(FIN, MS, "    P     P  P  P  P  P      P  P  P  P      P  P"),
+    **_scope(FIN, MD, "    P     P  P  P  P  P      P  P  P  P      P  P"),
+    **_scope(FIN, DBFS, "  P     P  P  P  P  P      P  P  P  P      P  P"),
+    **_scope(ANA, MS, "    F     F  F  F  F  P      F  F  F  P      F  F"),
+    **_scope(ANA, MD, "    F     F  F  F  F  P      F  F  F  F      F  F"),
     **_scope(ANA, DBFS, ALL_NA),
-    **_scope(TEST, MS, "   F     F  F  F  F      P  P  P  P      F  F"),
+    **_scope(TEST, MS, "   F     F  F  F  F  F      P  P  P  P      F  F"),
     **_scope(TEST, MD, ALL_NA),
     **_scope(TEST, DBFS, ALL_NA),
     **{(c, SBX, s): "NOT_APPLICABLE" for c in KEY_CONTROLS for s in SCOPES},
@@ -238,10 +239,10 @@ def test_cli_demo_writes_valid_json_and_fails(tmp_path: Path) -> None:
     document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
     jsonschema.validate(document, RESULTS_SCHEMA)
     assert document["summary"]["by_status"] == {
-        "PASS": 52,
-        "FAIL": 38,
+        "PASS": 55,
+        "FAIL": 41,
         "UNKNOWN": 0,
-        "NOT_APPLICABLE": 70,
+        "NOT_APPLICABLE": 76,
         "SUPPRESSED": 0,
     }
     got = {(f["control_id"], f["resource_name"], f["scope"]): f["status"] for f in document["findings"]}

@@ -96,6 +96,13 @@ class Cassette:
             ),
         )
 
+    def diagnostics(self, vault_id: str, settings: list[Json]) -> None:
+        """Record DiagnosticSettings_List for a vault (listDiagnosticSettings.json)."""
+        self.get(
+            arm(f"{vault_id}/providers/Microsoft.Insights/diagnosticSettings", ApiVersion.DIAGNOSTIC_SETTINGS),
+            {"value": settings},
+        )
+
     def subscription(self, sub: str, tenant: str, name: str) -> None:
         """Record Subscriptions_Get, which the collector reads first for each scanned subscription."""
         self.get(
@@ -502,6 +509,33 @@ def storage_account_body(
     return body
 
 
+def diagnostic_setting(vault_id: str, name: str, *, logs: list[Json], workspace: str = "", storage: str = "") -> Json:
+    """One diagnostic setting as in listDiagnosticSettings.json (an unset destination is an empty string)."""
+    return {
+        "id": f"{vault_id}/providers/microsoft.insights/diagnosticSettings/{name}",
+        "type": "Microsoft.Insights/diagnosticSettings",
+        "name": name,
+        "properties": {
+            "storageAccountId": storage or None,
+            "workspaceId": workspace,
+            "metrics": [{"category": "AllMetrics", "enabled": True, "retentionPolicy": {"enabled": False, "days": 0}}],
+            "logs": logs,
+            "logAnalyticsDestinationType": None,
+        },
+    }
+
+
+def audit_logs(group: str = "audit") -> list[Json]:
+    """A logs list enabling a category group."""
+    return [{"categoryGroup": group, "enabled": True, "retentionPolicy": {"enabled": False, "days": 0}}]
+
+
+LOG_ANALYTICS = (
+    "/subscriptions/6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b/resourceGroups/rg-monitoring/providers/"
+    "Microsoft.OperationalInsights/workspaces/law-security"
+)
+
+
 def databricks_service_principal(object_id: str) -> Json:
     """Microsoft Graph GET /v1.0/servicePrincipals(appId='...') with $select=id,appId,displayName."""
     return {
@@ -822,6 +856,18 @@ def demo_tenant() -> Cassette:
         policy=rotation_policy("P90D"),
         kty="RSA-HSM",
     )
+    c.diagnostics(ana_vault_id, [diagnostic_setting(ana_vault_id, "metrics-only", logs=[], workspace=LOG_ANALYTICS)])
+    c.diagnostics(
+        fin_vault_id,
+        [
+            diagnostic_setting(
+                fin_vault_id,
+                "audit-to-sentinel",
+                logs=[{"category": "AuditEvent", "enabled": True, "retentionPolicy": {"enabled": False, "days": 0}}],
+                workspace=LOG_ANALYTICS,
+            )
+        ],
+    )
     c.get(graph_lookup_uri(), databricks_service_principal(DEMO_DATABRICKS_SP))
     return c
 
@@ -951,6 +997,10 @@ def cross_subscription_vault() -> Cassette:
     c.key(
         keys_vault_id, "cmk-claims", location="eastus2", size=4096, versions=[version], policy=rotation_policy("P180D")
     )
+    archive = f"/subscriptions/{KEYS_SUB}/resourceGroups/rg-keys/providers/Microsoft.Storage/storageAccounts/stkeyaudit"
+    c.diagnostics(
+        keys_vault_id, [diagnostic_setting(keys_vault_id, "archive", logs=audit_logs("allLogs"), storage=archive)]
+    )
     c.get(graph_lookup_uri(), databricks_service_principal(CROSS_DATABRICKS_SP))
     return c
 
@@ -1078,6 +1128,7 @@ def permission_denied() -> Cassette:
         arm_authorization_failed("Microsoft.KeyVault/vaults/keys/read", key_path),
         status=403,
     )
+    c.diagnostics(vault_id, [diagnostic_setting(vault_id, "audit", logs=audit_logs(), workspace=LOG_ANALYTICS)])
     c.get(
         graph_lookup_uri(),
         {

@@ -20,6 +20,7 @@ from cmkaudit import __version__
 from cmkaudit.collect.http import ApiVersion, ArmConnection
 from cmkaudit.collect.mapping import (
     MappingError,
+    diagnostic_setting_from_arm,
     disk_encryption_set_from_arm,
     key_from_arm,
     key_version_from_arm,
@@ -174,6 +175,7 @@ class AzureCollector:
             accounts = self._conn.storage(sub).storage_accounts.list()
             self._list(got, sub, "list storage accounts", accounts, storage_account_from_arm, got.storage_accounts)
         self._collect_keys(got, self._referenced_keys(got))
+        self._collect_diagnostic_settings(got)
         self._collect_principals(got, self._managed_services_tenants(got))
         return assemble_inventory(
             collected_at=now,
@@ -243,6 +245,14 @@ class AzureCollector:
     @staticmethod
     def _referenced_keys(got: _Collected) -> list[tuple[Vault, KeyReference]]:
         """Each distinct (vault, key name) that a workspace scope, its DES or its storage account names."""
+        wanted: dict[str, tuple[Vault, KeyReference]] = {}
+        for vault, ref in AzureCollector._referenced_vault_refs(got):
+            wanted.setdefault(id_key(key_resource_id(vault.id, ref.key_name)), (vault, ref))
+        return [wanted[k] for k in sorted(wanted)]
+
+    @staticmethod
+    def _referenced_vault_refs(got: _Collected) -> list[tuple[Vault, KeyReference]]:
+        """Every key reference whose vault is in the inventory, with that vault."""
         by_host = {vault_host(v.vault_uri): v for v in got.vaults if v.vault_uri}
         refs: list[KeyReference] = []
         for w in got.workspaces:
@@ -253,12 +263,8 @@ class AzureCollector:
             account = find_dbfs_storage_account(w, got.storage_accounts)
             if account and account.key and (account.key_source or "").lower() == "microsoft.keyvault":
                 refs.append(account.key)
-        wanted: dict[str, tuple[Vault, KeyReference]] = {}
-        for ref in refs:
-            vault = by_host.get(vault_host(ref.vault_uri))
-            if vault is not None:
-                wanted.setdefault(id_key(key_resource_id(vault.id, ref.key_name)), (vault, ref))
-        return [wanted[k] for k in sorted(wanted)]
+        found = ((by_host.get(vault_host(ref.vault_uri)), ref) for ref in refs)
+        return [(vault, ref) for vault, ref in found if vault is not None]
 
     def _collect_keys(self, got: _Collected, wanted: list[tuple[Vault, KeyReference]]) -> None:
         for vault, ref in wanted:
@@ -279,6 +285,33 @@ class AzureCollector:
                 got.errors.append(collection_error(key_id, "get key", exc, scope))
             except MappingError as exc:
                 got.errors.append(CollectionError(key_id, "get key", None, "MalformedResource", str(exc)))
+
+    def _collect_diagnostic_settings(self, got: _Collected) -> None:
+        """Read where each vault that holds a workspace's key sends its logs (for KV-04)."""
+        wanted = {id_key(v.id) for v, _ in self._referenced_vault_refs(got)}
+        for index, vault in enumerate(got.vaults):
+            if id_key(vault.id) not in wanted:
+                continue
+            resource_id = f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings"
+            request = HttpRequest("GET", resource_id, params={"api-version": ApiVersion.DIAGNOSTIC_SETTINGS.value})
+            scope = f"the key vault {vault.name}"
+            try:
+                response = self._conn.keyvault(vault.subscription_id).send_request(request)
+                response.raise_for_status()
+                body = response.json()
+                items = body.get("value") if isinstance(body, dict) else None
+                if not isinstance(items, list):
+                    raise MappingError("the diagnostic settings answer has no 'value' list")
+                settings = tuple(diagnostic_setting_from_arm(i) for i in items if isinstance(i, Mapping))
+                got.vaults[index] = replace(vault, diagnostic_settings=settings)
+            except HttpResponseError as exc:
+                got.errors.append(_arm_error(resource_id, "list diagnostic settings", exc, scope))
+            except AzureError as exc:
+                got.errors.append(collection_error(resource_id, "list diagnostic settings", exc, scope))
+            except (MappingError, ValueError) as exc:
+                got.errors.append(
+                    CollectionError(resource_id, "list diagnostic settings", None, "MalformedResource", str(exc))
+                )
 
     @staticmethod
     def _managed_services_tenants(got: _Collected) -> list[str]:

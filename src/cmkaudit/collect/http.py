@@ -33,6 +33,8 @@ class ApiVersion(StrEnum):
     COMPUTE_DISK = "2025-01-02"
     STORAGE = "2025-06-01"
     SUBSCRIPTIONS = "2022-12-01"
+    DIAGNOSTIC_SETTINGS = "2021-05-01-preview"
+    """The latest diagnostic-settings API; azure-mgmt-monitor 7 has no client for it, so it is a raw GET."""
 
 
 class Cloud(StrEnum):

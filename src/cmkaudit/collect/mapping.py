@@ -22,11 +22,13 @@ from cmkaudit.ids import (
 )
 from cmkaudit.inventory.model import (
     AccessPolicy,
+    DiagnosticSetting,
     DiskEncryptionSet,
     Key,
     KeyReference,
     KeyVersion,
     LifetimeAction,
+    LogSetting,
     ManagedIdentity,
     RotationPolicy,
     Scope,
@@ -391,6 +393,29 @@ def storage_account_from_arm(payload: Json) -> StorageAccount:
         infrastructure_encryption=_bool(_get(encryption, "requireInfrastructureEncryption")),
         encryption_identity=_str(_path(encryption, "identity", "userAssignedIdentity")),
         identities=_identities(_get(payload, "identity"), "identity"),
+    )
+
+
+_DESTINATIONS = ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId", "marketplacePartnerId")
+
+
+def diagnostic_setting_from_arm(payload: Json) -> DiagnosticSetting:
+    """Map one diagnostic setting (DiagnosticSettings_List, 2021-05-01-preview); empty destinations are unset."""
+    rid = _required_id(payload, "diagnostic setting")
+    props = _get(payload, "properties")
+    logs = _get(props, "logs")
+    return DiagnosticSetting(
+        id=rid,
+        name=_name(payload, rid),
+        destinations=tuple(v for v in (_str(_get(props, k)) for k in _DESTINATIONS) if v and v.strip()),
+        logs=tuple(
+            LogSetting(
+                category=_str(_get(entry, "category")),
+                category_group=_str(_get(entry, "categoryGroup")),
+                enabled=_bool(_get(entry, "enabled")),
+            )
+            for entry in (logs if isinstance(logs, list) else [])
+        ),
     )
 
 

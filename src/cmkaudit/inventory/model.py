@@ -125,6 +125,26 @@ class AccessPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class LogSetting:
+    """One log category (or category group) of a diagnostic setting."""
+
+    category: str | None
+    category_group: str | None
+    enabled: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticSetting:
+    """Where a resource's logs go (Microsoft.Insights/diagnosticSettings)."""
+
+    id: str
+    name: str
+    destinations: tuple[str, ...]
+    """Log Analytics workspace, storage account, event hub or partner ids that are set."""
+    logs: tuple[LogSetting, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Vault:
     """A Key Vault (management-plane view)."""
 
@@ -145,6 +165,8 @@ class Vault:
     network_bypass: str | None
     """`networkAcls.bypass`: "AzureServices" lets trusted Azure services through the firewall."""
     access_policies: tuple[AccessPolicy, ...]
+    diagnostic_settings: tuple[DiagnosticSetting, ...] | None = None
+    """None: not read (only vaults holding a customer-managed key are asked)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ KEY_USAGE_CHECKS: Mapping[ControlId, KeyUsageCheck] = {
     ControlId("KV-01"): vault.check_purge_protection,
     ControlId("KV-02"): vault.check_soft_delete,
     ControlId("KV-03"): vault.check_vault_tenant_and_region,
+    ControlId("KV-04"): vault.check_vault_audit_logging,
     ControlId("KV-05"): vault.check_vault_network,
     ControlId("KEY-01"): key.check_key_type_and_size,
     ControlId("KEY-02"): key.check_key_version_validity,

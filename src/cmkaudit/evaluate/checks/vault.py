@@ -9,6 +9,7 @@ from cmkaudit.evaluate.checks._common import (
     workspace_by_id,
 )
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
+from cmkaudit.inventory.links import errors_about
 from cmkaudit.inventory.model import Inventory, KeyUsage
 
 
@@ -142,5 +143,49 @@ def check_vault_network(usage: KeyUsage, inventory: Inventory, settings: Setting
         f"vault {vault.name} is open to all networks (public network access "
         f"{vault.public_network_access or 'not set'}, "
         f"firewall default action {vault.network_default_action or 'not set'})",
+        evidence,
+    )
+
+
+AUDIT_CATEGORY = "auditevent"
+AUDIT_GROUPS = frozenset({"audit", "alllogs"})
+
+
+def check_vault_audit_logging(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+    """KV-04: the vault sends its AuditEvent logs (or the audit/allLogs group) somewhere."""
+    early = not_applicable_or_unresolved(usage)
+    if early:
+        return early
+    vault = vault_of(inventory, usage)
+    assert vault is not None
+    if vault.diagnostic_settings is None:
+        failed = errors_about(inventory.errors, f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings")
+        why = f": {failed[0].message}" if failed else ""
+        return Verdict(Status.UNKNOWN, f"the diagnostic settings of vault {vault.name} could not be read{why}")
+    evidence = tuple(
+        Evidence(
+            f"diagnostic setting {s.name}",
+            tuple(f"{log.category or log.category_group}: {'on' if log.enabled else 'off'}" for log in s.logs)
+            + tuple(f"to {d}" for d in s.destinations),
+            s.id,
+            "properties.logs, destinations",
+        )
+        for s in vault.diagnostic_settings
+    )
+    for setting in vault.diagnostic_settings:
+        audited = any(
+            log.enabled
+            and ((log.category or "").lower() == AUDIT_CATEGORY or (log.category_group or "").lower() in AUDIT_GROUPS)
+            for log in setting.logs
+        )
+        if audited and setting.destinations:
+            return Verdict(
+                Status.PASS, f"vault {vault.name} sends its audit events to {setting.destinations[0]}", evidence
+            )
+    if not vault.diagnostic_settings:
+        return Verdict(Status.FAIL, f"vault {vault.name} has no diagnostic settings: key use is not logged", evidence)
+    return Verdict(
+        Status.FAIL,
+        f"no diagnostic setting of vault {vault.name} sends AuditEvent (or the audit/allLogs group) to a destination",
         evidence,
     )
