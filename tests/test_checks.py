@@ -9,7 +9,11 @@ import pytest
 
 from cmkaudit.evaluate.catalog import Catalog
 from cmkaudit.evaluate.checks import KEY_USAGE_CHECKS, WORKSPACE_CHECKS
-from cmkaudit.evaluate.checks.access import check_least_privilege, check_required_permissions
+from cmkaudit.evaluate.checks.access import (
+    check_key_administrators,
+    check_least_privilege,
+    check_required_permissions,
+)
 from cmkaudit.evaluate.checks.governance import (
     check_key_not_shared_across_environments,
     check_sensitive_workspace_scopes,
@@ -36,7 +40,7 @@ from cmkaudit.evaluate.checks.workspace import (
     check_premium_sku,
 )
 from cmkaudit.evaluate.model import Settings, Status, Verdict
-from cmkaudit.ids import ResourceId
+from cmkaudit.ids import PrincipalId, ResourceId
 from cmkaudit.inventory.model import (
     CollectionError,
     DiagnosticSetting,
@@ -46,6 +50,8 @@ from cmkaudit.inventory.model import (
     KeyVersion,
     LogSetting,
     PrincipalLookup,
+    RoleAssignment,
+    RoleDefinition,
     Scope,
     ScopeEncryption,
     Workspace,
@@ -56,6 +62,7 @@ from .conftest import (
     DES_PRINCIPAL,
     NOW,
     STORAGE_PRINCIPAL,
+    SUB,
     TENANT,
     VAULT_ID,
     VAULT_URI,
@@ -740,7 +747,158 @@ def test_every_check_is_covered_here() -> None:
         check_key_version_age,
         check_required_permissions,
         check_least_privilege,
+        check_key_administrators,
         check_key_not_shared_across_environments,
         check_sensitive_workspace_scopes,
     }
     assert set(WORKSPACE_CHECKS.values()) | set(KEY_USAGE_CHECKS.values()) == tested
+
+
+# --- IAM-01 / IAM-02 / IAM-03 on Azure RBAC vaults ------------------------------------------------------
+
+ROLE_DEFINITIONS = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions"
+CSEU_ID = f"{ROLE_DEFINITIONS}/e147488a-f6f5-4113-8e2d-b22465e65bf6"
+CRYPTO_USER_ID = f"{ROLE_DEFINITIONS}/12338af0-0e69-4776-bea7-57ae8d297424"
+OFFICER_ID = f"{ROLE_DEFINITIONS}/14b46e9e-c2b7-41b4-b07b-48a6ebf60603"
+CUSTOM_ID = f"{ROLE_DEFINITIONS}/0c0c0c0c-1111-4222-8333-444444444444"
+KEY_READ, WRAP, UNWRAP = (
+    "Microsoft.KeyVault/vaults/keys/read",
+    "Microsoft.KeyVault/vaults/keys/wrap/action",
+    "Microsoft.KeyVault/vaults/keys/unwrap/action",
+)
+DEFINITIONS = (
+    RoleDefinition(
+        CSEU_ID,
+        "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+        "Key Vault Crypto Service Encryption User",
+        ("Microsoft.EventGrid/eventSubscriptions/write",),
+        (),
+        (KEY_READ, WRAP, UNWRAP),
+        (),
+    ),
+    RoleDefinition(
+        CRYPTO_USER_ID,
+        "12338af0-0e69-4776-bea7-57ae8d297424",
+        "Key Vault Crypto User",
+        ("Microsoft.KeyVault/vaults/*/read",),
+        (),
+        ("Microsoft.KeyVault/vaults/keys/*",),
+        ("Microsoft.KeyVault/vaults/keys/delete",),
+    ),
+    RoleDefinition(
+        OFFICER_ID,
+        "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
+        "Key Vault Crypto Officer",
+        ("Microsoft.KeyVault/vaults/*/read",),
+        (),
+        ("Microsoft.KeyVault/vaults/keys/*",),
+        (),
+    ),
+    RoleDefinition(CUSTOM_ID, "0c0c0c0c-1111-4222-8333-444444444444", "wrap only", (), (), (WRAP, UNWRAP), ()),
+)
+
+
+def assignment(
+    principal: str, definition: str, scope: str = VAULT_ID, kind: str = "ServicePrincipal"
+) -> RoleAssignment:
+    return RoleAssignment(
+        f"{scope}/providers/Microsoft.Authorization/roleAssignments/{principal}",
+        PrincipalId(principal),
+        kind,
+        definition,
+        scope,
+    )
+
+
+def rbac_inventory(
+    *assignments: RoleAssignment,
+    definitions: tuple[RoleDefinition, ...] = DEFINITIONS,
+) -> Inventory:
+    rbac_vault = vault(rbac_authorization=True, access_policies=(), role_assignments=assignments)
+    return replace(inventory(vaults=[rbac_vault]), role_definitions=definitions)
+
+
+EVERYONE_CSEU = (
+    assignment(DATABRICKS_SP, CSEU_ID),
+    assignment(DES_PRINCIPAL, CSEU_ID, scope=f"{VAULT_ID}/keys/cmk"),  # at the key's own scope
+    assignment(STORAGE_PRINCIPAL, CSEU_ID, scope=f"/subscriptions/{SUB}/resourceGroups/rg-keys"),  # inherited
+)
+
+
+@pytest.mark.parametrize("scope", list(Scope))
+def test_pass_rbac_crypto_service_encryption_user(scope: Scope) -> None:
+    inv = rbac_inventory(*EVERYONE_CSEU)
+    assert usage_verdict(check_required_permissions, inv, scope).status is Status.PASS
+    assert usage_verdict(check_least_privilege, inv, scope).status is Status.PASS
+    assert usage_verdict(check_key_administrators, inv, scope).status is Status.PASS
+
+
+def test_pass_rbac_narrower_custom_role_with_key_read_elsewhere() -> None:
+    """A custom wrap/unwrap role plus the key read from CSEU: enough, and nothing beyond."""
+    inv = rbac_inventory(assignment(DATABRICKS_SP, CUSTOM_ID), assignment(DATABRICKS_SP, CSEU_ID))
+    assert usage_verdict(check_required_permissions, inv, Scope.MANAGED_SERVICES).status is Status.PASS
+    assert usage_verdict(check_least_privilege, inv, Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+def test_fail_rbac_missing_role() -> None:
+    inv = rbac_inventory(*EVERYONE_CSEU[1:])
+    verdict = usage_verdict(check_required_permissions, inv, Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.FAIL
+    assert "has no role granting get, wrapKey, unwrapKey" in verdict.reason
+
+
+def test_fail_rbac_role_on_another_key_does_not_count() -> None:
+    inv = rbac_inventory(assignment(DES_PRINCIPAL, CSEU_ID, scope=f"{VAULT_ID}/keys/other"))
+    assert usage_verdict(check_required_permissions, inv, Scope.MANAGED_DISK).status is Status.FAIL
+
+
+def test_fail_rbac_not_data_actions_are_honoured() -> None:
+    """A role allowing keys/* minus wrap does not grant wrapKey."""
+    minus_wrap = RoleDefinition(
+        CUSTOM_ID, "c", "keys but not wrap", (), (), ("Microsoft.KeyVault/vaults/keys/*",), (WRAP,)
+    )
+    inv = rbac_inventory(assignment(DATABRICKS_SP, CUSTOM_ID), definitions=(minus_wrap,))
+    verdict = usage_verdict(check_required_permissions, inv, Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.FAIL
+    assert "has no role granting wrapKey (" in verdict.reason  # get and unwrapKey are granted
+
+
+@pytest.mark.parametrize("broad", [CRYPTO_USER_ID, OFFICER_ID])
+def test_fail_rbac_broader_than_needed(broad: str) -> None:
+    inv = rbac_inventory(*EVERYONE_CSEU, assignment(DATABRICKS_SP, broad))
+    verdict = usage_verdict(check_least_privilege, inv, Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.FAIL
+    assert "Microsoft.KeyVault/vaults/keys/*" in verdict.reason
+
+
+def test_fail_rbac_key_administrator_outside_break_glass() -> None:
+    officer = assignment("eeeeeeee-0000-4000-8000-00000000000e", OFFICER_ID, scope=f"/subscriptions/{SUB}", kind="User")
+    inv = rbac_inventory(*EVERYONE_CSEU, officer)
+    verdict = usage_verdict(check_key_administrators, inv, Scope.DBFS_ROOT)
+    assert verdict.status is Status.FAIL
+    assert "Key Vault Crypto Officer" in verdict.reason
+    allowed = Settings(break_glass_principals=("EEEEEEEE-0000-4000-8000-00000000000E",))
+    assert usage_verdict(check_key_administrators, inv, Scope.DBFS_ROOT, allowed).status is Status.PASS
+
+
+def test_unknown_rbac_grant_only_through_a_group() -> None:
+    group = assignment("aaaaaaaa-0000-4000-8000-0000000000aa", CSEU_ID, kind="Group")
+    inv = rbac_inventory(group)
+    verdict = usage_verdict(check_required_permissions, inv, Scope.MANAGED_SERVICES)
+    assert verdict.status is Status.UNKNOWN
+    assert "through a group" in verdict.reason
+
+
+@pytest.mark.parametrize("check", [check_required_permissions, check_least_privilege, check_key_administrators])
+def test_unknown_rbac_role_definition_not_read(check: object) -> None:
+    inv = rbac_inventory(assignment(DATABRICKS_SP, f"{ROLE_DEFINITIONS}/99999999-0000-4000-8000-000000000099"))
+    assert usage_verdict(check, inv, Scope.MANAGED_SERVICES).status is Status.UNKNOWN
+
+
+def test_access_policy_purge_outside_break_glass() -> None:
+    admin = policy("eeeeeeee-0000-4000-8000-00000000000e", ["get", "list", "delete", "purge"])
+    inv = inventory(vaults=[vault(access_policies=(*vault().access_policies, admin))])
+    assert usage_verdict(check_key_administrators, inv, Scope.MANAGED_SERVICES).status is Status.FAIL
+    allowed = Settings(break_glass_principals=("eeeeeeee-0000-4000-8000-00000000000e",))
+    assert usage_verdict(check_key_administrators, inv, Scope.MANAGED_SERVICES, allowed).status is Status.PASS
+    assert usage_verdict(check_key_administrators, inventory(), Scope.MANAGED_SERVICES).status is Status.PASS

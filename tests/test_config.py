@@ -18,7 +18,7 @@ from cmkaudit.evaluate.waivers import Waiver, WaiverState, apply_waivers
 from cmkaudit.ids import ControlId
 from cmkaudit.inventory.model import Scope
 
-from .conftest import ROOT, WORKSPACE_ID
+from .conftest import NOW, ROOT, WORKSPACE_ID
 
 KNOWN = frozenset(c.id for c in load_catalog())
 
@@ -208,3 +208,26 @@ def test_bad_configuration_is_exit_2_before_scanning(tmp_path: Path) -> None:
     )
     assert code == 2
     assert "cmkaudit.yaml:1: colour: Extra inputs are not permitted" in err
+
+
+def test_break_glass_principals_from_the_configuration(tmp_path: Path) -> None:
+    """The central RBAC vault's key-custodians group holds Crypto Officer: allowed once it is break-glass."""
+    from cmkaudit.collect.demo import replay_scan
+    from cmkaudit.ids import SubscriptionId
+    from cmkaudit.inventory.snapshot import save_snapshot
+
+    subs = [
+        SubscriptionId("1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
+        SubscriptionId("9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"),
+    ]
+    snapshot = tmp_path / "snap.json"
+    save_snapshot(replay_scan(ROOT / "cassettes" / "cross-subscription-vault.yaml", subs, now=NOW), snapshot)
+
+    def iam03(*extra: str) -> set[str]:
+        cli("evaluate", str(snapshot), "--format", "json", "--output-dir", str(tmp_path), *extra)
+        document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
+        return {f["status"] for f in document["findings"] if f["control_id"] == "IAM-03" and f["scope"] != "dbfsRoot"}
+
+    assert iam03() == {"FAIL"}
+    config = write(tmp_path, "break_glass_principals:\n  - 9e8f7a6b-5c4d-4e3f-8a2b-1c0d9e8f7a6b\n")
+    assert iam03("--config", config) == {"PASS"}

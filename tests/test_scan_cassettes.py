@@ -39,6 +39,7 @@ KEY_CONTROLS = (
     "KEY-04",
     "IAM-01",
     "IAM-02",
+    "IAM-03",
     "GOV-01",
 )
 
@@ -63,14 +64,14 @@ DEMO_EXPECTED = {
     **_workspace(ANA, "          P      P  P  F  F  F  F"),
     **_workspace(TEST, "         P      P  F  N  F  F  N"),
     **_workspace(SBX, "          F      F  F  N  F  F  N"),
-    #                      KV-01 02 03 04 05 KEY-01 02 03 04 IAM-01 02 GOV-01
-    **_scope(FIN, MS, "    P     P  P  P  P  P      P  P  P  P      P  P"),
-    **_scope(FIN, MD, "    P     P  P  P  P  P      P  P  P  P      P  P"),
-    **_scope(FIN, DBFS, "  P     P  P  P  P  P      P  P  P  P      P  P"),
-    **_scope(ANA, MS, "    F     F  F  F  F  P      F  F  F  P      F  F"),
-    **_scope(ANA, MD, "    F     F  F  F  F  P      F  F  F  F      F  F"),
+    #                      KV-01 02 03 04 05 KEY-01 02 03 04 IAM-01 02 03 GOV-01
+    **_scope(FIN, MS, "    P     P  P  P  P  P      P  P  P  P      P  P  P"),
+    **_scope(FIN, MD, "    P     P  P  P  P  P      P  P  P  P      P  P  P"),
+    **_scope(FIN, DBFS, "  P     P  P  P  P  P      P  P  P  P      P  P  P"),
+    **_scope(ANA, MS, "    F     F  F  F  F  P      F  F  F  P      F  F  F"),
+    **_scope(ANA, MD, "    F     F  F  F  F  P      F  F  F  F      F  F  F"),
     **_scope(ANA, DBFS, ALL_NA),
-    **_scope(TEST, MS, "   F     F  F  F  F  F      P  P  P  P      F  F"),
+    **_scope(TEST, MS, "   F     F  F  F  F  F      P  P  P  P      F  F  F"),
     **_scope(TEST, MD, ALL_NA),
     **_scope(TEST, DBFS, ALL_NA),
     **{(c, SBX, s): "NOT_APPLICABLE" for c in KEY_CONTROLS for s in SCOPES},
@@ -201,6 +202,9 @@ def test_vault_resolved_when_its_subscription_is_scanned_too() -> None:
     for control in ("KV-01", "KV-02", "IAM-01", "IAM-02"):
         assert statuses[(control, CLAIMS, MS)] == "PASS"
         assert statuses[(control, CLAIMS, MD)] == "PASS"
+    # The central vault uses Azure RBAC: the consuming identities hold Crypto Service Encryption User, but a
+    # key-custodians group holds Crypto Officer on the resource group.
+    assert statuses[("IAM-03", CLAIMS, MS)] == "FAIL"
     # The central key rotates every 180 days: longer than the default cadence of 90.
     assert statuses[("KEY-03", CLAIMS, MS)] == "FAIL"
     assert statuses[("DBX-05", CLAIMS, None)] == "FAIL"
@@ -239,10 +243,10 @@ def test_cli_demo_writes_valid_json_and_fails(tmp_path: Path) -> None:
     document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
     jsonschema.validate(document, RESULTS_SCHEMA)
     assert document["summary"]["by_status"] == {
-        "PASS": 55,
-        "FAIL": 41,
+        "PASS": 58,
+        "FAIL": 44,
         "UNKNOWN": 0,
-        "NOT_APPLICABLE": 76,
+        "NOT_APPLICABLE": 82,
         "SUPPRESSED": 0,
     }
     got = {(f["control_id"], f["resource_name"], f["scope"]): f["status"] for f in document["findings"]}

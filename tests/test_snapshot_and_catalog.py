@@ -35,7 +35,7 @@ def test_catalog_matches_the_checks() -> None:
     ids = [c.id for c in load_catalog()]
     assert ids == [
         *("DBX-01", "DBX-02", "DBX-03", "DBX-04", "DBX-05", "DBX-06"),
-        *("GOV-01", "GOV-02", "IAM-01", "IAM-02"),
+        *("GOV-01", "GOV-02", "IAM-01", "IAM-02", "IAM-03"),
         *("KEY-01", "KEY-02", "KEY-03", "KEY-04"),
         *("KV-01", "KV-02", "KV-03", "KV-04", "KV-05"),
     ]

@@ -103,6 +103,33 @@ class Cassette:
             {"value": settings},
         )
 
+    def role_assignments(self, vault_id: str, assignments: list[Json]) -> None:
+        """Record RoleAssignments_ListForScope on a vault (RoleAssignments_ListForScope.json)."""
+        self.get(
+            arm(f"{vault_id}/providers/Microsoft.Authorization/roleAssignments", ApiVersion.AUTHORIZATION),
+            {"value": assignments},
+        )
+
+    def role_definition(self, definition_id: str, name: str, actions: list[str], data_actions: list[str]) -> None:
+        """Record RoleDefinitions_Get (GetRoleDefinitionByName.json) for a built-in role."""
+        self.get(
+            arm(definition_id, ApiVersion.AUTHORIZATION),
+            {
+                "properties": {
+                    "roleName": name,
+                    "type": "BuiltInRole",
+                    "description": f"{name} (built-in role)",
+                    "assignableScopes": ["/"],
+                    "permissions": [
+                        {"actions": actions, "notActions": [], "dataActions": data_actions, "notDataActions": []}
+                    ],
+                },
+                "id": definition_id,
+                "type": "Microsoft.Authorization/roleDefinitions",
+                "name": definition_id.rsplit("/", 1)[-1],
+            },
+        )
+
     def subscription(self, sub: str, tenant: str, name: str) -> None:
         """Record Subscriptions_Get, which the collector reads first for each scanned subscription."""
         self.get(
@@ -287,11 +314,12 @@ def vault_body(
     purge_protection: bool | None,
     public_network_access: str = "Enabled",
     network_acls: Json | None = None,
+    rbac: bool = False,
 ) -> Json:
     """A vault as Vaults_ListBySubscription returns it (2026-02-01); networkAcls as in createVault.json."""
     props: Json = {
         "accessPolicies": policies,
-        "enableRbacAuthorization": False,
+        "enableRbacAuthorization": rbac,
         "enableSoftDelete": True,
         "enabledForDeployment": False,
         "enabledForDiskEncryption": True,
@@ -534,6 +562,27 @@ LOG_ANALYTICS = (
     "/subscriptions/6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b/resourceGroups/rg-monitoring/providers/"
     "Microsoft.OperationalInsights/workspaces/law-security"
 )
+
+
+def role_assignment(scope: str, principal: str, principal_type: str, definition_id: str, name: str) -> Json:
+    """One role assignment as RoleAssignments_ListForScope returns it."""
+    return {
+        "properties": {
+            "roleDefinitionId": definition_id,
+            "principalId": principal,
+            "principalType": principal_type,
+            "scope": scope,
+        },
+        "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}",
+        "type": "Microsoft.Authorization/roleAssignments",
+        "name": name,
+    }
+
+
+CSEU = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
+CRYPTO_OFFICER = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+KEY_CUSTODIANS = "9e8f7a6b-5c4d-4e3f-8a2b-1c0d9e8f7a6b"
 
 
 def databricks_service_principal(object_id: str) -> Json:
@@ -952,10 +1001,8 @@ def cross_subscription_vault() -> Cassette:
                     tenant=tenant,
                     soft_delete_days=90,
                     purge_protection=True,
-                    policies=[
-                        access_policy(tenant, CROSS_DATABRICKS_SP, ["get", "wrapKey", "unwrapKey"]),
-                        access_policy(tenant, des_principal, ["get", "wrapKey", "unwrapKey"]),
-                    ],
+                    policies=[],
+                    rbac=True,
                 )
             ]
         },
@@ -996,6 +1043,74 @@ def cross_subscription_vault() -> Cassette:
     )
     c.key(
         keys_vault_id, "cmk-claims", location="eastus2", size=4096, versions=[version], policy=rotation_policy("P180D")
+    )
+    definitions = f"/subscriptions/{KEYS_SUB}/providers/Microsoft.Authorization/roleDefinitions"
+    group_scope = f"/subscriptions/{KEYS_SUB}/resourceGroups/rg-keys"
+    c.role_assignments(
+        keys_vault_id,
+        [
+            role_assignment(
+                keys_vault_id,
+                CROSS_DATABRICKS_SP,
+                "ServicePrincipal",
+                f"{definitions}/{CSEU}",
+                "0f9e8d7c-6b5a-4493-8271-605f4e3d2c1a",
+            ),
+            role_assignment(
+                f"{keys_vault_id}/keys/cmk-claims",
+                des_principal,
+                "ServicePrincipal",
+                f"{definitions}/{CSEU}",
+                "1a0f9e8d-7c6b-45a4-9382-716f5e4d3c2b",
+            ),
+            role_assignment(
+                f"{keys_vault_id}/keys/cmk-other-app",
+                "2b1a0f9e-8d7c-46b5-a493-827160f5e4d3",
+                "ServicePrincipal",
+                f"{definitions}/{CRYPTO_OFFICER}",
+                "2b1a0f9e-8d7c-46b5-a493-827160f5e4d4",
+            ),
+            role_assignment(
+                group_scope,
+                KEY_CUSTODIANS,
+                "Group",
+                f"{definitions}/{CRYPTO_OFFICER}",
+                "3c2b1a0f-9e8d-47c6-b5a4-938271605f4e",
+            ),
+            role_assignment(
+                f"/subscriptions/{KEYS_SUB}",
+                "4d3c2b1a-0f9e-48d7-86b5-a49382716050",
+                "User",
+                f"{definitions}/{READER}",
+                "4d3c2b1a-0f9e-48d7-86b5-a49382716051",
+            ),
+        ],
+    )
+    keyvault_reads = [
+        "Microsoft.Authorization/*/read",
+        "Microsoft.KeyVault/vaults/*/read",
+        "Microsoft.KeyVault/operations/read",
+    ]
+    c.role_definition(
+        f"{definitions}/{CRYPTO_OFFICER}",
+        "Key Vault Crypto Officer",
+        [*keyvault_reads, "Microsoft.Resources/deployments/*", "Microsoft.Support/*"],
+        ["Microsoft.KeyVault/vaults/keys/*", "Microsoft.KeyVault/vaults/keyrotationpolicies/*"],
+    )
+    c.role_definition(f"{definitions}/{READER}", "Reader", ["*/read"], [])
+    c.role_definition(
+        f"{definitions}/{CSEU}",
+        "Key Vault Crypto Service Encryption User",
+        [
+            "Microsoft.EventGrid/eventSubscriptions/write",
+            "Microsoft.EventGrid/eventSubscriptions/read",
+            "Microsoft.EventGrid/eventSubscriptions/delete",
+        ],
+        [
+            "Microsoft.KeyVault/vaults/keys/read",
+            "Microsoft.KeyVault/vaults/keys/wrap/action",
+            "Microsoft.KeyVault/vaults/keys/unwrap/action",
+        ],
     )
     archive = f"/subscriptions/{KEYS_SUB}/resourceGroups/rg-keys/providers/Microsoft.Storage/storageAccounts/stkeyaudit"
     c.diagnostics(

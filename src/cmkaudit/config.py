@@ -74,6 +74,9 @@ class ConfigFile(_Strict):
     thresholds: Thresholds = Thresholds()
     tags: Tags = Tags()
     controls: Controls = Controls()
+    break_glass_principals: tuple[Guid, ...] = Field(
+        (), description="IAM-03: object ids (users, groups, service principals) allowed to purge or administer keys"
+    )
     databricks_principal_ids: dict[str, Guid] = Field(
         default_factory=dict,
         description="AzureDatabricks service principal object id per tenant id ('*' for any tenant)",
@@ -90,6 +93,7 @@ class ConfigFile(_Strict):
             environment_tag=self.tags.environment,
             sensitivity_tag=self.tags.sensitivity,
             sensitive_values=self.tags.sensitive_values,
+            break_glass_principals=self.break_glass_principals,
         )
 
     def waiver_list(self) -> tuple[Waiver, ...]:

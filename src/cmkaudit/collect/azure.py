@@ -24,6 +24,8 @@ from cmkaudit.collect.mapping import (
     disk_encryption_set_from_arm,
     key_from_arm,
     key_version_from_arm,
+    role_assignment_from_arm,
+    role_definition_from_arm,
     storage_account_from_arm,
     subscription_from_arm,
     vault_from_arm,
@@ -48,6 +50,7 @@ from cmkaudit.inventory.model import (
     KeyVersion,
     PrincipalLookup,
     PrincipalSource,
+    RoleDefinition,
     ScanScope,
     Scope,
     StorageAccount,
@@ -116,6 +119,17 @@ def _arm_error(resource_id: str, operation: str, exc: HttpResponseError, scope: 
     return error
 
 
+def _wire(model: Any) -> Mapping[str, Any]:
+    """An SDK model in its REST wire shape: hybrid models are dicts already, msrest models serialise back."""
+    if hasattr(model, "as_dict") and not hasattr(model, "serialize"):
+        return _as_wire(model)
+    if hasattr(model, "serialize"):
+        wire = model.serialize(keep_readonly=True)
+        if isinstance(wire, Mapping):
+            return wire
+    return _as_wire(model)
+
+
 def _as_wire(model: Any) -> Mapping[str, Any]:
     """An SDK model back in its REST wire shape (the SDK's hybrid models keep every field)."""
     wire = model.as_dict() if hasattr(model, "as_dict") else model
@@ -135,6 +149,7 @@ class _Collected:
     disk_encryption_sets: list[DiskEncryptionSet] = field(default_factory=list)
     storage_accounts: list[StorageAccount] = field(default_factory=list)
     principals: list[PrincipalLookup] = field(default_factory=list)
+    role_definitions: list[RoleDefinition] = field(default_factory=list)
     errors: list[CollectionError] = field(default_factory=list)
 
 
@@ -176,6 +191,7 @@ class AzureCollector:
             self._list(got, sub, "list storage accounts", accounts, storage_account_from_arm, got.storage_accounts)
         self._collect_keys(got, self._referenced_keys(got))
         self._collect_diagnostic_settings(got)
+        self._collect_role_assignments(got)
         self._collect_principals(got, self._managed_services_tenants(got))
         return assemble_inventory(
             collected_at=now,
@@ -189,6 +205,7 @@ class AzureCollector:
             storage_accounts=got.storage_accounts,
             principals=got.principals,
             errors=got.errors,
+            role_definitions=got.role_definitions,
         )
 
     def _read_subscription(self, got: _Collected, sub: SubscriptionId) -> None:
@@ -311,6 +328,44 @@ class AzureCollector:
             except (MappingError, ValueError) as exc:
                 got.errors.append(
                     CollectionError(resource_id, "list diagnostic settings", None, "MalformedResource", str(exc))
+                )
+
+    def _collect_role_assignments(self, got: _Collected) -> None:
+        """For vaults that hold a workspace's key and use Azure RBAC: who holds which role, and what the roles allow."""
+        wanted = {id_key(v.id) for v, _ in self._referenced_vault_refs(got) if v.rbac_authorization}
+        definitions: dict[str, tuple[str, str]] = {}
+        for index, vault in enumerate(got.vaults):
+            if id_key(vault.id) not in wanted:
+                continue
+            resource_id = f"{vault.id}/providers/Microsoft.Authorization/roleAssignments"
+            try:
+                listed = self._conn.authorization(vault.subscription_id).role_assignments.list_for_scope(vault.id)
+                assignments = tuple(role_assignment_from_arm(_wire(item)) for item in listed)
+            except AzureError as exc:
+                got.errors.append(
+                    collection_error(resource_id, "list role assignments", exc, f"the key vault {vault.name}")
+                )
+                continue
+            except MappingError as exc:
+                got.errors.append(
+                    CollectionError(resource_id, "list role assignments", None, "MalformedResource", str(exc))
+                )
+                continue
+            got.vaults[index] = replace(vault, role_assignments=assignments)
+            for assignment in assignments:
+                # The client needs a subscription; role definition ids may be tenant-level, so the vault's serves.
+                definitions.setdefault(
+                    id_key(assignment.role_definition_id), (assignment.role_definition_id, vault.subscription_id)
+                )
+        for _, (definition_id, subscription) in sorted(definitions.items()):
+            try:
+                found = self._conn.authorization(subscription).role_definitions.get_by_id(definition_id)
+                got.role_definitions.append(role_definition_from_arm(_wire(found)))
+            except AzureError as exc:
+                got.errors.append(collection_error(definition_id, "get role definition", exc, "the role definition"))
+            except MappingError as exc:
+                got.errors.append(
+                    CollectionError(definition_id, "get role definition", None, "MalformedResource", str(exc))
                 )
 
     @staticmethod

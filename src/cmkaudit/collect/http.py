@@ -16,6 +16,7 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import HttpTransport, RequestsTransport
 from azure.core.rest import HttpRequest as RestHttpRequest
+from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.databricks import AzureDatabricksManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
@@ -33,6 +34,7 @@ class ApiVersion(StrEnum):
     COMPUTE_DISK = "2025-01-02"
     STORAGE = "2025-06-01"
     SUBSCRIPTIONS = "2022-12-01"
+    AUTHORIZATION = "2022-04-01"
     DIAGNOSTIC_SETTINGS = "2021-05-01-preview"
     """The latest diagnostic-settings API; azure-mgmt-monitor 7 has no client for it, so it is a raw GET."""
 
@@ -172,6 +174,13 @@ class ArmConnection:
         """A Storage management client for one subscription."""
         return StorageManagementClient(
             self.credential, subscription_id, api_version=ApiVersion.STORAGE.value, **self._common()
+        )
+
+    def authorization(self, subscription_id: str) -> AuthorizationManagementClient:
+        """An Authorization client (role assignments and definitions); it ignores cloud settings, so every
+        endpoint is passed explicitly."""
+        return AuthorizationManagementClient(
+            self.credential, subscription_id, api_version=ApiVersion.AUTHORIZATION.value, **self._common()
         )
 
     def send_raw(self, request: RestHttpRequest) -> Any:

@@ -30,6 +30,8 @@ from cmkaudit.inventory.model import (
     LifetimeAction,
     LogSetting,
     ManagedIdentity,
+    RoleAssignment,
+    RoleDefinition,
     RotationPolicy,
     Scope,
     ScopeEncryption,
@@ -416,6 +418,44 @@ def diagnostic_setting_from_arm(payload: Json) -> DiagnosticSetting:
             )
             for entry in (logs if isinstance(logs, list) else [])
         ),
+    )
+
+
+def role_assignment_from_arm(payload: Json) -> RoleAssignment:
+    """Map a role assignment (RoleAssignments_ListForScope, 2022-04-01)."""
+    rid = _required_id(payload, "role assignment")
+    props = _get(payload, "properties")
+    principal = _str(_get(props, "principalId"))
+    definition = _str(_get(props, "roleDefinitionId"))
+    if not principal or not definition:
+        raise MappingError(f"role assignment {rid} has no principalId or roleDefinitionId")
+    return RoleAssignment(
+        id=rid,
+        principal_id=PrincipalId(principal),
+        principal_type=_str(_get(props, "principalType")),
+        role_definition_id=definition,
+        scope=_str(_get(props, "scope")) or "",
+    )
+
+
+def role_definition_from_arm(payload: Json) -> RoleDefinition:
+    """Map a role definition (RoleDefinitions_Get); the permission entries are merged."""
+    rid = _required_id(payload, "role definition")
+    props = _get(payload, "properties")
+    entries = _get(props, "permissions")
+    permissions = entries if isinstance(entries, list) else []
+
+    def merged(name: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(a for p in permissions for a in _strs(_get(p, name))))
+
+    return RoleDefinition(
+        id=rid,
+        name=_name(payload, rid),
+        role_name=_str(_get(props, "roleName")),
+        actions=merged("actions"),
+        not_actions=merged("notActions"),
+        data_actions=merged("dataActions"),
+        not_data_actions=merged("notDataActions"),
     )
 
 

@@ -112,6 +112,8 @@ class Settings:
     """GOV-02: the workspace tag that names its data classification."""
     sensitive_values: tuple[str, ...] = ("confidential", "restricted")
     """GOV-02: classifications (case-insensitive) that make a workspace sensitive."""
+    break_glass_principals: tuple[str, ...] = ()
+    """IAM-03: object ids allowed to purge keys or administer a CMK vault's keys."""
 
     def is_sensitive(self, tags: Mapping[str, str]) -> bool:
         """Whether a workspace with these tags is sensitive (tag names and values compared case-insensitively)."""

@@ -13,6 +13,7 @@ from cmkaudit.inventory.model import (
     Inventory,
     Key,
     PrincipalLookup,
+    RoleDefinition,
     ScanScope,
     StorageAccount,
     Subscription,
@@ -34,6 +35,7 @@ def assemble_inventory(
     storage_accounts: Sequence[StorageAccount],
     principals: Sequence[PrincipalLookup],
     errors: Sequence[CollectionError],
+    role_definitions: Sequence[RoleDefinition] = (),
 ) -> Inventory:
     """Build the inventory: every collection sorted by resource id, and the key links resolved."""
     sorted_errors = tuple(sorted(errors, key=lambda e: (id_key(e.resource_id), e.operation, e.message)))
@@ -58,4 +60,5 @@ def assemble_inventory(
             errors=errors,
         ),
         errors=sorted_errors,
+        role_definitions=tuple(sorted(role_definitions, key=lambda d: id_key(d.id))),
     )

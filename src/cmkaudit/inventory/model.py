@@ -145,6 +145,31 @@ class DiagnosticSetting:
 
 
 @dataclass(frozen=True, slots=True)
+class RoleAssignment:
+    """An Azure RBAC role assignment that applies to a vault (at, above or below its scope)."""
+
+    id: str
+    principal_id: PrincipalId
+    principal_type: str | None
+    role_definition_id: str
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleDefinition:
+    """What a role allows: control-plane actions and data actions, with their exclusions."""
+
+    id: str
+    name: str
+    """The role's GUID."""
+    role_name: str | None
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...]
+    data_actions: tuple[str, ...]
+    not_data_actions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Vault:
     """A Key Vault (management-plane view)."""
 
@@ -167,6 +192,8 @@ class Vault:
     access_policies: tuple[AccessPolicy, ...]
     diagnostic_settings: tuple[DiagnosticSetting, ...] | None = None
     """None: not read (only vaults holding a customer-managed key are asked)."""
+    role_assignments: tuple[RoleAssignment, ...] | None = None
+    """None: not read (only vaults that hold a customer-managed key and use Azure RBAC are asked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,4 +380,6 @@ class Inventory:
     principals: tuple[PrincipalLookup, ...]
     key_usages: tuple[KeyUsage, ...]
     errors: tuple[CollectionError, ...]
+    role_definitions: tuple[RoleDefinition, ...] = ()
+    """The definitions of the roles assigned on RBAC vaults, as Azure returned them."""
     schema_version: int = field(default=SNAPSHOT_SCHEMA_VERSION)

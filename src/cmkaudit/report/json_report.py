@@ -96,6 +96,7 @@ def results_document(report: Report) -> dict[str, Any]:
             "environment_tag": report.settings.environment_tag,
             "sensitivity_tag": report.settings.sensitivity_tag,
             "sensitive_values": list(report.settings.sensitive_values),
+            "break_glass_principals": list(report.settings.break_glass_principals),
             "disabled_controls": list(report.disabled_controls),
             "fail_on": report.outcome.threshold.value if report.outcome.threshold else None,
         },

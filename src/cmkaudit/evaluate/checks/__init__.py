@@ -41,6 +41,7 @@ KEY_USAGE_CHECKS: Mapping[ControlId, KeyUsageCheck] = {
     ControlId("GOV-01"): governance.check_key_not_shared_across_environments,
     ControlId("IAM-01"): access.check_required_permissions,
     ControlId("IAM-02"): access.check_least_privilege,
+    ControlId("IAM-03"): access.check_key_administrators,
 }
 
 

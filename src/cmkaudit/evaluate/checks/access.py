@@ -1,8 +1,16 @@
-"""Access controls: the identities that use a key can use it, and can do nothing more."""
+"""Access controls: the identities that use a key can use it and nothing more; few can destroy it.
+
+A vault grants access either through access policies or, when `enableRbacAuthorization` is on,
+through Azure RBAC role assignments. For RBAC, what a role allows is read from its definition (data
+actions with wildcards, minus not-data-actions), so custom roles are judged like built-in ones. Group
+memberships are not expanded: a permission that only a group holds makes the verdict UNKNOWN.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fnmatch
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from cmkaudit.evaluate.checks._common import (
     REQUIRED_KEY_PERMISSIONS,
@@ -11,36 +19,84 @@ from cmkaudit.evaluate.checks._common import (
     vault_of,
 )
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
-from cmkaudit.inventory.model import Inventory, KeyUsage, UsingIdentity, Vault
+from cmkaudit.ids import id_key
+from cmkaudit.inventory.links import errors_about
+from cmkaudit.inventory.model import (
+    Inventory,
+    KeyUsage,
+    RoleAssignment,
+    RoleDefinition,
+    UsingIdentity,
+    Vault,
+)
+
+REQUIRED_DATA_ACTIONS = {
+    "get": "microsoft.keyvault/vaults/keys/read",
+    "wrapKey": "microsoft.keyvault/vaults/keys/wrap/action",
+    "unwrapKey": "microsoft.keyvault/vaults/keys/unwrap/action",
+}
+ADMIN_ROLE_IDS = {
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
+    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": "Key Vault Crypto Officer",
+}
+CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
+KEY_DESTROY_ACTIONS = ("microsoft.keyvault/vaults/keys/delete", "microsoft.keyvault/vaults/keys/purge/action")
+"""IAM-03 counts a role that may delete or purge keys as key administration."""
 
 
-def _access_preconditions(usage: KeyUsage, inventory: Inventory) -> Verdict | Vault:
-    early = not_applicable_or_unresolved(usage)
-    if early:
-        return early
-    vault = vault_of(inventory, usage)
-    assert vault is not None
-    model = Evidence(
-        "enableRbacAuthorization", vault.rbac_authorization, vault.id, "properties.enableRbacAuthorization"
-    )
-    if vault.rbac_authorization is True:
-        return Verdict(
-            Status.UNKNOWN,
-            f"vault {vault.name} uses Azure RBAC; this control reads access policies, so the role assignments "
-            "on the vault and key must be reviewed for the identities listed",
-            (model, *_identity_evidence(usage.identities)),
-        )
-    if vault.rbac_authorization is None:
-        return Verdict(
-            Status.UNKNOWN,
-            f"vault {vault.name} does not report its permission model (enableRbacAuthorization)",
-            (model,),
-        )
-    if usage.identity_problems:
-        return Verdict(Status.UNKNOWN, "; ".join(usage.identity_problems), (model,))
-    if not usage.identities:
-        return Verdict(Status.UNKNOWN, "no identity that uses the key could be determined", (model,))
-    return vault
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A role assignment that applies to the key, with the definition of its role (None: not read)."""
+
+    assignment: RoleAssignment
+    definition: RoleDefinition | None
+
+    @property
+    def role(self) -> str:
+        """A readable name for the role."""
+        if self.definition and self.definition.role_name:
+            return self.definition.role_name
+        return ADMIN_ROLE_IDS.get(self.guid, self.guid)
+
+    @property
+    def guid(self) -> str:
+        """The role definition's GUID (the last segment of its id)."""
+        return self.assignment.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+    def allows(self, data_action: str) -> bool:
+        """Whether the role's data actions cover `data_action` (wildcards honoured, exclusions applied)."""
+        if self.definition is None:
+            return False
+        allowed = any(fnmatch.fnmatchcase(data_action, p.lower()) for p in self.definition.data_actions)
+        excluded = any(fnmatch.fnmatchcase(data_action, p.lower()) for p in self.definition.not_data_actions)
+        return allowed and not excluded
+
+
+def _applies_to_key(assignment: RoleAssignment, vault: Vault, key_id: str | None) -> bool:
+    """Assignments at or above the vault apply; below it, only those on this very key."""
+    scope, vault_scope = id_key(assignment.scope), id_key(vault.id)
+    if not scope.startswith(vault_scope + "/"):
+        return True
+    return key_id is not None and scope == id_key(key_id)
+
+
+def _grants(vault: Vault, inventory: Inventory, key_id: str | None) -> list[Grant]:
+    definitions = {id_key(d.id): d for d in inventory.role_definitions}
+    return [
+        Grant(a, definitions.get(id_key(a.role_definition_id)))
+        for a in vault.role_assignments or ()
+        if _applies_to_key(a, vault, key_id)
+    ]
+
+
+def _rbac_unread(vault: Vault, inventory: Inventory) -> Verdict:
+    failed = errors_about(inventory.errors, f"{vault.id}/providers/Microsoft.Authorization/roleAssignments")
+    why = f": {failed[0].message}" if failed else ""
+    return Verdict(Status.UNKNOWN, f"the role assignments of vault {vault.name} (Azure RBAC) could not be read{why}")
+
+
+def _model_evidence(vault: Vault) -> Evidence:
+    return Evidence("enableRbacAuthorization", vault.rbac_authorization, vault.id, "properties.enableRbacAuthorization")
 
 
 def _identity_evidence(identities: tuple[UsingIdentity, ...]) -> tuple[Evidence, ...]:
@@ -48,7 +104,7 @@ def _identity_evidence(identities: tuple[UsingIdentity, ...]) -> tuple[Evidence,
 
 
 def _granted(vault: Vault, identity: UsingIdentity) -> tuple[set[str], set[str]]:
-    """Key permissions, and other (secret/certificate/storage) permissions, granted to the identity."""
+    """Key permissions, and other (secret/certificate/storage) permissions, granted by access policies."""
     keys: set[str] = set()
     others: set[str] = set()
     for policy in vault.access_policies:
@@ -72,30 +128,69 @@ def _policy_evidence(vault: Vault, identity: UsingIdentity, keys: set[str], othe
     )
 
 
+def _roles_evidence(identity: UsingIdentity, grants: list[Grant]) -> Evidence:
+    return Evidence(
+        f"roles of {identity.role.value} {identity.principal_id}",
+        tuple(sorted(f"{g.role} at {g.assignment.scope}" for g in grants)),
+        None,
+        "Microsoft.Authorization/roleAssignments",
+    )
+
+
+PolicyJudge = Callable[[set[str], set[str]], str | None]
+RoleJudge = Callable[[list[Grant], list[Grant]], tuple[Status, str] | None]
+"""(the identity's own grants, grants held by groups) -> (FAIL or UNKNOWN, why), or None when fine."""
+
+
 def _judge_identities(
     usage: KeyUsage,
     inventory: Inventory,
-    problem: Callable[[set[str], set[str]], str | None],
+    by_policy: PolicyJudge,
+    by_role: RoleJudge,
     passed: str,
 ) -> Verdict:
-    """Apply `problem(key permissions, other permissions)` to every identity that uses the key.
-
-    FAIL lists each identity with a problem; PASS says `passed` (followed by the vault name).
-    """
-    pre = _access_preconditions(usage, inventory)
-    if isinstance(pre, Verdict):
-        return pre
-    vault = pre
-    evidence: list[Evidence] = list(_identity_evidence(usage.identities))
-    problems: list[str] = []
+    """Judge every identity that uses the key, by access policies or by role assignments."""
+    early = not_applicable_or_unresolved(usage)
+    if early:
+        return early
+    vault = vault_of(inventory, usage)
+    assert vault is not None
+    model = _model_evidence(vault)
+    if vault.rbac_authorization is None:
+        return Verdict(
+            Status.UNKNOWN,
+            f"vault {vault.name} does not report its permission model (enableRbacAuthorization)",
+            (model,),
+        )
+    if usage.identity_problems:
+        return Verdict(Status.UNKNOWN, "; ".join(usage.identity_problems), (model,))
+    if not usage.identities:
+        return Verdict(Status.UNKNOWN, "no identity that uses the key could be determined", (model,))
+    if vault.rbac_authorization and vault.role_assignments is None:
+        return _rbac_unread(vault, inventory)
+    evidence: list[Evidence] = [model, *_identity_evidence(usage.identities)]
+    failures: list[str] = []
+    unknowns: list[str] = []
+    grants = _grants(vault, inventory, usage.key_id) if vault.rbac_authorization else []
+    groups = [g for g in grants if (g.assignment.principal_type or "").lower() == "group"]
     for identity in usage.identities:
-        keys, others = _granted(vault, identity)
-        evidence.append(_policy_evidence(vault, identity, keys, others))
-        found = problem(keys, others)
-        if found:
-            problems.append(f"{identity.role.value} {identity.principal_id} {found}")
-    if problems:
-        return Verdict(Status.FAIL, f"on vault {vault.name}: " + "; ".join(problems), tuple(evidence))
+        who = f"{identity.role.value} {identity.principal_id}"
+        if vault.rbac_authorization:
+            own = [g for g in grants if g.assignment.principal_id.lower() == identity.principal_id.lower()]
+            evidence.append(_roles_evidence(identity, own))
+            judged = by_role(own, groups)
+            if judged is not None:
+                (failures if judged[0] is Status.FAIL else unknowns).append(f"{who} {judged[1]}")
+        else:
+            keys, others = _granted(vault, identity)
+            evidence.append(_policy_evidence(vault, identity, keys, others))
+            found = by_policy(keys, others)
+            if found:
+                failures.append(f"{who} {found}")
+    if failures:
+        return Verdict(Status.FAIL, f"on vault {vault.name}: " + "; ".join(failures), tuple(evidence))
+    if unknowns:
+        return Verdict(Status.UNKNOWN, f"on vault {vault.name}: " + "; ".join(unknowns), tuple(evidence))
     return Verdict(Status.PASS, f"{passed} on vault {vault.name}", tuple(evidence))
 
 
@@ -109,10 +204,70 @@ def _beyond_required(keys: set[str], others: set[str]) -> str | None:
     return f"also holds {permission_names(excess)}" if excess else None
 
 
+def _unread_definitions(grants: Iterable[Grant]) -> list[str]:
+    return sorted({g.assignment.role_definition_id for g in grants if g.definition is None})
+
+
+def _roles_missing_required(own: list[Grant], groups: list[Grant]) -> tuple[Status, str] | None:
+    missing = [name for name, action in REQUIRED_DATA_ACTIONS.items() if not any(g.allows(action) for g in own)]
+    if not missing:
+        return None
+    if _unread_definitions(own):
+        return Status.UNKNOWN, f"holds roles whose definitions could not be read: {', '.join(_unread_definitions(own))}"
+    via_groups = sorted(
+        {
+            g.role + " for group " + g.assignment.principal_id
+            for g in groups
+            if any(g.allows(REQUIRED_DATA_ACTIONS[m]) for m in missing)
+        }
+    )
+    if via_groups:
+        return Status.UNKNOWN, (
+            f"has no role granting {', '.join(missing)} itself, but may hold it through a group "
+            f"({'; '.join(via_groups)}); group membership is not evaluated"
+        )
+    return (
+        Status.FAIL,
+        f"has no role granting {', '.join(missing)} (Key Vault Crypto Service Encryption User grants them)",
+    )
+
+
+def _excessive(grant: Grant) -> list[str]:
+    """What a role allows beyond Key Vault Crypto Service Encryption User (which is acceptable by name).
+
+    Narrower means: data actions among get/wrapKey/unwrapKey on keys, and control-plane actions that only
+    read, or manage Event Grid subscriptions (as Key Vault's built-in data roles do).
+    """
+    if grant.guid == CRYPTO_SERVICE_ENCRYPTION_USER or grant.definition is None:
+        return []
+    allowed = set(REQUIRED_DATA_ACTIONS.values())
+    data = [a for a in grant.definition.data_actions if a.lower() not in allowed]
+    control = [
+        a
+        for a in grant.definition.actions
+        if not a.lower().endswith("/read") and not a.lower().startswith("microsoft.eventgrid/eventsubscriptions/")
+    ]
+    return data + control
+
+
+def _roles_beyond_required(own: list[Grant], groups: list[Grant]) -> tuple[Status, str] | None:
+    broad = sorted({f"{g.role} ({', '.join(_excessive(g))})" for g in own if g.definition and _excessive(g)})
+    if broad:
+        return Status.FAIL, f"also holds {'; '.join(broad)}"
+    unread = _unread_definitions(own)
+    if unread:
+        return Status.UNKNOWN, f"holds roles whose definitions could not be read: {', '.join(unread)}"
+    return None
+
+
 def check_required_permissions(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
     """IAM-01: every identity that uses the key holds get, wrapKey and unwrapKey."""
     return _judge_identities(
-        usage, inventory, _missing_required, "every identity that uses the key holds get, wrapKey and unwrapKey"
+        usage,
+        inventory,
+        _missing_required,
+        _roles_missing_required,
+        "every identity that uses the key holds get, wrapKey and unwrapKey",
     )
 
 
@@ -122,5 +277,67 @@ def check_least_privilege(usage: KeyUsage, inventory: Inventory, settings: Setti
         usage,
         inventory,
         _beyond_required,
+        _roles_beyond_required,
         "the identities that use the key hold no more than get, wrapKey and unwrapKey",
+    )
+
+
+def _is_key_admin(grant: Grant) -> bool:
+    return grant.guid in ADMIN_ROLE_IDS or any(grant.allows(action) for action in KEY_DESTROY_ACTIONS)
+
+
+def check_key_administrators(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+    """IAM-03: nobody outside the break-glass list can purge the key or administer the vault's keys."""
+    early = not_applicable_or_unresolved(usage)
+    if early:
+        return early
+    vault = vault_of(inventory, usage)
+    assert vault is not None
+    model = _model_evidence(vault)
+    allowed = {p.lower() for p in settings.break_glass_principals}
+    evidence = [model, Evidence("break-glass principals", tuple(sorted(allowed)), None, "configuration")]
+    if vault.rbac_authorization is None:
+        return Verdict(
+            Status.UNKNOWN,
+            f"vault {vault.name} does not report its permission model (enableRbacAuthorization)",
+            (model,),
+        )
+    if not vault.rbac_authorization:
+        holders = sorted(
+            p.object_id
+            for p in vault.access_policies
+            if {"purge", "all"} & {k.lower() for k in p.keys} and p.object_id.lower() not in allowed
+        )
+        evidence.append(Evidence("principals with key purge", tuple(holders), vault.id, "properties.accessPolicies"))
+        if holders:
+            return Verdict(
+                Status.FAIL,
+                f"on vault {vault.name}, {', '.join(holders)} may purge keys (access policy)",
+                tuple(evidence),
+            )
+        return Verdict(
+            Status.PASS, f"on vault {vault.name}, only break-glass principals may purge keys", tuple(evidence)
+        )
+    if vault.role_assignments is None:
+        return _rbac_unread(vault, inventory)
+    grants = _grants(vault, inventory, usage.key_id)
+    admins = sorted(
+        f"{g.assignment.principal_id} ({g.role} at {g.assignment.scope})"
+        for g in grants
+        if _is_key_admin(g) and g.assignment.principal_id.lower() not in allowed
+    )
+    evidence.append(Evidence("key administrators", tuple(admins), vault.id, "Microsoft.Authorization/roleAssignments"))
+    if admins:
+        return Verdict(Status.FAIL, f"on vault {vault.name}, key administrators: {'; '.join(admins)}", tuple(evidence))
+    unread = _unread_definitions(grants)
+    if unread:
+        return Verdict(
+            Status.UNKNOWN,
+            f"roles whose definitions could not be read are assigned: {', '.join(unread)}",
+            tuple(evidence),
+        )
+    return Verdict(
+        Status.PASS,
+        f"on vault {vault.name}, no principal outside the break-glass list administers keys",
+        tuple(evidence),
     )
