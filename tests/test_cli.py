@@ -104,15 +104,26 @@ def test_incomplete_scan_with_nothing_failed_exits_3(tmp_path: Path) -> None:
     by = {(f["control_id"], f["scope"]): f for f in document["findings"]}
     assert document["summary"]["by_status"]["FAIL"] == 0
     assert document["summary"]["complete"] is False
-    for scope in ("managedServices", "managedDisk", "dbfsRoot"):
+    for scope in ("managedServices", "dbfsRoot"):  # key cmk-payments: Resource Manager refuses the key
         assert by[("KEY-03", scope)]["status"] == "UNKNOWN"
         assert "HTTP 403 AuthorizationFailed" in by[("KEY-03", scope)]["reason"]
         assert by[("KV-01", scope)]["status"] == "PASS"
+    # key cmk-payments-disk: readable, but its rotation policy is only on the data plane, which refuses.
+    disk = by[("KEY-03", "managedDisk")]
+    assert disk["status"] == "UNKNOWN"
+    assert "data plane could not be read: (Forbidden)" in disk["reason"]
+    assert "getrotationpolicy permission" in disk["reason"]
+    assert [by[(c, "managedDisk")]["status"] for c in ("KEY-01", "KEY-02", "KEY-04")] == ["PASS"] * 3
     assert by[("IAM-01", "managedServices")]["status"] == "UNKNOWN"
     assert "HTTP 403" in by[("IAM-01", "managedServices")]["reason"]
     assert by[("IAM-01", "managedDisk")]["status"] == "PASS"
     assert {e["status_code"] for e in document["coverage"]["errors"]} == {403}
-    assert len(document["coverage"]["errors"]) == 3
+    assert sorted(e["operation"] for e in document["coverage"]["errors"]) == [
+        "get key",
+        "get key rotation policy (data plane)",
+        "list key versions",
+        "look up the AzureDatabricks service principal",
+    ]
 
 
 def test_incomplete_scan_that_also_fails_exits_1(tmp_path: Path) -> None:

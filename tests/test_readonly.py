@@ -80,3 +80,10 @@ def test_get_passes_the_guard(connection: ArmConnection, wire: RecordingTranspor
         f"GET https://management.azure.com/subscriptions/{SUB}/resourceGroups/rg/providers/"
         "Microsoft.Databricks/workspaces/dbw?api-version=2026-01-01"
     ]
+
+
+def test_data_plane_delete_is_refused(connection: ArmConnection, wire: RecordingTransport) -> None:
+    client = connection.key_client("https://kv-test.vault.azure.net/")
+    with pytest.raises(WriteBlockedError, match="refused to send DELETE"):
+        client.begin_delete_key("cmk")
+    assert wire.sent == []

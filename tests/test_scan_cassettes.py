@@ -138,6 +138,12 @@ def test_demo_tenant_is_read_completely(demo_inventory: Inventory) -> None:
         "cmk-finance": 3,
     }
     assert demo_inventory.principals[0].source is PrincipalSource.GRAPH
+    # Resource Manager returned no rotation policy for the test key: it was read from the data plane.
+    sources = {k.name: k.rotation_policy.source if k.rotation_policy else None for k in demo_inventory.keys}
+    assert sources["cmk-analytics-test"] == (
+        "data plane https://kv-analytics-dev.vault.azure.net/keys/cmk-analytics-test/rotationpolicy"
+    )
+    assert sources["cmk-finance"] == "properties.rotationPolicy"
 
 
 def test_demo_every_recorded_exchange_is_used_once() -> None:
@@ -314,3 +320,26 @@ def test_arm_only_token_makes_the_graph_lookup_unknown_not_wrong() -> None:
     statuses = observed(inventory)
     assert statuses[("IAM-01", CLAIMS, MS)] == "UNKNOWN"
     assert statuses[("IAM-01", CLAIMS, MD)] == "PASS"
+
+
+def test_arm_only_token_cannot_read_the_data_plane_and_says_so() -> None:
+    """With CMKAUDIT_ACCESS_TOKEN (ARM only), the data-plane rotation policy is UNKNOWN, with the reason."""
+    from cmkaudit.collect.azure import AzureCollector
+    from cmkaudit.collect.credentials import StaticTokenCredential
+    from cmkaudit.collect.http import Cloud, endpoints_for, open_connection
+
+    endpoints = endpoints_for(Cloud.PUBLIC)
+    recorder = vcr.VCR(record_mode="none", match_on=MATCH_ON)
+    with (
+        recorder.use_cassette(str(CASSETTES / "demo-tenant.yaml")),
+        open_connection(StaticTokenCredential("arm-token", endpoints.arm_scope), endpoints) as connection,
+    ):
+        inventory = AzureCollector(connection).collect(DEMO_SUBSCRIPTIONS, now=DEMO_RECORDED_AT)
+    errors = {e.operation: e for e in inventory.errors}
+    data_plane = errors["get key rotation policy (data plane)"]
+    assert data_plane.resource_id.endswith("/keys/cmk-analytics-test/rotationpolicy")
+    assert "ARM token" in data_plane.message
+    assert (data_plane.hint or "").startswith("the credential cannot get a Key Vault token")
+    statuses = observed(inventory)
+    assert statuses[("KEY-03", TEST, MS)] == "UNKNOWN"
+    assert statuses[("KEY-03", FIN, MS)] == "PASS"  # Resource Manager returned that policy

@@ -41,7 +41,7 @@ class Cassette:
 
     interactions: list[Json] = field(default_factory=list)
 
-    def get(self, uri: str, body: Json, status: int = 200) -> None:
+    def get(self, uri: str, body: Json, status: int = 200, headers: dict[str, str] | None = None) -> None:
         """Record a GET and its JSON answer."""
         self.interactions.append(
             {
@@ -57,6 +57,7 @@ class Cassette:
                         "Cache-Control": ["no-cache"],
                         "Content-Type": ["application/json; charset=utf-8"],
                         "x-ms-request-id": [f"00000000-0000-4000-8000-{len(self.interactions):012d}"],
+                        **{name: [value] for name, value in (headers or {}).items()},
                     },
                     "status": {"code": status, "message": _REASONS[status]},
                 },
@@ -94,6 +95,43 @@ class Cassette:
                 latest=versions[-1],
                 policy=policy,
             ),
+        )
+
+    def rotation_policy(self, vault_uri: str, key: str, tenant: str, policy: Json | None, status: int = 200) -> None:
+        """Record the data plane's GetKeyRotationPolicy (GetKeyRotationPolicy-example.json).
+
+        Key Vault's data plane first answers 401 with a challenge naming the tenant and resource; the client
+        then asks for a token and repeats the request. Both exchanges are recorded, as they happen.
+        """
+        uri = f"{vault_uri.rstrip('/')}/keys/{key}/rotationpolicy?api-version={ApiVersion.KEYVAULT_DATA_PLANE.value}"
+        challenge = (
+            f'Bearer authorization="https://login.microsoftonline.com/{tenant}", resource="https://vault.azure.net"'
+        )
+        self.get(
+            uri,
+            {"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer or PoP token."}},
+            status=401,
+            headers={"WWW-Authenticate": challenge},
+        )
+        if policy is not None:
+            self.get(uri, {"id": uri.split("?")[0], **policy}, status=status)
+            return
+        vault = vault_uri.split("//")[1].split(".")[0]
+        self.get(
+            uri,
+            {
+                "error": {
+                    "code": "Forbidden",
+                    "message": (
+                        f"The user, group or application 'appid={SCANNER_OBJECT_ID};oid={SCANNER_OBJECT_ID};"
+                        f"iss=https://sts.windows.net/{tenant}/' does not have keys getrotationpolicy permission on "
+                        f"key vault '{vault};location=uksouth'. For help resolving this issue, please see "
+                        "https://go.microsoft.com/fwlink/?linkid=2125287"
+                    ),
+                    "innererror": {"code": "AccessDenied"},
+                }
+            },
+            status=403,
         )
 
     def diagnostics(self, vault_id: str, settings: list[Json]) -> None:
@@ -155,7 +193,7 @@ class Cassette:
         return {"interactions": self.interactions, "version": 1}
 
 
-_REASONS = {200: "OK", 403: "Forbidden", 404: "Not Found"}
+_REASONS = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
 
 def arm(path: str, api_version: ApiVersion, extra: str = "") -> str:
@@ -893,9 +931,10 @@ def demo_tenant() -> Cassette:
         location="northeurope",
         size=None,
         versions=[test_v],
-        policy=rotation_policy("P90D"),
+        policy=None,  # Resource Manager leaves it out: the data plane has it
         kty="EC",
     )
+    c.rotation_policy(ana_uri, "cmk-analytics-test", tenant, rotation_policy("P90D"))
     c.key(
         fin_vault_id,
         "cmk-finance",
@@ -1150,6 +1189,7 @@ def permission_denied() -> Cassette:
     vault_id = f"/subscriptions/{sub}/resourceGroups/rg-payments/providers/Microsoft.KeyVault/vaults/kv-payments-prod"
     des_principal, st_principal = "6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d9e", "7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
     version = "9e8d7c6b5a4f4e3d2c1b0a9f8e7d6c5b"
+    disk_version: Version = ("0a9b8c7d6e5f40a1b2c3d4e5f6a7b8c9", epoch("2026-09-20"), epoch("2028-09-19"))
     c.get(
         list_uri(sub, "Microsoft.Databricks/workspaces", ApiVersion.DATABRICKS),
         {
@@ -1165,7 +1205,7 @@ def permission_denied() -> Cassette:
                     storage_account="dbstoragepay01",
                     workspace_number="5590127384651023",
                     managed_services_key=(uri, "cmk-payments", ""),
-                    managed_disk_key=(uri, "cmk-payments", ""),
+                    managed_disk_key=(uri, "cmk-payments-disk", ""),
                     disk_encryption_set="dbdiskencryptionset-payments",
                     disk_principal=des_principal,
                     tenant=tenant,
@@ -1207,7 +1247,7 @@ def permission_denied() -> Cassette:
                     "rg-payments-managed",
                     "dbdiskencryptionset-payments",
                     location="uksouth",
-                    key_url=f"{uri}keys/cmk-payments/{version}",
+                    key_url=f"{uri}keys/cmk-payments-disk/{disk_version[0]}",
                     source_vault_id=vault_id,
                     principal=des_principal,
                     tenant=tenant,
@@ -1243,6 +1283,9 @@ def permission_denied() -> Cassette:
         arm_authorization_failed("Microsoft.KeyVault/vaults/keys/read", key_path),
         status=403,
     )
+    # The managed-disk key's metadata is readable, but not its rotation policy on the data plane.
+    c.key(vault_id, "cmk-payments-disk", location="uksouth", size=3072, versions=[disk_version], policy=None)
+    c.rotation_policy(uri, "cmk-payments-disk", tenant, None)
     c.diagnostics(vault_id, [diagnostic_setting(vault_id, "audit", logs=audit_logs(), workspace=LOG_ANALYTICS)])
     c.get(
         graph_lookup_uri(),

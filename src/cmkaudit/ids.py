@@ -99,6 +99,11 @@ def vault_host(uri: str) -> str:
     return (parsed.hostname or "").lower()
 
 
+def rotation_policy_url(vault_uri: str, key_name: str) -> str:
+    """Where a key's rotation policy lives on the data plane (the resource its collection errors name)."""
+    return f"{vault_uri.rstrip('/')}/keys/{key_name}/rotationpolicy"
+
+
 def parse_key_url(url: str) -> KeyUrl | None:
     """Parse `https://host[:port]/keys/<name>[/<version>]`, or None when it is not a key URL."""
     parsed = urlsplit(url.strip())

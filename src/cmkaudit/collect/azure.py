@@ -26,6 +26,7 @@ from cmkaudit.collect.mapping import (
     key_version_from_arm,
     role_assignment_from_arm,
     role_definition_from_arm,
+    rotation_policy_from_sdk,
     storage_account_from_arm,
     subscription_from_arm,
     vault_from_arm,
@@ -36,6 +37,7 @@ from cmkaudit.ids import (
     PrincipalId,
     SubscriptionId,
     id_key,
+    rotation_policy_url,
     subscription_of,
     vault_host,
 )
@@ -119,6 +121,11 @@ def _arm_error(resource_id: str, operation: str, exc: HttpResponseError, scope: 
     return error
 
 
+DATA_PLANE_HINT = (
+    "grant the scanner the key permission 'Get Rotation Policy' (access policies) or Key Vault Reader (Azure RBAC)"
+)
+
+
 def _wire(model: Any) -> Mapping[str, Any]:
     """An SDK model in its REST wire shape: hybrid models are dicts already, msrest models serialise back."""
     if hasattr(model, "as_dict") and not hasattr(model, "serialize"):
@@ -190,6 +197,7 @@ class AzureCollector:
             accounts = self._conn.storage(sub).storage_accounts.list()
             self._list(got, sub, "list storage accounts", accounts, storage_account_from_arm, got.storage_accounts)
         self._collect_keys(got, self._referenced_keys(got))
+        self._collect_rotation_policies(got)
         self._collect_diagnostic_settings(got)
         self._collect_role_assignments(got)
         self._collect_principals(got, self._managed_services_tenants(got))
@@ -302,6 +310,42 @@ class AzureCollector:
                 got.errors.append(collection_error(key_id, "get key", exc, scope))
             except MappingError as exc:
                 got.errors.append(CollectionError(key_id, "get key", None, "MalformedResource", str(exc)))
+
+    def _collect_rotation_policies(self, got: _Collected) -> None:
+        """Where Resource Manager returned no rotation policy, ask the vault's data plane (a GET)."""
+        vaults = {id_key(v.id): v for v in got.vaults}
+        for index, key in enumerate(got.keys):
+            vault = vaults.get(id_key(key.vault_id))
+            if key.rotation_policy is not None or vault is None or not vault.vault_uri:
+                continue
+            resource = rotation_policy_url(vault.vault_uri, key.name)
+            try:
+                policy = self._conn.key_client(vault.vault_uri).get_key_rotation_policy(key.name)
+            except ClientAuthenticationError as exc:
+                error = collection_error(resource, "get key rotation policy (data plane)", exc)
+                if exc.status_code is None:  # no token for Key Vault, e.g. CMKAUDIT_ACCESS_TOKEN holds an ARM token
+                    error = replace(error, hint="the credential cannot get a Key Vault token: " + DATA_PLANE_HINT)
+                else:
+                    error = replace(error, hint=DATA_PLANE_HINT)
+                got.errors.append(error)
+                continue
+            except HttpResponseError as exc:
+                got.errors.append(
+                    replace(
+                        collection_error(resource, "get key rotation policy (data plane)", exc), hint=DATA_PLANE_HINT
+                    )
+                )
+                continue
+            except AzureError as exc:
+                got.errors.append(
+                    replace(
+                        collection_error(resource, "get key rotation policy (data plane)", exc),
+                        hint="the vault's data plane is not reachable from here (private endpoint or firewall)",
+                    )
+                )
+                continue
+            source = f"data plane {resource}"
+            got.keys[index] = replace(key, rotation_policy=rotation_policy_from_sdk(policy, source))
 
     def _collect_diagnostic_settings(self, got: _Collected) -> None:
         """Read where each vault that holds a workspace's key sends its logs (for KV-04)."""

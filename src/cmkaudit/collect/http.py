@@ -16,6 +16,7 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import HttpTransport, RequestsTransport
 from azure.core.rest import HttpRequest as RestHttpRequest
+from azure.keyvault.keys import KeyClient
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.databricks import AzureDatabricksManagementClient
@@ -35,6 +36,7 @@ class ApiVersion(StrEnum):
     STORAGE = "2025-06-01"
     SUBSCRIPTIONS = "2022-12-01"
     AUTHORIZATION = "2022-04-01"
+    KEYVAULT_DATA_PLANE = "2025-07-01"
     DIAGNOSTIC_SETTINGS = "2021-05-01-preview"
     """The latest diagnostic-settings API; azure-mgmt-monitor 7 has no client for it, so it is a raw GET."""
 
@@ -181,6 +183,16 @@ class ArmConnection:
         endpoint is passed explicitly."""
         return AuthorizationManagementClient(
             self.credential, subscription_id, api_version=ApiVersion.AUTHORIZATION.value, **self._common()
+        )
+
+    def key_client(self, vault_uri: str) -> KeyClient:
+        """A Key Vault data-plane client for one vault, at the URI the vault reports (no assumed suffix)."""
+        return KeyClient(
+            vault_uri,
+            self.credential,
+            api_version=ApiVersion.KEYVAULT_DATA_PLANE.value,
+            transport=self.transport,
+            user_agent=f"cmkaudit/{__version__}",
         )
 
     def send_raw(self, request: RestHttpRequest) -> Any:

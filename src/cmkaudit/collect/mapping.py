@@ -299,6 +299,23 @@ def rotation_policy_from_arm(obj: object, source: str) -> RotationPolicy | None:
     )
 
 
+def rotation_policy_from_sdk(policy: Any, source: str) -> RotationPolicy:
+    """Map the data plane's KeyRotationPolicy (azure-keyvault-keys) to the inventory's shape."""
+    actions = getattr(policy, "lifetime_actions", None) or []
+    return RotationPolicy(
+        lifetime_actions=tuple(
+            LifetimeAction(
+                action=_str(str(getattr(a.action, "value", a.action))) if getattr(a, "action", None) else None,
+                time_after_create=_str(getattr(a, "time_after_create", None)),
+                time_before_expiry=_str(getattr(a, "time_before_expiry", None)),
+            )
+            for a in actions
+        ),
+        expiry_time=_str(getattr(policy, "expires_in", None)),
+        source=source,
+    )
+
+
 def key_version_from_arm(payload: Json) -> KeyVersion | None:
     """Map one entry of `keys.list_versions`; None when it names no version."""
     props = _get(payload, "properties")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cmkaudit.evaluate.checks._common import key_of, not_applicable_or_unresolved, version_in_use
+from cmkaudit.evaluate.checks._common import key_of, not_applicable_or_unresolved, vault_of, version_in_use
 from cmkaudit.evaluate.durations import duration_days
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
+from cmkaudit.ids import rotation_policy_url
+from cmkaudit.inventory.links import errors_about
 from cmkaudit.inventory.model import Inventory, KeyUsage, KeyVersion
 
 
@@ -33,11 +35,14 @@ def check_rotation_policy(usage: KeyUsage, inventory: Inventory, settings: Setti
     assert key is not None
     policy = key.rotation_policy
     if policy is None:
+        vault = vault_of(inventory, usage)
+        url = rotation_policy_url(vault.vault_uri, key.name) if vault and vault.vault_uri else None
+        failed = errors_about(inventory.errors, url) if url else []
+        why = f": {failed[0].message}" if failed else ""
         return Verdict(
             Status.UNKNOWN,
-            f"Azure Resource Manager returned no rotation policy for key {key.name}; the policy must be read "
-            "from the Key Vault data plane (keys/rotationpolicy, needs the 'Get Rotation Policy' key permission "
-            "or Key Vault Reader)",
+            f"Azure Resource Manager returned no rotation policy for key {key.name}, and the vault's data plane "
+            f"could not be read{why} (it needs the 'Get Rotation Policy' key permission or Key Vault Reader)",
             (Evidence("properties.rotationPolicy", None, key.id, "properties.rotationPolicy"),),
         )
     actions = tuple(
