@@ -902,3 +902,13 @@ def test_access_policy_purge_outside_break_glass() -> None:
     allowed = Settings(break_glass_principals=("eeeeeeee-0000-4000-8000-00000000000e",))
     assert usage_verdict(check_key_administrators, inv, Scope.MANAGED_SERVICES, allowed).status is Status.PASS
     assert usage_verdict(check_key_administrators, inventory(), Scope.MANAGED_SERVICES).status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    "check", [check_managed_services_cmk, check_managed_disk_cmk, check_managed_disk_auto_rotation, check_dbfs_root_cmk]
+)
+def test_unknown_scope_when_the_workspace_came_without_properties(check: object) -> None:
+    """A truncated payload is not evidence that CMK is off."""
+    verdict = workspace_verdict(check, inventory(workspaces=[workspace(properties_reported=False)]))
+    assert verdict.status is Status.UNKNOWN
+    assert "without its properties" in verdict.reason

@@ -191,6 +191,13 @@ def test_nulls_and_wrong_types_never_crash(mapper: Any, example: str) -> None:
     mapper(mangled)
 
 
+def test_workspace_without_properties_is_marked_as_such() -> None:
+    body = arm_example("WorkspaceGet.json")
+    assert workspace_from_arm(body).properties_reported is True
+    body["properties"] = None
+    assert workspace_from_arm(body).properties_reported is False
+
+
 def test_a_resource_without_id_is_a_mapping_error() -> None:
     body = arm_example("WorkspaceGet.json")
     del body["id"]

@@ -219,6 +219,7 @@ def workspace_from_arm(payload: Json) -> Workspace:
             ),
             rotation_to_latest=_bool(_get(disk, "rotationToLatestKeyVersionEnabled")),
         ),
+        properties_reported=isinstance(props, Mapping),
         dbfs_root=ScopeEncryption(
             scope=Scope.DBFS_ROOT,
             key_source=_str(_get(dbfs_encryption, "keySource")),

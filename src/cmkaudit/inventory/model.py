@@ -99,6 +99,8 @@ class Workspace:
     managed_services: ScopeEncryption
     managed_disk: ScopeEncryption
     dbfs_root: ScopeEncryption
+    properties_reported: bool = True
+    """False when the payload had no `properties` object: its encryption settings were not seen."""
 
     def scope(self, scope: Scope) -> ScopeEncryption:
         """The encryption settings of one scope."""

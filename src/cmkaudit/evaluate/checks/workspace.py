@@ -36,7 +36,17 @@ _KEY_SOURCE_PATH = {
 }
 
 
+def _not_reported(workspace: Workspace) -> Verdict:
+    return Verdict(
+        Status.UNKNOWN,
+        "Azure returned the workspace without its properties, so its encryption settings were not seen",
+        (Evidence("properties", None, workspace.id, "properties"),),
+    )
+
+
 def _scope_check(workspace: Workspace, scope: Scope) -> Verdict:
+    if not workspace.properties_reported:
+        return _not_reported(workspace)
     enc = workspace.scope(scope)
     evidence = _scope_evidence(workspace, scope)
     if enc.uses_cmk:
@@ -79,6 +89,8 @@ def check_managed_disk_cmk(workspace: Workspace, inventory: Inventory, settings:
 
 def check_dbfs_root_cmk(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
     """DBX-05: the DBFS root uses a customer-managed key, and its storage account agrees."""
+    if not workspace.properties_reported:
+        return _not_reported(workspace)
     enc = workspace.dbfs_root
     evidence = (
         Evidence(
@@ -142,6 +154,8 @@ def check_dbfs_root_cmk(workspace: Workspace, inventory: Inventory, settings: Se
 
 def check_managed_disk_auto_rotation(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
     """DBX-04: managed disks follow the latest key version (workspace and disk encryption set agree, no error)."""
+    if not workspace.properties_reported:
+        return _not_reported(workspace)
     enc = workspace.managed_disk
     if not enc.uses_cmk:
         return Verdict(
