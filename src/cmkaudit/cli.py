@@ -23,6 +23,7 @@ from cmkaudit.inventory.model import Inventory
 if TYPE_CHECKING:
     from cmkaudit.config import ConfigFile
     from cmkaudit.evaluate.catalog import Catalog
+    from cmkaudit.report.results import ResultsDocument
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -62,7 +63,7 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
         type=_formats,
         default=["console", "json"],
         metavar="FORMATS",
-        help="comma-separated output formats: console, json (default: console,json)",
+        help="comma-separated output formats: console, json, sarif, html (default: console,json)",
     )
     group.add_argument(
         "--output-dir",
@@ -73,8 +74,13 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--fail-on",
         choices=[s.value for s in Severity] + [NO_THRESHOLD],
-        default=Severity.LOW.value,
         help="exit 1 when a finding of this severity or higher fails (default: low; 'none' never fails)",
+    )
+    group.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="RESULTS",
+        help="a previous results file: mark failed and unknown findings new or unchanged, and list the resolved",
     )
     group.add_argument(
         "--config",
@@ -152,6 +158,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="console (default), json, or markdown (the benchmark document)",
     )
 
+    render = commands.add_parser("report", help="re-render a results file (--format json) offline")
+    render.add_argument("results", type=Path, help="a results file written by 'scan' or 'evaluate' with --format json")
+    render.add_argument(
+        "--format",
+        type=_formats,
+        default=["html"],
+        metavar="FORMATS",
+        help="console, json, sarif, html (default: html)",
+    )
+    render.add_argument("--output-dir", type=Path, default=Path("cmkaudit-results"), help="where files are written")
+    render.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity] + [NO_THRESHOLD],
+        help="exit 1 when a finding of this severity or higher failed (default: the threshold the results used)",
+    )
+    render.add_argument("--baseline", type=Path, metavar="RESULTS", help="compare with a previous results file")
+
     again = commands.add_parser("evaluate", help="evaluate a saved snapshot offline and report")
     again.add_argument("snapshot", type=Path, help="a snapshot written by 'scan --save-snapshot'")
     _add_report_options(again)
@@ -220,7 +243,8 @@ def _exit_code(result: Outcome) -> int:
 
 def _report(args: argparse.Namespace, inventory: Inventory, config: ConfigFile, streams: Streams) -> int:
     from cmkaudit.evaluate.waivers import apply_waivers
-    from cmkaudit.report import Report, ReportFormat
+    from cmkaudit.report import Report
+    from cmkaudit.report.results import build_results
 
     disabled = config.disabled()
     catalog = load_catalog().without(disabled)
@@ -231,14 +255,55 @@ def _report(args: argparse.Namespace, inventory: Inventory, config: ConfigFile, 
         settings = replace(settings, soft_delete_min_retention_days=args.retention_days)
     evaluated = evaluate(inventory, catalog, settings)
     findings, waivers = apply_waivers(evaluated, config.waiver_list(), inventory.collected_at.date())
-    threshold = None if args.fail_on == NO_THRESHOLD else Severity(args.fail_on)
+    threshold = _threshold(args.fail_on, Severity.LOW)
     result = outcome(findings, inventory, threshold)
     report = Report(inventory, findings, catalog, settings, result, waivers, tuple(sorted(disabled)))
+    results = build_results(report)
+    _render(args, results, streams)
+    return _exit_code(result)
+
+
+def _threshold(value: str | None, default: Severity | None) -> Severity | None:
+    if value is None:
+        return default
+    return None if value == NO_THRESHOLD else Severity(value)
+
+
+def _render(args: argparse.Namespace, results: ResultsDocument, streams: Streams) -> None:
+    """Compare with the baseline if one was given, then write every format asked for."""
+    from cmkaudit.report import ReportFormat, load_results
+    from cmkaudit.report.results import compare_with_baseline
+
+    if args.baseline:
+        results = compare_with_baseline(results, load_results(args.baseline))
     for name in args.format:
-        written = ReportFormat(name).write(report, args.output_dir, streams.stdout)
+        written = ReportFormat(name).write(results, args.output_dir, streams.stdout)
         if written is not None:
             streams.stderr.write(f"cmkaudit: wrote {written}\n")
-    return _exit_code(result)
+
+
+def _rerender(args: argparse.Namespace, streams: Streams) -> int:
+    """`cmkaudit report`: render a saved results file; the exit code follows the threshold."""
+    from cmkaudit.report import load_results
+
+    results = load_results(args.results)
+    threshold = _threshold(args.fail_on, results.settings.fail_on)
+    if threshold is not results.settings.fail_on:
+        failed = (
+            sum(1 for f in results.findings if f.status.value == "FAIL" and f.severity.rank >= threshold.rank)
+            if threshold
+            else 0
+        )
+        results = results.model_copy(
+            update={
+                "settings": results.settings.model_copy(update={"fail_on": threshold}),
+                "summary": results.summary.model_copy(update={"failed_at_or_above_threshold": failed}),
+            }
+        )
+    _render(args, results, streams)
+    if results.summary.failed_at_or_above_threshold:
+        return EXIT_FAILED
+    return EXIT_OK if results.summary.complete else EXIT_INCOMPLETE
 
 
 def _chosen_control(words: Sequence[str]) -> str | None:
@@ -290,6 +355,8 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None) -
             return int(exc.code) if isinstance(exc.code, int) else EXIT_OK
         if args.command == "controls":
             return _controls(args, streams)
+        if args.command == "report":
+            return _rerender(args, streams)
         # Broken metadata or configuration fails before any time is spent on Azure.
         config = _config(args, load_catalog())
         if args.command == "scan":

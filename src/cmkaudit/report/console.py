@@ -1,21 +1,18 @@
-"""The console summary: a table per workspace, totals, and what could not be read."""
+"""The console summary: a table per workspace, totals, waivers, and what could not be read."""
 
 from __future__ import annotations
 
 import re
-from collections import Counter
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cmkaudit.evaluate.model import Finding, Severity, Status
+from cmkaudit.evaluate.model import Severity, Status
 from cmkaudit.ids import id_key
-
-if TYPE_CHECKING:
-    from cmkaudit.report import Report
+from cmkaudit.report.results import FindingInfo, ResultsDocument
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -26,6 +23,8 @@ STATUS_STYLE = {
     Status.NOT_APPLICABLE: "dim",
     Status.SUPPRESSED: "magenta",
 }
+
+SCOPE_LABELS = {"managedServices": "managed services", "managedDisk": "managed disks", "dbfsRoot": "DBFS root"}
 
 
 def clean(value: object) -> Text:
@@ -38,22 +37,26 @@ def _status(status: Status) -> Text:
     return Text(label, style=STATUS_STYLE[status])
 
 
-def _reason(finding: Finding) -> Text:
+def _reason(finding: FindingInfo) -> Text:
     text = clean(finding.reason)
+    if finding.baseline == "new":
+        text.append("  [new since the baseline]", style="bold")
     if finding.waiver is not None:
         w = finding.waiver
-        text.append(
-            f"\nwaived ({w.waived_status.value}) until {w.expires} by {_CONTROL_CHARS.sub('', w.owner)}: ",
-            style="magenta",
-        )
+        text.append(f"\nwaived ({w.waived_status}) until {w.expires} by ", style="magenta")
+        text.append_text(clean(w.owner))
+        text.append(": ", style="magenta")
         text.append_text(clean(w.justification))
     return text
 
 
-def _workspace_table(name: str, resource_id: str, findings: list[Finding]) -> Table:
+def _workspace_table(name: str, resource_id: str, findings: list[FindingInfo]) -> Table:
     """One workspace's findings; NOT_APPLICABLE rows are counted in the caption, not listed."""
     title = clean(name)
-    title.append(f"  {resource_id}", style="dim")
+    identifier = clean(resource_id)
+    identifier.stylize("dim")
+    title.append("  ")
+    title.append_text(identifier)
     hidden = sum(1 for f in findings if f.status is Status.NOT_APPLICABLE)
     caption = (
         f"{hidden} not-applicable finding(s) not shown (scopes without a customer-managed key)" if hidden else None
@@ -69,7 +72,7 @@ def _workspace_table(name: str, resource_id: str, findings: list[Finding]) -> Ta
             continue
         table.add_row(
             Text(f.control_id),
-            Text(f.scope.label if f.scope else "workspace"),
+            Text(SCOPE_LABELS.get(f.scope.value, f.scope.value) if f.scope else "workspace"),
             _status(f.status),
             Text(f.severity.value),
             _reason(f),
@@ -77,65 +80,77 @@ def _workspace_table(name: str, resource_id: str, findings: list[Finding]) -> Ta
     return table
 
 
-def render_console(report: Report, stream: TextIO) -> None:
+def render_console(results: ResultsDocument, stream: TextIO) -> None:
     """Print the summary to `stream`."""
     console = Console(file=stream, highlight=False, emoji=False, soft_wrap=False)
-    inventory = report.inventory
+    scan, summary = results.scan, results.summary
     header = Text()
     header.append("cmkaudit ", style="bold")
-    header.append(f"{inventory.tool_version}  ")
-    header.append(f"collected {inventory.collected_at.isoformat()}  cloud {inventory.scope.cloud}\n")
-    header.append("subscriptions: " + ", ".join(inventory.scope.subscriptions))
-    header.append(f"\nworkspaces: {len(inventory.workspaces)}  findings: {len(report.findings)}")
+    header.append(f"{results.tool.version}  ")
+    header.append(f"evidence collected {scan.collected_at.isoformat()}  cloud {scan.cloud}\n")
+    header.append("subscriptions: " + ", ".join(scan.subscriptions))
+    rate = summary.kpis.compliance_rate
+    header.append(
+        f"\nworkspaces: {scan.workspaces}  findings: {summary.findings}  "
+        f"compliance: {'-' if rate is None else f'{rate:.0%}'}"
+    )
     console.print(Panel(header, title="CMK benchmark for Azure Databricks", title_align="left"))
 
-    by_workspace: dict[str, list[Finding]] = {}
-    for f in report.findings:
+    by_workspace: dict[str, list[FindingInfo]] = {}
+    for f in results.findings:
         by_workspace.setdefault(id_key(f.resource_id), []).append(f)
-    order = {c.id: i for i, c in enumerate(report.catalog)}
-    for workspace in inventory.workspaces:
+    order = {c.id: i for i, c in enumerate(results.controls)}
+    for workspace in results.workspaces:
         rows = sorted(
             by_workspace.get(id_key(workspace.id), []),
             key=lambda f: (order.get(f.control_id, 99), f.scope.value if f.scope else ""),
         )
         console.print(_workspace_table(workspace.name, workspace.id, rows))
-    if not inventory.workspaces:
+    if not results.workspaces:
         console.print(Text("No Databricks workspaces were found in the scanned subscriptions.", style="yellow"))
 
     totals = Table(title="Totals", title_justify="left")
     totals.add_column("Severity")
     for status in Status:
         totals.add_column(status.value if status is not Status.NOT_APPLICABLE else "N/A", justify="right")
-    counts = Counter((f.severity, f.status) for f in report.findings)
     for severity in Severity:
-        if any(counts[(severity, s)] for s in Status):
-            totals.add_row(severity.value, *(str(counts[(severity, s)]) for s in Status))
+        row = [sum(1 for f in results.findings if f.severity is severity and f.status is s) for s in Status]
+        if any(row):
+            totals.add_row(severity.value, *(str(n) for n in row))
     console.print(totals)
 
-    if report.waivers:
+    if results.baseline is not None:
+        b = results.baseline
+        console.print(
+            Text(
+                f"Since the baseline of {b.collected_at.isoformat()}: {b.new} new, {b.unchanged} unchanged, "
+                f"{len(b.resolved)} resolved failing or unknown finding(s)."
+            )
+        )
+
+    if results.waivers:
         waivers = Table(title="Waivers", title_justify="left")
         for column in ("State", "Control", "Resource", "Owner", "Expires", "Findings"):
             waivers.add_column(column)
-        for entry in report.waivers:
-            w = entry.waiver
-            style = {"applied": "magenta", "expired": "bold yellow", "unused": "dim"}[entry.state.value]
+        for w in results.waivers:
+            style = {"applied": "magenta", "expired": "bold yellow", "unused": "dim"}[w.state]
             waivers.add_row(
-                Text(entry.state.value, style=style),
+                Text(w.state, style=style),
                 Text(w.control_id),
                 clean(w.resource + (f" ({w.scope.value})" if w.scope else "")),
                 clean(w.owner),
                 Text(w.expires.isoformat()),
-                Text(str(entry.findings)),
+                Text(str(w.findings)),
             )
         console.print(waivers)
 
-    if inventory.errors:
+    if results.coverage.errors:
         coverage = Table(title="Not read (evidence missing: affected controls are UNKNOWN)", title_justify="left")
         coverage.add_column("Resource")
         coverage.add_column("Operation")
         coverage.add_column("Status")
         coverage.add_column("Message / hint", ratio=1)
-        for e in inventory.errors:
+        for e in results.coverage.errors:
             message = clean(e.message)
             if e.hint:
                 message.append("\nhint: " + e.hint, style="dim")
@@ -144,15 +159,14 @@ def render_console(report: Report, stream: TextIO) -> None:
     else:
         console.print(Text("Coverage: every call succeeded.", style="green"))
 
-    outcome = report.outcome
     verdict = Text()
-    if outcome.failed_at_or_above_threshold:
+    threshold = results.settings.fail_on
+    if summary.failed_at_or_above_threshold:
+        level = threshold.value if threshold else "-"
         verdict.append(
-            f"{outcome.failed_at_or_above_threshold} failed finding(s) at or above "
-            f"{outcome.threshold.value if outcome.threshold else '-'}",
-            style="bold red",
+            f"{summary.failed_at_or_above_threshold} failed finding(s) at or above {level}", style="bold red"
         )
-    elif outcome.incomplete:
+    elif not summary.complete:
         verdict.append("Nothing failed at the threshold, but the scan is incomplete (see UNKNOWN)", style="yellow")
     else:
         verdict.append("No failed finding at or above the threshold", style="green")

@@ -1,0 +1,125 @@
+"""The auditor's report: one self-contained HTML file (no network, printable), rendered with Jinja2.
+
+Every string from Azure is autoescaped; the page's only style and script are inline, and its
+Content-Security-Policy allows exactly those two blocks (by hash) and nothing else: no remote load,
+no inline handler, no injected script can run. The report reads completely without the script, which
+only adds filters.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from cmkaudit._data import data_path
+from cmkaudit.evaluate.model import Status
+from cmkaudit.ids import id_key
+from cmkaudit.report.results import FindingInfo, ResultsDocument
+
+STATUS_ORDER = (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED, Status.PASS, Status.NOT_APPLICABLE)
+STATUS_TEXT = {
+    Status.PASS: "PASS",
+    Status.FAIL: "FAIL",
+    Status.UNKNOWN: "UNKNOWN",
+    Status.SUPPRESSED: "WAIVED",
+    Status.NOT_APPLICABLE: "N/A",
+}
+SCOPE_LABELS = {"managedServices": "managed services", "managedDisk": "managed disks", "dbfsRoot": "DBFS root"}
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One control's bar in the chart: segments of (status, count, x, width) in chart units."""
+
+    control_id: str
+    title: str
+    segments: tuple[tuple[str, int, float, float], ...]
+    total: int
+
+
+def _worst(findings: Iterable[FindingInfo]) -> Status | None:
+    statuses = {f.status for f in findings}
+    return next((s for s in STATUS_ORDER if s in statuses), None)
+
+
+def _bars(results: ResultsDocument, width: float) -> list[Bar]:
+    bars = []
+    for control in results.controls:
+        counts = [(s, control.counts.get(s)) for s in (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED)]
+        total = sum(n for _, n in counts)
+        x, segments = 0.0, []
+        for status, n in counts:
+            if n and total:
+                w = width * n / total
+                segments.append((status.value, n, round(x, 2), round(w, 2)))
+                x += w
+        bars.append(Bar(control.id, control.title, tuple(segments), total))
+    return bars
+
+
+def _matrix(results: ResultsDocument) -> list[tuple[str, str, list[tuple[str, Status | None]]]]:
+    """Rows of (workspace name, workspace id, [(control id, worst status)])."""
+    rows = []
+    for workspace in results.workspaces:
+        mine = [f for f in results.findings if id_key(f.resource_id) == id_key(workspace.id)]
+        cells = [(c.id, _worst(f for f in mine if f.control_id == c.id)) for c in results.controls]
+        rows.append((workspace.name, workspace.id, cells))
+    return rows
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(data_path("reports"))),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(results: ResultsDocument) -> str:
+    """The report as one HTML document."""
+    env = _environment()
+    style = data_path("reports", "report.css").read_text(encoding="utf-8")
+    script = data_path("reports", "report.js").read_text(encoding="utf-8")
+    csp = (
+        "default-src 'none'; "
+        f"style-src {_csp_hash(style)}; script-src {_csp_hash(script)}; "
+        "img-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+    problems = [f for f in results.findings if f.status in (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED)]
+    order = {c.id: i for i, c in enumerate(results.controls)}
+    severity_rank = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+    problems.sort(key=lambda f: (severity_rank[f.severity.value], order.get(f.control_id, 99), f.resource_name))
+    return env.get_template("report.html.j2").render(
+        r=results,
+        style=style,
+        script=script,
+        csp=csp,
+        bars=_bars(results, 420.0),
+        matrix=_matrix(results),
+        problems=problems,
+        status_text={s.value: t for s, t in STATUS_TEXT.items()},
+        scope_labels=SCOPE_LABELS,
+        statuses=[s.value for s in STATUS_ORDER],
+        severities=["critical", "high", "medium", "low", "info"],
+        controls={c.id: c for c in results.controls},
+    )
+
+
+def write_html(results: ResultsDocument, path: Path) -> Path:
+    """Write the report (through a temporary file) and return its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(render_html(results), encoding="utf-8")
+    temporary.replace(path)
+    return path

@@ -1,0 +1,453 @@
+"""The results document: everything a report shows, as one typed, versioned, schema'd model.
+
+Every reporter renders from a `ResultsDocument`, whether it was just built from a scan or loaded from a
+results file (`cmkaudit report results.json --format html`), so a re-rendered report says exactly what
+the original did. Its JSON schema (reports/results.schema.json) is generated from these models.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cmkaudit.evaluate.model import EvidenceValue, Finding, Severity, Status
+from cmkaudit.ids import id_key
+from cmkaudit.inventory.model import Inventory, KeyVersion, Scope
+
+if TYPE_CHECKING:
+    from cmkaudit.report import Report
+
+RESULTS_KIND: Literal["cmkaudit.results"] = "cmkaudit.results"
+RESULTS_SCHEMA_VERSION: Literal[2] = 2
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ToolInfo(_Model):
+    name: Literal["cmkaudit"] = "cmkaudit"
+    version: str
+
+
+class SubscriptionInfo(_Model):
+    id: str
+    display_name: str | None
+    state: str | None
+    tenant_id: str | None
+
+
+class ScanInfo(_Model):
+    collected_at: datetime = Field(description="when the evidence was collected; evaluation is as of this time")
+    subscriptions: list[str]
+    subscription_details: list[SubscriptionInfo]
+    cloud: str
+    arm_endpoint: str
+    workspaces: int = Field(ge=0)
+
+
+class SettingsInfo(_Model):
+    rotation_max_days: int = Field(ge=1)
+    soft_delete_min_retention_days: int = Field(ge=1)
+    min_key_size: int
+    expiry_warning_days: int = Field(ge=0)
+    environment_tag: str
+    sensitivity_tag: str
+    sensitive_values: list[str]
+    break_glass_principals: list[str]
+    disabled_controls: list[str]
+    fail_on: Severity | None = Field(description="the --fail-on threshold the run used; null: never fail")
+
+
+class StatusCounts(_Model):
+    PASS: int = Field(0, ge=0)
+    FAIL: int = Field(0, ge=0)
+    UNKNOWN: int = Field(0, ge=0)
+    NOT_APPLICABLE: int = Field(0, ge=0)
+    SUPPRESSED: int = Field(0, ge=0)
+
+    def get(self, status: Status) -> int:
+        """The count of one status."""
+        return int(getattr(self, status.value))
+
+
+class Kpis(_Model):
+    """The numbers a key-management programme tracks."""
+
+    compliance_rate: float | None = Field(description="PASS / (PASS + FAIL + UNKNOWN + SUPPRESSED); null if none")
+    keys_in_use: int = Field(ge=0, description="distinct key versions encrypting a scope")
+    average_key_version_age_days: float | None
+    rotation_cadence_days: int
+    keys_older_than_cadence: int = Field(ge=0)
+    keys_expiring_soon: int = Field(ge=0, description="versions in use expired or expiring within the warning window")
+    expiry_warning_days: int
+
+
+class Summary(_Model):
+    findings: int = Field(ge=0)
+    by_status: StatusCounts
+    failed_by_severity: dict[Severity, int]
+    failed_at_or_above_threshold: int = Field(ge=0)
+    complete: bool = Field(description="false when a call failed or an unsuppressed control is UNKNOWN")
+    kpis: Kpis
+
+
+class CollectionErrorInfo(_Model):
+    resource_id: str
+    operation: str
+    status_code: int | None
+    code: str | None
+    message: str
+    hint: str | None
+
+
+class Coverage(_Model):
+    complete: bool = Field(description="every collection call succeeded")
+    errors: list[CollectionErrorInfo]
+
+
+class RemediationInfo(_Model):
+    arm_path: str
+    portal: str
+    cli: str
+    terraform: str | None
+
+
+class ControlInfo(_Model):
+    id: str = Field(pattern=r"^[A-Z]{2,4}-\d{2}$")
+    title: str
+    severity: Severity
+    applies_to: Literal["workspace", "key_usage"]
+    rationale: str
+    impact: str
+    remediation: RemediationInfo
+    references: list[str]
+    frameworks: dict[str, list[str]]
+    counts: StatusCounts
+    compliance_rate: float | None
+
+
+class WorkspaceInfo(_Model):
+    id: str
+    name: str
+    subscription_id: str
+    location: str | None
+    sku: str | None
+    tags: dict[str, str]
+
+
+class KeyInUse(_Model):
+    key_id: str
+    name: str
+    vault_id: str
+    kty: str | None
+    key_size: int | None
+    version: str
+    created: datetime | None
+    age_days: int | None
+    expires: datetime | None
+    days_to_expiry: int | None
+    used_by: list[str] = Field(description="'workspace name: scope' for every scope encrypted with this version")
+
+
+class EvidenceInfo(_Model):
+    label: str
+    value: str | int | bool | list[str] | None
+    resource_id: str | None = Field(description="the ARM resource the value was read from")
+    source: str | None = Field(description="the property path it was read from")
+
+
+class AppliedWaiverInfo(_Model):
+    justification: str
+    owner: str
+    expires: date
+    waived_status: Literal["FAIL", "UNKNOWN"]
+
+
+class FindingInfo(_Model):
+    control_id: str
+    title: str
+    severity: Severity
+    status: Status
+    resource_id: str = Field(description="ARM id of the workspace the finding concerns")
+    resource_name: str
+    scope: Scope | None
+    reason: str
+    evidence: list[EvidenceInfo]
+    waiver: AppliedWaiverInfo | None
+    baseline: Literal["new", "unchanged"] | None = Field(
+        None, description="for FAIL and UNKNOWN findings, when a baseline was given"
+    )
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """What makes a finding the same finding across scans."""
+        return (self.control_id, id_key(self.resource_id), self.scope.value if self.scope else "")
+
+
+class WaiverInfo(_Model):
+    control_id: str
+    resource: str
+    scope: Scope | None
+    justification: str
+    owner: str
+    expires: date
+    state: Literal["applied", "expired", "unused"] = Field(
+        description="expired: it matched findings but its date has passed, so they are reported as they are"
+    )
+    findings: int = Field(ge=0)
+
+
+class ResolvedFinding(_Model):
+    control_id: str
+    resource_id: str
+    resource_name: str
+    scope: Scope | None
+    previous_status: Status
+
+
+class BaselineInfo(_Model):
+    collected_at: datetime
+    new: int
+    unchanged: int
+    resolved: list[ResolvedFinding]
+
+
+class ResultsDocument(_Model):
+    """The results of one evaluation (schema version 2)."""
+
+    kind: Literal["cmkaudit.results"] = RESULTS_KIND
+    schema_version: Literal[2] = RESULTS_SCHEMA_VERSION
+    tool: ToolInfo
+    scan: ScanInfo
+    settings: SettingsInfo
+    summary: Summary
+    coverage: Coverage
+    controls: list[ControlInfo]
+    workspaces: list[WorkspaceInfo]
+    keys: list[KeyInUse]
+    waivers: list[WaiverInfo]
+    findings: list[FindingInfo]
+    baseline: BaselineInfo | None = None
+
+    def control(self, control_id: str) -> ControlInfo | None:
+        """The metadata of one evaluated control."""
+        return next((c for c in self.controls if c.id == control_id), None)
+
+
+PROBLEMS = frozenset({Status.FAIL, Status.UNKNOWN})
+EVALUATED = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED)
+
+
+def _counts(findings: Iterable[FindingInfo]) -> StatusCounts:
+    counted = Counter(f.status.value for f in findings)
+    return StatusCounts(**counted)
+
+
+def compliance_rate(counts: StatusCounts) -> float | None:
+    """Passed over evaluated (NOT_APPLICABLE left out; UNKNOWN and SUPPRESSED are not compliant)."""
+    evaluated = sum(counts.get(s) for s in EVALUATED)
+    return round(counts.PASS / evaluated, 4) if evaluated else None
+
+
+def _evidence_value(value: EvidenceValue) -> str | int | bool | list[str] | None:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _finding(finding: Finding) -> FindingInfo:
+    waiver = finding.waiver
+    return FindingInfo(
+        control_id=finding.control_id,
+        title=finding.title,
+        severity=finding.severity,
+        status=finding.status,
+        resource_id=finding.resource_id,
+        resource_name=finding.resource_name,
+        scope=finding.scope,
+        reason=finding.reason,
+        evidence=[
+            EvidenceInfo(label=e.label, value=_evidence_value(e.value), resource_id=e.resource_id, source=e.source)
+            for e in finding.evidence
+        ],
+        waiver=None
+        if waiver is None
+        else AppliedWaiverInfo(
+            justification=waiver.justification,
+            owner=waiver.owner,
+            expires=date.fromisoformat(waiver.expires),
+            waived_status="FAIL" if waiver.waived_status is Status.FAIL else "UNKNOWN",
+        ),
+    )
+
+
+def _keys_in_use(inventory: Inventory) -> list[KeyInUse]:
+    names = {id_key(w.id): w.name for w in inventory.workspaces}
+    keys = {id_key(k.id): k for k in inventory.keys}
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for usage in inventory.key_usages:
+        if usage.key_id and usage.version_in_use and id_key(usage.key_id) in keys:
+            where = f"{names.get(id_key(usage.workspace_id), usage.workspace_id)}: {usage.scope.value}"
+            grouped.setdefault((id_key(usage.key_id), usage.version_in_use.lower()), []).append(where)
+    now = inventory.collected_at
+    result: list[KeyInUse] = []
+    for (key_ref, version_id), used_by in sorted(grouped.items()):
+        key = keys[key_ref]
+        version: KeyVersion | None = next((v for v in key.versions or () if v.version.lower() == version_id), None)
+        created = version.created if version else None
+        expires = version.expires if version else None
+        result.append(
+            KeyInUse(
+                key_id=key.id,
+                name=key.name,
+                vault_id=key.vault_id,
+                kty=key.kty,
+                key_size=key.key_size,
+                version=version.version if version else version_id,
+                created=created,
+                age_days=(now - created).days if created else None,
+                expires=expires,
+                days_to_expiry=(expires - now).days if expires else None,
+                used_by=sorted(used_by),
+            )
+        )
+    return result
+
+
+def build_results(report: Report) -> ResultsDocument:
+    """The results document of one evaluation."""
+    inventory, settings = report.inventory, report.settings
+    findings = [_finding(f) for f in report.findings]
+    counts = _counts(findings)
+    failed = Counter(f.severity for f in findings if f.status is Status.FAIL)
+    keys = _keys_in_use(inventory)
+    ages = [k.age_days for k in keys if k.age_days is not None]
+    controls = []
+    for control in report.catalog:
+        own = _counts(f for f in findings if f.control_id == control.id)
+        controls.append(
+            ControlInfo(
+                id=control.id,
+                title=control.title,
+                severity=control.severity,
+                applies_to=control.applies_to.value,
+                rationale=control.rationale,
+                impact=control.impact,
+                remediation=RemediationInfo(**control.remediation.model_dump()),
+                references=list(control.references),
+                frameworks={k: list(v) for k, v in control.frameworks.model_dump().items() if v},
+                counts=own,
+                compliance_rate=compliance_rate(own),
+            )
+        )
+    return ResultsDocument(
+        tool=ToolInfo(version=inventory.tool_version),
+        scan=ScanInfo(
+            collected_at=inventory.collected_at,
+            subscriptions=list(inventory.scope.subscriptions),
+            subscription_details=[
+                SubscriptionInfo(id=s.id, display_name=s.display_name, state=s.state, tenant_id=s.tenant_id)
+                for s in inventory.subscriptions
+            ],
+            cloud=inventory.scope.cloud,
+            arm_endpoint=inventory.scope.arm_endpoint,
+            workspaces=len(inventory.workspaces),
+        ),
+        settings=SettingsInfo(
+            rotation_max_days=settings.rotation_max_days,
+            soft_delete_min_retention_days=settings.soft_delete_min_retention_days,
+            min_key_size=settings.min_key_size,
+            expiry_warning_days=settings.expiry_warning_days,
+            environment_tag=settings.environment_tag,
+            sensitivity_tag=settings.sensitivity_tag,
+            sensitive_values=list(settings.sensitive_values),
+            break_glass_principals=list(settings.break_glass_principals),
+            disabled_controls=list(report.disabled_controls),
+            fail_on=report.outcome.threshold,
+        ),
+        summary=Summary(
+            findings=len(findings),
+            by_status=counts,
+            failed_by_severity={s: failed.get(s, 0) for s in Severity},
+            failed_at_or_above_threshold=report.outcome.failed_at_or_above_threshold,
+            complete=not report.outcome.incomplete,
+            kpis=Kpis(
+                compliance_rate=compliance_rate(counts),
+                keys_in_use=len(keys),
+                average_key_version_age_days=round(sum(ages) / len(ages), 1) if ages else None,
+                rotation_cadence_days=settings.rotation_max_days,
+                keys_older_than_cadence=sum(1 for a in ages if a > settings.rotation_max_days),
+                keys_expiring_soon=sum(
+                    1 for k in keys if k.days_to_expiry is not None and k.days_to_expiry <= settings.expiry_warning_days
+                ),
+                expiry_warning_days=settings.expiry_warning_days,
+            ),
+        ),
+        coverage=Coverage(
+            complete=not inventory.errors,
+            errors=[
+                CollectionErrorInfo(
+                    resource_id=e.resource_id,
+                    operation=e.operation,
+                    status_code=e.status_code,
+                    code=e.code,
+                    message=e.message,
+                    hint=e.hint,
+                )
+                for e in inventory.errors
+            ],
+        ),
+        controls=controls,
+        workspaces=[
+            WorkspaceInfo(
+                id=w.id, name=w.name, subscription_id=w.subscription_id, location=w.location, sku=w.sku, tags=w.tags
+            )
+            for w in inventory.workspaces
+        ],
+        keys=keys,
+        waivers=[
+            WaiverInfo(
+                control_id=o.waiver.control_id,
+                resource=o.waiver.resource,
+                scope=o.waiver.scope,
+                justification=o.waiver.justification,
+                owner=o.waiver.owner,
+                expires=o.waiver.expires,
+                state=o.state.value,
+                findings=o.findings,
+            )
+            for o in report.waivers
+        ],
+        findings=findings,
+    )
+
+
+def compare_with_baseline(current: ResultsDocument, baseline: ResultsDocument) -> ResultsDocument:
+    """Mark each FAIL/UNKNOWN finding new or unchanged since `baseline`, and list what was resolved."""
+    before = {f.identity: f for f in baseline.findings if f.status in PROBLEMS}
+    now = {f.identity for f in current.findings if f.status in PROBLEMS}
+    marked = [
+        f.model_copy(update={"baseline": "unchanged" if f.identity in before else "new"}) if f.status in PROBLEMS else f
+        for f in current.findings
+    ]
+    resolved = [
+        ResolvedFinding(
+            control_id=f.control_id,
+            resource_id=f.resource_id,
+            resource_name=f.resource_name,
+            scope=f.scope,
+            previous_status=f.status,
+        )
+        for key, f in sorted(before.items())
+        if key not in now
+    ]
+    info = BaselineInfo(
+        collected_at=baseline.scan.collected_at,
+        new=sum(1 for f in marked if f.baseline == "new"),
+        unchanged=sum(1 for f in marked if f.baseline == "unchanged"),
+        resolved=resolved,
+    )
+    return current.model_copy(update={"findings": marked, "baseline": info})

@@ -1,0 +1,200 @@
+"""SARIF 2.1.0 for code-scanning dashboards (GitHub code scanning and others).
+
+Level table (documented in docs/reports.md):
+
+| finding                      | level   | kind   |
+| ---------------------------- | ------- | ------ |
+| FAIL, critical or high       | error   | fail   |
+| FAIL, medium                 | warning | fail   |
+| FAIL, low or info            | note    | fail   |
+| UNKNOWN (evidence missing)   | warning | review |
+| SUPPRESSED (waived)          | as FAIL/UNKNOWN, with `suppressions` |
+
+PASS and NOT_APPLICABLE findings are not results. A live resource has no file: its location is a
+stable artifact URI derived from its ARM id (`azure/subscriptions/.../workspaces/<name>`), and the full
+ARM id is its logical location.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from cmkaudit.evaluate.model import Severity, Status
+from cmkaudit.inventory.snapshot import write_json_atomic
+from cmkaudit.report.results import ControlInfo, FindingInfo, ResultsDocument
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://learn.microsoft.com/azure/databricks/security/keys/customer-managed-keys"
+
+LEVELS = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
+"""GitHub ranks security-severity: over 9 critical, 7 to 8.9 high, 4 to 6.9 medium, below 4 low."""
+
+FINGERPRINT = "cmkaudit/v1"
+
+
+def artifact_uri(resource_id: str) -> str:
+    """A stable, relative artifact URI for an ARM resource (lower-cased: ARM ids are case-insensitive)."""
+    return "azure/" + resource_id.strip("/").lower()
+
+
+def _help_markdown(control: ControlInfo) -> str:
+    r = control.remediation
+    lines = [
+        f"**{control.id}: {control.title}** (severity {control.severity.value})",
+        "",
+        control.rationale,
+        "",
+        "**Remediation**",
+        "",
+        f"- ARM property: `{r.arm_path}`",
+        f"- Portal: {r.portal}",
+        f"- Azure CLI: `{r.cli}`",
+    ]
+    if r.terraform:
+        lines.append(f"- Terraform: `{r.terraform}`")
+    lines += ["", "**References**", ""] + [f"- {u}" for u in control.references]
+    return "\n".join(lines)
+
+
+def _rule(control: ControlInfo) -> dict[str, Any]:
+    tags = ["security", "customer-managed-keys", "azure-databricks"]
+    tags += [f"{framework}:{item}" for framework, items in sorted(control.frameworks.items()) for item in items]
+    return {
+        "id": control.id,
+        "name": control.id.replace("-", ""),
+        "shortDescription": {"text": control.title},
+        "fullDescription": {"text": control.rationale},
+        "help": {
+            "text": f"{control.rationale} Remediation: {control.remediation.portal}",
+            "markdown": _help_markdown(control),
+        },
+        "helpUri": control.references[0],
+        "defaultConfiguration": {"level": LEVELS[control.severity]},
+        "properties": {
+            "security-severity": SECURITY_SEVERITY[control.severity],
+            "precision": "high",
+            "problem.severity": "error" if LEVELS[control.severity] == "error" else "warning",
+            "tags": tags,
+        },
+    }
+
+
+def fingerprint(finding: FindingInfo) -> str:
+    """Stable across runs: the control, the resource (case-insensitive) and the scope."""
+    identity = "|".join(finding.identity)
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
+def _message(finding: FindingInfo) -> str:
+    where = f" ({finding.scope.value})" if finding.scope else ""
+    status = finding.waiver.waived_status if finding.waiver else finding.status.value
+    return f"{finding.control_id} {status} on {finding.resource_name}{where}: {finding.reason}"
+
+
+def _result(finding: FindingInfo, rule_index: int) -> dict[str, Any]:
+    effective = Status(finding.waiver.waived_status) if finding.waiver else finding.status
+    unknown = effective is Status.UNKNOWN
+    result: dict[str, Any] = {
+        "ruleId": finding.control_id,
+        "ruleIndex": rule_index,
+        "kind": "review" if unknown else "fail",
+        "level": "warning" if unknown else LEVELS[finding.severity],
+        "message": {"text": _message(finding)},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": artifact_uri(finding.resource_id)},
+                    "region": {"startLine": 1},
+                },
+                "logicalLocations": [
+                    {"fullyQualifiedName": finding.resource_id, "name": finding.resource_name, "kind": "resource"}
+                ],
+            }
+        ],
+        "partialFingerprints": {FINGERPRINT: fingerprint(finding)},
+        "properties": {
+            "status": finding.status.value,
+            "severity": finding.severity.value,
+            "scope": finding.scope.value if finding.scope else None,
+            "evidence": [e.model_dump(mode="json") for e in finding.evidence],
+        },
+    }
+    if finding.baseline:
+        result["baselineState"] = finding.baseline
+    if finding.waiver:
+        result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": (
+                    f"{finding.waiver.justification} (owner {finding.waiver.owner}, until {finding.waiver.expires})"
+                ),
+            }
+        ]
+    return result
+
+
+def sarif_document(results: ResultsDocument) -> dict[str, Any]:
+    """The SARIF log of one evaluation."""
+    rules = [_rule(c) for c in results.controls]
+    index = {c.id: i for i, c in enumerate(results.controls)}
+    reported = (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED)
+    notifications = [
+        {
+            "level": "warning",
+            "message": {
+                "text": f"{e.operation} failed for {e.resource_id}"
+                + (f" (HTTP {e.status_code}{' ' + e.code if e.code else ''})" if e.status_code else "")
+                + f": {e.message}"
+                + (f" Hint: {e.hint}" if e.hint else "")
+            },
+            "descriptor": {"id": "collection-error"},
+        }
+        for e in results.coverage.errors
+    ]
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "cmkaudit",
+                "version": results.tool.version,
+                "informationUri": INFORMATION_URI,
+                "rules": rules,
+            }
+        },
+        "automationDetails": {"id": f"cmkaudit/{'+'.join(sorted(results.scan.subscriptions))}/"},
+        "invocations": [
+            {
+                "executionSuccessful": True,
+                "endTimeUtc": results.scan.collected_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "toolExecutionNotifications": notifications,
+            }
+        ],
+        "results": [_result(f, index[f.control_id]) for f in results.findings if f.status in reported],
+        "properties": {
+            "cloud": results.scan.cloud,
+            "complete": results.summary.complete,
+            "compliance_rate": results.summary.kpis.compliance_rate,
+        },
+    }
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def write_sarif(results: ResultsDocument, path: Path) -> Path:
+    """Write the SARIF file atomically and return its path."""
+    write_json_atomic(path, sarif_document(results))
+    return path
