@@ -53,7 +53,7 @@ def write_json_atomic(path: Path, document: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.chmod(tmp, 0o644)  # like any file the user writes, not mkstemp's 0600
+        Path(tmp).chmod(0o644)  # like any file the user writes, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2, sort_keys=False, ensure_ascii=False)
             handle.write("\n")

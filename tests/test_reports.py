@@ -1,0 +1,215 @@
+"""SARIF, HTML and the results document: valid, stable, re-renderable, and safe with hostile names."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import re
+from html import unescape
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from cmkaudit.cli import Streams, run
+from cmkaudit.evaluate.catalog import load_catalog
+from cmkaudit.evaluate.engine import evaluate, outcome
+from cmkaudit.evaluate.model import Settings, Severity
+from cmkaudit.report import Report
+from cmkaudit.report.html import render_html
+from cmkaudit.report.results import ResultsDocument, build_results
+
+from .conftest import ROOT, inventory, workspace
+
+SARIF_SCHEMA = json.loads((ROOT / "tests" / "fixtures" / "sarif-schema-2.1.0.json").read_text())
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return run(list(argv), Streams(out, err)), out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    code, _, _ = cli("scan", "--demo", "--format", "json,sarif,html", "--output-dir", str(out))
+    assert code == 1
+    return out
+
+
+def test_results_schema_is_generated_from_the_model() -> None:
+    from tools.generate_docs import results_schema
+
+    assert (ROOT / "reports" / "results.schema.json").read_text() == results_schema(), "run tools/generate_docs.py"
+
+
+def test_sarif_is_valid_against_the_official_schema(demo_outputs: Path) -> None:
+    document = json.loads((demo_outputs / "cmkaudit.sarif").read_text())
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(document)
+    assert document["version"] == "2.1.0"
+
+
+def test_sarif_rules_and_results(demo_outputs: Path) -> None:
+    run_ = json.loads((demo_outputs / "cmkaudit.sarif").read_text())["runs"][0]
+    rules = run_["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == [c.id for c in load_catalog()]
+    for rule in rules:
+        assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
+        assert "**Remediation**" in rule["help"]["markdown"]
+        assert float(rule["properties"]["security-severity"]) >= 0
+    by_id = {r["id"]: r for r in rules}
+    assert by_id["KEY-02"]["properties"]["security-severity"] == "9.5"  # critical
+    assert by_id["DBX-06"]["defaultConfiguration"]["level"] == "note"  # low
+    results = json.loads((demo_outputs / "cmkaudit-results.json").read_text())
+    assert len(run_["results"]) == results["summary"]["by_status"]["FAIL"]  # no UNKNOWN or waived in the demo
+    first = run_["results"][0]
+    location = first["locations"][0]
+    assert location["physicalLocation"]["artifactLocation"]["uri"].startswith("azure/subscriptions/")
+    assert location["logicalLocations"][0]["fullyQualifiedName"].startswith("/subscriptions/")
+    assert rules[first["ruleIndex"]]["id"] == first["ruleId"]
+
+
+def test_sarif_fingerprints_are_stable_and_distinct(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        cli("scan", "--demo", "--format", "sarif", "--output-dir", str(tmp_path / name))
+    prints = [
+        [
+            r["partialFingerprints"]["cmkaudit/v1"]
+            for r in json.loads((tmp_path / n / "cmkaudit.sarif").read_text())["runs"][0]["results"]
+        ]
+        for n in ("a", "b")
+    ]
+    assert prints[0] == prints[1]
+    assert len(set(prints[0])) == len(prints[0])
+
+
+def test_sarif_suppressions_and_notifications(tmp_path: Path) -> None:
+    """Waived findings carry suppressions; collection errors become tool execution notifications."""
+    from cmkaudit.collect.demo import replay_scan
+    from cmkaudit.inventory.snapshot import save_snapshot
+
+    from .conftest import NOW
+
+    snapshot = tmp_path / "snap.json"
+    save_snapshot(
+        replay_scan(ROOT / "cassettes" / "permission-denied.yaml", ["2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"], now=NOW),
+        snapshot,
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "waivers:\n  - control: KEY-03\n    resource: '*'\n    justification: data-plane access is being arranged\n"
+        "    owner: security\n    expires: 2027-01-31\n"
+    )
+    cli("evaluate", str(snapshot), "--config", str(config), "--format", "sarif", "--output-dir", str(tmp_path))
+    document = json.loads((tmp_path / "cmkaudit.sarif").read_text())
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(document)
+    run_ = document["runs"][0]
+    suppressed = [r for r in run_["results"] if r.get("suppressions")]
+    assert {r["ruleId"] for r in suppressed} == {"KEY-03"} and len(suppressed) == 3
+    assert suppressed[0]["suppressions"][0]["justification"].startswith("data-plane access is being arranged")
+    assert suppressed[0]["kind"] == "review"  # it was UNKNOWN
+    notes = run_["invocations"][0]["toolExecutionNotifications"]
+    assert len(notes) == 4 and all("HTTP 403" in n["message"]["text"] for n in notes)
+
+
+def test_report_command_re_renders_identically(demo_outputs: Path, tmp_path: Path) -> None:
+    code, _, _ = cli(
+        "report",
+        str(demo_outputs / "cmkaudit-results.json"),
+        "--format",
+        "json,sarif,html",
+        "--output-dir",
+        str(tmp_path),
+    )
+    assert code == 1  # the demo's failures, at its threshold
+    for name in ("cmkaudit-results.json", "cmkaudit.sarif", "cmkaudit-report.html"):
+        assert (tmp_path / name).read_bytes() == (demo_outputs / name).read_bytes(), name
+
+
+def test_report_command_threshold(demo_outputs: Path, tmp_path: Path) -> None:
+    results = str(demo_outputs / "cmkaudit-results.json")
+    assert cli("report", results, "--format", "json", "--output-dir", str(tmp_path), "--fail-on", "none")[0] == 0
+    rerendered = json.loads((tmp_path / "cmkaudit-results.json").read_text())
+    assert rerendered["settings"]["fail_on"] is None
+    assert rerendered["summary"]["failed_at_or_above_threshold"] == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "is not JSON"),
+        ('{"kind": "cmkaudit.snapshot"}', "not a cmkaudit results file"),
+        ('{"kind": "cmkaudit.results", "schema_version": 1}', "schema version 1"),
+    ],
+)
+def test_report_command_bad_input(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(content)
+    code, _, err = cli("report", str(path))
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_baseline_marks_new_unchanged_and_resolved(demo_outputs: Path, tmp_path: Path) -> None:
+    """Against the demo's own results, a waiver and a relaxed threshold resolve some findings."""
+    baseline = str(demo_outputs / "cmkaudit-results.json")
+    config = tmp_path / "c.yaml"
+    config.write_text("thresholds:\n  soft_delete_min_retention_days: 7\n")
+    cli(
+        "scan",
+        "--demo",
+        "--config",
+        str(config),
+        "--baseline",
+        baseline,
+        "--format",
+        "json,html",
+        "--output-dir",
+        str(tmp_path),
+    )
+    document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
+    info = document["baseline"]
+    assert info["new"] == 0
+    assert info["unchanged"] == document["summary"]["by_status"]["FAIL"]
+    assert sorted((r["control_id"], r["resource_name"], r["scope"]) for r in info["resolved"]) == [
+        ("KV-02", "dbw-analytics-dev", "managedDisk"),
+        ("KV-02", "dbw-analytics-dev", "managedServices"),
+        ("KV-02", "dbw-analytics-test", "managedServices"),
+    ]
+    assert {f["baseline"] for f in document["findings"] if f["status"] == "FAIL"} == {"unchanged"}
+    assert 'data-baseline="new">0<' in (tmp_path / "cmkaudit-report.html").read_text()
+
+
+HOSTILE_NAME = '<script>alert("name")</script>'
+HOSTILE_TAG = '"><img src=x onerror=alert(1)>'
+
+
+def hostile_results() -> ResultsDocument:
+    ws = workspace(name=HOSTILE_NAME, tags={"environment": HOSTILE_TAG, HOSTILE_TAG: "x"}, sku="standard")
+    inv = inventory(workspaces=[ws])
+    findings = evaluate(inv, load_catalog(), Settings())
+    return build_results(Report(inv, findings, load_catalog(), Settings(), outcome(findings, inv, Severity.LOW)))
+
+
+def test_html_escapes_every_string_from_azure() -> None:
+    html = render_html(hostile_results())
+    assert HOSTILE_NAME not in html and "<img" not in html
+    assert "&lt;script&gt;alert(&#34;name&#34;)&lt;/script&gt;" in html
+    assert html.count("<script>") == 1  # only the report's own
+
+
+def test_html_is_self_contained_and_locked_down() -> None:
+    page = render_html(hostile_results())
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert policy is not None
+    csp = unescape(policy.group(1))  # the browser decodes attribute entities before parsing the policy
+    assert "default-src 'none'" in csp and "unsafe-inline" not in csp
+    script = re.search(r"<script>(.*)</script>", page, re.S)
+    style = re.search(r"<style>(.*)</style>", page, re.S)
+    assert script is not None and style is not None
+    for block in (script.group(1), style.group(1)):
+        digest = base64.b64encode(hashlib.sha256(block.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing remote to load
+    assert not re.search(r"<[a-z]+[^>]*\son[a-z]+=", page)  # no inline event handler in any tag
