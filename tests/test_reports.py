@@ -34,8 +34,9 @@ def cli(*argv: str) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def demo_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
-    code, _, _ = cli("scan", "--demo", "--format", "json,sarif,html", "--output-dir", str(out))
+    code, console, _ = cli("scan", "--demo", "--format", "console,json,sarif,html", "--output-dir", str(out))
     assert code == 1
+    assert "Totals" in console  # all four formats from one run
     return out
 
 
@@ -149,6 +150,17 @@ def test_report_command_bad_input(tmp_path: Path, content: str, message: str) ->
     path.write_text(content)
     code, _, err = cli("report", str(path))
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_remediation_is_filled_in_for_the_resource(demo_outputs: Path) -> None:
+    findings = json.loads((demo_outputs / "cmkaudit-results.json").read_text())["findings"]
+    kv01 = next(f for f in findings if f["control_id"] == "KV-01" and f["status"] == "FAIL")
+    assert kv01["remediation"]["cli"] == "az keyvault update --name kv-analytics-dev --enable-purge-protection true"
+    iam01 = next(f for f in findings if f["control_id"] == "IAM-01" and f["status"] == "FAIL")
+    assert "--object-id 5e6f7081-9203-44b5-86c7-d8e9fa0b1c23" in iam01["remediation"]["cli"]
+    assert all(f["remediation"] is None for f in findings if f["status"] == "PASS")
+    html = (demo_outputs / "cmkaudit-report.html").read_text()
+    assert "az keyvault update --name kv-analytics-dev --enable-purge-protection true" in html
 
 
 def test_baseline_marks_new_unchanged_and_resolved(demo_outputs: Path, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cmkaudit.evaluate.model import EvidenceValue, Finding, Severity, Status
 from cmkaudit.ids import id_key
+from cmkaudit.inventory.links import find_dbfs_storage_account
 from cmkaudit.inventory.model import Inventory, KeyVersion, Scope
 
 if TYPE_CHECKING:
@@ -179,6 +180,9 @@ class FindingInfo(_Model):
     reason: str
     evidence: list[EvidenceInfo]
     waiver: AppliedWaiverInfo | None
+    remediation: RemediationInfo | None = Field(
+        None, description="for FAIL, UNKNOWN and SUPPRESSED findings: the control's steps, filled in for this resource"
+    )
     baseline: Literal["new", "unchanged"] | None = Field(
         None, description="for FAIL and UNKNOWN findings, when a baseline was given"
     )
@@ -284,6 +288,57 @@ def _finding(finding: Finding) -> FindingInfo:
     )
 
 
+def _placeholders(finding: Finding, inventory: Inventory) -> dict[str, str]:
+    """Values for the <placeholders> of the remediation steps, as far as the inventory knows them."""
+    values: dict[str, str] = {"<workspace-id>": finding.resource_id}
+    workspace = next((w for w in inventory.workspaces if id_key(w.id) == id_key(finding.resource_id)), None)
+    if workspace is None:
+        return values
+    if workspace.location:
+        values["<workspace-region>"] = workspace.location
+    if workspace.disk_encryption_set_id:
+        values["<des-id>"] = workspace.disk_encryption_set_id
+    account = find_dbfs_storage_account(workspace, inventory.storage_accounts)
+    if account:
+        values["<storage-account-id>"] = account.id
+    usage = next(
+        (
+            u
+            for u in inventory.key_usages
+            if id_key(u.workspace_id) == id_key(workspace.id) and u.scope is finding.scope
+        ),
+        None,
+    )
+    if usage is None or not usage.uses_cmk:
+        return values
+    if usage.key_ref:
+        values["<key-name>"] = usage.key_ref.key_name
+        values["<vault-uri>"] = usage.key_ref.vault_uri
+    vault = next((v for v in inventory.vaults if usage.vault_id and id_key(v.id) == id_key(usage.vault_id)), None)
+    if vault:
+        values["<vault-name>"] = vault.name
+        values["<vault-id>"] = vault.id
+    if len(usage.identities) == 1:
+        values["<object-id>"] = usage.identities[0].principal_id
+    return values
+
+
+def _remediation_for(finding: Finding, control: RemediationInfo, inventory: Inventory) -> RemediationInfo:
+    values = _placeholders(finding, inventory)
+
+    def fill(text: str) -> str:
+        for placeholder, value in values.items():
+            text = text.replace(placeholder, value)
+        return text
+
+    return RemediationInfo(
+        arm_path=control.arm_path,
+        portal=control.portal,
+        cli=fill(control.cli),
+        terraform=control.terraform,
+    )
+
+
 def _keys_in_use(inventory: Inventory) -> list[KeyInUse]:
     names = {id_key(w.id): w.name for w in inventory.workspaces}
     keys = {id_key(k.id): k for k in inventory.keys}
@@ -320,7 +375,13 @@ def _keys_in_use(inventory: Inventory) -> list[KeyInUse]:
 def build_results(report: Report) -> ResultsDocument:
     """The results document of one evaluation."""
     inventory, settings = report.inventory, report.settings
-    findings = [_finding(f) for f in report.findings]
+    remedies = {c.id: RemediationInfo(**c.remediation.model_dump()) for c in report.catalog}
+    findings = [
+        _finding(f).model_copy(update={"remediation": _remediation_for(f, remedies[f.control_id], inventory)})
+        if f.status in (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED) and f.control_id in remedies
+        else _finding(f)
+        for f in report.findings
+    ]
     counts = _counts(findings)
     failed = Counter(f.severity for f in findings if f.status is Status.FAIL)
     keys = _keys_in_use(inventory)
