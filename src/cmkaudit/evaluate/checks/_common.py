@@ -96,3 +96,25 @@ def version_in_use(inventory: Inventory, usage: KeyUsage) -> tuple[Key | None, K
     if found is None:
         return key, None, f"version {usage.version_in_use} of key {key.name} is not among its listed versions"
     return key, found, None
+
+
+def resolved_vault(usage: KeyUsage, inventory: Inventory) -> Verdict | Vault:
+    """The vault holding the scope's key, or the verdict to return when there is none to judge."""
+    early = not_applicable_or_unresolved(usage)
+    if early:
+        return early
+    vault = vault_of(inventory, usage)
+    if vault is None:  # resolved links always name an inventoried vault; stay honest if not
+        return Verdict(Status.UNKNOWN, f"the vault {usage.vault_id} is not in the inventory")
+    return vault
+
+
+def resolved_version(usage: KeyUsage, inventory: Inventory) -> Verdict | tuple[Key, KeyVersion]:
+    """The key and the version of it in use, or the verdict to return when they are not known."""
+    early = not_applicable_or_unresolved(usage, needs_key=True)
+    if early:
+        return early
+    key, version, why = version_in_use(inventory, usage)
+    if version is None or key is None:
+        return Verdict(Status.UNKNOWN, why or "the key version in use is not known")
+    return key, version

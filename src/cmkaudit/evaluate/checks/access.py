@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from cmkaudit.evaluate.checks._common import (
     REQUIRED_KEY_PERMISSIONS,
-    not_applicable_or_unresolved,
     permission_names,
-    vault_of,
+    resolved_vault,
 )
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import id_key
@@ -150,11 +149,9 @@ def _judge_identities(
     passed: str,
 ) -> Verdict:
     """Judge every identity that uses the key, by access policies or by role assignments."""
-    early = not_applicable_or_unresolved(usage)
-    if early:
-        return early
-    vault = vault_of(inventory, usage)
-    assert vault is not None
+    vault = resolved_vault(usage, inventory)
+    if isinstance(vault, Verdict):
+        return vault
     model = _model_evidence(vault)
     if vault.rbac_authorization is None:
         return Verdict(
@@ -288,11 +285,9 @@ def _is_key_admin(grant: Grant) -> bool:
 
 def check_key_administrators(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
     """IAM-03: nobody outside the break-glass list can purge the key or administer the vault's keys."""
-    early = not_applicable_or_unresolved(usage)
-    if early:
-        return early
-    vault = vault_of(inventory, usage)
-    assert vault is not None
+    vault = resolved_vault(usage, inventory)
+    if isinstance(vault, Verdict):
+        return vault
     model = _model_evidence(vault)
     allowed = {p.lower() for p in settings.break_glass_principals}
     evidence = [model, Evidence("break-glass principals", tuple(sorted(allowed)), None, "configuration")]

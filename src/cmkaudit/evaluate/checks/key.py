@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cmkaudit.evaluate.checks._common import key_of, not_applicable_or_unresolved, vault_of, version_in_use
+from cmkaudit.evaluate.checks._common import (
+    key_of,
+    not_applicable_or_unresolved,
+    resolved_version,
+    vault_of,
+)
 from cmkaudit.evaluate.durations import duration_days
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import rotation_policy_url
@@ -122,12 +127,10 @@ def _version_evidence(key_id: str, version: KeyVersion) -> tuple[Evidence, ...]:
 
 def check_key_version_validity(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
     """KEY-02: the key version in use is enabled, not expired and not expiring soon."""
-    early = not_applicable_or_unresolved(usage, needs_key=True)
-    if early:
-        return early
-    key, version, why = version_in_use(inventory, usage)
-    if version is None or key is None:
-        return Verdict(Status.UNKNOWN, why or "the key version in use is not known")
+    resolved = resolved_version(usage, inventory)
+    if isinstance(resolved, Verdict):
+        return resolved
+    key, version = resolved
     evidence = _version_evidence(key.id, version)
     now = inventory.collected_at
     if version.enabled is False:
@@ -155,12 +158,10 @@ def check_key_version_validity(usage: KeyUsage, inventory: Inventory, settings: 
 
 def check_key_version_age(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
     """KEY-04: the key version in use is not older than the rotation cadence."""
-    early = not_applicable_or_unresolved(usage, needs_key=True)
-    if early:
-        return early
-    key, version, why = version_in_use(inventory, usage)
-    if version is None or key is None:
-        return Verdict(Status.UNKNOWN, why or "the key version in use is not known")
+    resolved = resolved_version(usage, inventory)
+    if isinstance(resolved, Verdict):
+        return resolved
+    key, version = resolved
     evidence = (*_version_evidence(key.id, version), Evidence("version in use read from", usage.version_source))
     if version.created is None:
         return Verdict(

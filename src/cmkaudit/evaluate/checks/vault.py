@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from cmkaudit.evaluate.checks._common import (
-    not_applicable_or_unresolved,
+    resolved_vault,
     subscription_of_workspace,
-    vault_of,
     workspace_by_id,
 )
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
@@ -15,11 +14,9 @@ from cmkaudit.inventory.model import Inventory, KeyUsage
 
 def check_purge_protection(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
     """KV-01: the vault holding the key has purge protection."""
-    early = not_applicable_or_unresolved(usage)
-    if early:
-        return early
-    vault = vault_of(inventory, usage)
-    assert vault is not None
+    vault = resolved_vault(usage, inventory)
+    if isinstance(vault, Verdict):
+        return vault
     evidence = (
         Evidence(
             "enablePurgeProtection",
@@ -45,11 +42,9 @@ DEFAULT_SOFT_DELETE_RETENTION_DAYS = 90
 
 def check_soft_delete(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
     """KV-02: the vault has soft delete with enough retention."""
-    early = not_applicable_or_unresolved(usage)
-    if early:
-        return early
-    vault = vault_of(inventory, usage)
-    assert vault is not None
+    vault = resolved_vault(usage, inventory)
+    if isinstance(vault, Verdict):
+        return vault
     evidence = (
         Evidence("enableSoftDelete", vault.soft_delete_enabled, vault.id, "properties.enableSoftDelete"),
         Evidence(
@@ -83,11 +78,9 @@ def _region(name: str | None) -> str | None:
 
 def check_vault_tenant_and_region(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
     """KV-03: the vault is in the workspace's tenant and region."""
-    early = not_applicable_or_unresolved(usage)
-    if early:
-        return early
-    vault = vault_of(inventory, usage)
-    assert vault is not None
+    vault = resolved_vault(usage, inventory)
+    if isinstance(vault, Verdict):
+        return vault
     workspace = workspace_by_id(inventory, usage.workspace_id)
     subscription = subscription_of_workspace(inventory, workspace)
     tenant = subscription.tenant_id if subscription else None
@@ -113,11 +106,9 @@ def check_vault_tenant_and_region(usage: KeyUsage, inventory: Inventory, setting
 
 def check_vault_network(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
     """KV-05: the vault is not open to all networks."""
-    early = not_applicable_or_unresolved(usage)
-    if early:
-        return early
-    vault = vault_of(inventory, usage)
-    assert vault is not None
+    vault = resolved_vault(usage, inventory)
+    if isinstance(vault, Verdict):
+        return vault
     evidence = (
         Evidence("publicNetworkAccess", vault.public_network_access, vault.id, "properties.publicNetworkAccess"),
         Evidence(
@@ -153,11 +144,9 @@ AUDIT_GROUPS = frozenset({"audit", "alllogs"})
 
 def check_vault_audit_logging(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
     """KV-04: the vault sends its AuditEvent logs (or the audit/allLogs group) somewhere."""
-    early = not_applicable_or_unresolved(usage)
-    if early:
-        return early
-    vault = vault_of(inventory, usage)
-    assert vault is not None
+    vault = resolved_vault(usage, inventory)
+    if isinstance(vault, Verdict):
+        return vault
     if vault.diagnostic_settings is None:
         failed = errors_about(inventory.errors, f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings")
         why = f": {failed[0].message}" if failed else ""
