@@ -46,6 +46,16 @@ def _formats(value: str) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
+def _positive_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= count <= 256:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 256")
+    return count
+
+
 def _positive_days(value: str) -> int:
     try:
         days = int(value)
@@ -141,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="object id of the AzureDatabricks service principal (instead of a Microsoft Graph lookup)",
     )
     scan.add_argument("--save-snapshot", type=Path, metavar="FILE", help="also save the inventory as a JSON snapshot")
+    scan.add_argument(
+        "--concurrency",
+        type=_positive_count,
+        default=16,
+        metavar="N",
+        help="how many Azure calls may be in flight at once (default: 16; 1 calls one after the other)",
+    )
     _add_report_options(scan)
 
     controls = commands.add_parser("controls", help="the benchmark: list its controls, or show one in full")
@@ -228,8 +245,8 @@ def _collect_live(args: argparse.Namespace, now: datetime, config: ConfigFile) -
             "sign in with 'az login', use a managed identity, or set CMKAUDIT_ACCESS_TOKEN",
         ) from exc
     principals = {**config.principal_ids(), **principal_overrides(args.databricks_principal_id)}
-    settings = CollectSettings(databricks_principal_ids=principals)
-    with open_connection(credential, endpoints) as connection:
+    settings = CollectSettings(databricks_principal_ids=principals, concurrency=args.concurrency)
+    with open_connection(credential, endpoints, args.concurrency) as connection:
         return AzureCollector(connection, settings).collect(subscriptions, now=now)
 
 

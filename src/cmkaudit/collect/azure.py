@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, DecodeError, HttpResponseError
 from azure.core.rest import HttpRequest
 
 from cmkaudit import __version__
@@ -147,7 +148,7 @@ def _as_wire(model: Any) -> Mapping[str, Any]:
 
 @dataclass
 class _Collected:
-    """Mutable accumulator used during one crawl only."""
+    """What one piece of the crawl found; pieces are merged in a fixed order, whatever finished first."""
 
     subscriptions: list[Subscription] = field(default_factory=list)
     workspaces: list[Workspace] = field(default_factory=list)
@@ -159,6 +160,15 @@ class _Collected:
     role_definitions: list[RoleDefinition] = field(default_factory=list)
     errors: list[CollectionError] = field(default_factory=list)
 
+    def merge(self, parts: Iterable[_Collected]) -> None:
+        """Append every part's findings, in the parts' order."""
+        for part in parts:
+            for name in self.__dataclass_fields__:
+                getattr(self, name).extend(getattr(part, name))
+
+
+DEFAULT_CONCURRENCY = 16
+
 
 @dataclass(frozen=True, slots=True)
 class CollectSettings:
@@ -166,10 +176,22 @@ class CollectSettings:
 
     databricks_principal_ids: Mapping[str, PrincipalId] = field(default_factory=dict)
     """AzureDatabricks service principal object id per tenant id ("*" for any tenant)."""
+    concurrency: int = DEFAULT_CONCURRENCY
+    """How many calls may be in flight at once (1: one after the other)."""
+
+
+U = TypeVar("U")
+R = TypeVar("R")
 
 
 class AzureCollector:
-    """Collects the inventory of some subscriptions through the official SDK clients."""
+    """Collects the inventory of some subscriptions through the official SDK clients, concurrently.
+
+    The crawl runs in phases (subscriptions and workspaces; vaults; disk encryption sets and storage
+    accounts; keys; rotation policies; vault details; role definitions; Graph). Within a phase the calls
+    run on a bounded thread pool, and their results are merged in input order, so the inventory does
+    not depend on which call finished first.
+    """
 
     def __init__(self, connection: ArmConnection, settings: CollectSettings | None = None) -> None:
         self._conn = connection
@@ -179,28 +201,36 @@ class AzureCollector:
         """Crawl `subscriptions` and return the inventory; `now` is recorded as the collection time."""
         subs = tuple(dict.fromkeys(subscriptions))
         got = _Collected()
-        for sub in subs:
-            self._read_subscription(got, sub)
-            workspaces = self._conn.databricks(sub).workspaces.list_by_subscription()
-            self._list(got, sub, "list Databricks workspaces", workspaces, workspace_from_arm, got.workspaces)
-        if any(w.scope(s).uses_cmk for w in got.workspaces for s in Scope):
-            # Every scanned subscription: a workspace's key may live in a vault of another one.
-            for sub in subs:
-                vaults = self._conn.keyvault(sub).vaults.list_by_subscription()
-                self._list(got, sub, "list key vaults", vaults, vault_from_arm, got.vaults)
-        for sub in self._subscriptions_of(w.disk_encryption_set_id for w in got.workspaces):
-            sets = self._conn.compute(sub).disk_encryption_sets.list(api_version=ApiVersion.COMPUTE_DISK.value)
-            self._list(
-                got, sub, "list disk encryption sets", sets, disk_encryption_set_from_arm, got.disk_encryption_sets
+        with ThreadPoolExecutor(max_workers=max(1, self._settings.concurrency)) as pool:
+
+            def each(work: Callable[[U], R], items: Iterable[U]) -> list[R]:
+                chosen = list(items)
+                if self._settings.concurrency <= 1 or len(chosen) <= 1:
+                    return [work(item) for item in chosen]
+                return list(pool.map(work, chosen))
+
+            got.merge(each(self._subscription_part, subs))
+            if any(w.scope(s).uses_cmk for w in got.workspaces for s in Scope):
+                # Every scanned subscription: a workspace's key may live in a vault of another one.
+                got.merge(each(self._vaults_part, subs))
+            lists = [("des", s) for s in self._subscriptions_of(w.disk_encryption_set_id for w in got.workspaces)]
+            lists += [
+                ("storage", s) for s in self._subscriptions_of(w.managed_resource_group_id for w in got.workspaces)
+            ]
+            got.merge(each(self._resources_part, lists))
+            got.merge(each(self._key_part, self._referenced_keys(got)))
+            vaults = {id_key(v.id): v for v in got.vaults}
+            updated = each(lambda key: self._rotation_policy(key, vaults.get(id_key(key.vault_id))), got.keys)
+            got.keys = [key for key, _ in updated]
+            got.errors.extend(e for _, errors in updated for e in errors)
+            wanted = {id_key(v.id) for v, _ in self._referenced_vault_refs(got)}
+            details = each(
+                lambda vault: self._vault_details(vault) if id_key(vault.id) in wanted else (vault, []), got.vaults
             )
-        for sub in self._subscriptions_of(w.managed_resource_group_id for w in got.workspaces):
-            accounts = self._conn.storage(sub).storage_accounts.list()
-            self._list(got, sub, "list storage accounts", accounts, storage_account_from_arm, got.storage_accounts)
-        self._collect_keys(got, self._referenced_keys(got))
-        self._collect_rotation_policies(got)
-        self._collect_diagnostic_settings(got)
-        self._collect_role_assignments(got)
-        self._collect_principals(got, self._managed_services_tenants(got))
+            got.vaults = [vault for vault, _ in details]
+            got.errors.extend(e for _, errors in details for e in errors)
+            got.merge(each(self._definition_part, self._role_definition_ids(got.vaults)))
+            got.merge(each(self._principal_part, self._managed_services_tenants(got)))
         return assemble_inventory(
             collected_at=now,
             tool_version=__version__,
@@ -216,22 +246,45 @@ class AzureCollector:
             role_definitions=got.role_definitions,
         )
 
-    def _read_subscription(self, got: _Collected, sub: SubscriptionId) -> None:
-        """Read the subscription itself: its tenant is the tenant of every workspace in it."""
+    def _subscription_part(self, sub: SubscriptionId) -> _Collected:
+        """Read the subscription (its tenant is the tenant of every workspace in it), then list its workspaces."""
+        part = _Collected()
         resource_id = f"/subscriptions/{sub}"
         request = HttpRequest("GET", resource_id, params={"api-version": ApiVersion.SUBSCRIPTIONS.value})
         try:
             response = self._conn.databricks(sub).send_request(request)
             response.raise_for_status()
-            got.subscriptions.append(subscription_from_arm(response.json()))
+            part.subscriptions.append(subscription_from_arm(response.json()))
         except HttpResponseError as exc:
-            got.errors.append(_arm_error(resource_id, "read the subscription", exc, f"subscription {sub}"))
+            part.errors.append(_arm_error(resource_id, "read the subscription", exc, f"subscription {sub}"))
         except AzureError as exc:
-            got.errors.append(collection_error(resource_id, "read the subscription", exc, f"subscription {sub}"))
+            part.errors.append(collection_error(resource_id, "read the subscription", exc, f"subscription {sub}"))
         except (MappingError, ValueError) as exc:
-            got.errors.append(
+            part.errors.append(
                 CollectionError(resource_id, "read the subscription", None, "MalformedResource", str(exc))
             )
+        workspaces = self._conn.databricks(sub).workspaces.list_by_subscription()
+        self._list(part, sub, "list Databricks workspaces", workspaces, workspace_from_arm, part.workspaces)
+        return part
+
+    def _vaults_part(self, sub: SubscriptionId) -> _Collected:
+        part = _Collected()
+        vaults = self._conn.keyvault(sub).vaults.list_by_subscription()
+        self._list(part, sub, "list key vaults", vaults, vault_from_arm, part.vaults)
+        return part
+
+    def _resources_part(self, task: tuple[str, SubscriptionId]) -> _Collected:
+        kind, sub = task
+        part = _Collected()
+        if kind == "des":
+            sets = self._conn.compute(sub).disk_encryption_sets.list(api_version=ApiVersion.COMPUTE_DISK.value)
+            self._list(
+                part, sub, "list disk encryption sets", sets, disk_encryption_set_from_arm, part.disk_encryption_sets
+            )
+        else:
+            accounts = self._conn.storage(sub).storage_accounts.list()
+            self._list(part, sub, "list storage accounts", accounts, storage_account_from_arm, part.storage_accounts)
+        return part
 
     @staticmethod
     def _subscriptions_of(ids: Iterable[str | None]) -> list[SubscriptionId]:
@@ -266,6 +319,10 @@ class AzureCollector:
                     )
         except AzureError as exc:
             got.errors.append(collection_error(resource_id, operation, exc, scope))
+        except DecodeError as exc:
+            got.errors.append(
+                CollectionError(resource_id, operation, None, "MalformedResponse", f"the answer is not JSON: {exc}")
+            )
 
     @staticmethod
     def _referenced_keys(got: _Collected) -> list[tuple[Vault, KeyReference]]:
@@ -291,126 +348,110 @@ class AzureCollector:
         found = ((by_host.get(vault_host(ref.vault_uri)), ref) for ref in refs)
         return [(vault, ref) for vault, ref in found if vault is not None]
 
-    def _collect_keys(self, got: _Collected, wanted: list[tuple[Vault, KeyReference]]) -> None:
-        for vault, ref in wanted:
-            key_id = key_resource_id(vault.id, ref.key_name)
-            client = self._conn.keyvault(vault.subscription_id)
-            scope = f"the key vault {vault.name}"
-            versions: tuple[KeyVersion, ...] | None
-            try:
-                listed = client.keys.list_versions(vault.resource_group, vault.name, ref.key_name)
-                versions = tuple(v for v in (key_version_from_arm(_as_wire(item)) for item in listed) if v is not None)
-            except AzureError as exc:
-                got.errors.append(collection_error(f"{key_id}/versions", "list key versions", exc, scope))
-                versions = None
-            try:
-                payload = client.keys.get(vault.resource_group, vault.name, ref.key_name)
-                got.keys.append(key_from_arm(_as_wire(payload), vault.id, versions))
-            except AzureError as exc:
-                got.errors.append(collection_error(key_id, "get key", exc, scope))
-            except MappingError as exc:
-                got.errors.append(CollectionError(key_id, "get key", None, "MalformedResource", str(exc)))
+    def _key_part(self, wanted: tuple[Vault, KeyReference]) -> _Collected:
+        """A referenced key and its versions (attributes only, never key material)."""
+        vault, ref = wanted
+        part = _Collected()
+        key_id = key_resource_id(vault.id, ref.key_name)
+        client = self._conn.keyvault(vault.subscription_id)
+        scope = f"the key vault {vault.name}"
+        versions: tuple[KeyVersion, ...] | None
+        try:
+            listed = client.keys.list_versions(vault.resource_group, vault.name, ref.key_name)
+            versions = tuple(v for v in (key_version_from_arm(_as_wire(item)) for item in listed) if v is not None)
+        except AzureError as exc:
+            part.errors.append(collection_error(f"{key_id}/versions", "list key versions", exc, scope))
+            versions = None
+        try:
+            payload = client.keys.get(vault.resource_group, vault.name, ref.key_name)
+            part.keys.append(key_from_arm(_as_wire(payload), vault.id, versions))
+        except AzureError as exc:
+            part.errors.append(collection_error(key_id, "get key", exc, scope))
+        except MappingError as exc:
+            part.errors.append(CollectionError(key_id, "get key", None, "MalformedResource", str(exc)))
+        return part
 
-    def _collect_rotation_policies(self, got: _Collected) -> None:
+    def _rotation_policy(self, key: Key, vault: Vault | None) -> tuple[Key, list[CollectionError]]:
         """Where Resource Manager returned no rotation policy, ask the vault's data plane (a GET)."""
-        vaults = {id_key(v.id): v for v in got.vaults}
-        for index, key in enumerate(got.keys):
-            vault = vaults.get(id_key(key.vault_id))
-            if key.rotation_policy is not None or vault is None or not vault.vault_uri:
-                continue
-            resource = rotation_policy_url(vault.vault_uri, key.name)
-            try:
-                policy = self._conn.key_client(vault.vault_uri).get_key_rotation_policy(key.name)
-            except ClientAuthenticationError as exc:
-                error = collection_error(resource, "get key rotation policy (data plane)", exc)
-                if exc.status_code is None:  # no token for Key Vault, e.g. CMKAUDIT_ACCESS_TOKEN holds an ARM token
-                    error = replace(error, hint="the credential cannot get a Key Vault token: " + DATA_PLANE_HINT)
-                else:
-                    error = replace(error, hint=DATA_PLANE_HINT)
-                got.errors.append(error)
-                continue
-            except HttpResponseError as exc:
-                got.errors.append(
-                    replace(
-                        collection_error(resource, "get key rotation policy (data plane)", exc), hint=DATA_PLANE_HINT
-                    )
-                )
-                continue
-            except AzureError as exc:
-                got.errors.append(
-                    replace(
-                        collection_error(resource, "get key rotation policy (data plane)", exc),
-                        hint="the vault's data plane is not reachable from here (private endpoint or firewall)",
-                    )
-                )
-                continue
-            source = f"data plane {resource}"
-            got.keys[index] = replace(key, rotation_policy=rotation_policy_from_sdk(policy, source))
+        if key.rotation_policy is not None or vault is None or not vault.vault_uri:
+            return key, []
+        resource = rotation_policy_url(vault.vault_uri, key.name)
+        operation = "get key rotation policy (data plane)"
+        try:
+            policy = self._conn.key_client(vault.vault_uri).get_key_rotation_policy(key.name)
+        except ClientAuthenticationError as exc:
+            error = collection_error(resource, operation, exc)
+            if exc.status_code is None:  # no token for Key Vault, e.g. CMKAUDIT_ACCESS_TOKEN holds an ARM token
+                return key, [replace(error, hint="the credential cannot get a Key Vault token: " + DATA_PLANE_HINT)]
+            return key, [replace(error, hint=DATA_PLANE_HINT)]
+        except HttpResponseError as exc:
+            return key, [replace(collection_error(resource, operation, exc), hint=DATA_PLANE_HINT)]
+        except AzureError as exc:
+            hint = "the vault's data plane is not reachable from here (private endpoint or firewall)"
+            return key, [replace(collection_error(resource, operation, exc), hint=hint)]
+        return replace(key, rotation_policy=rotation_policy_from_sdk(policy, f"data plane {resource}")), []
 
-    def _collect_diagnostic_settings(self, got: _Collected) -> None:
-        """Read where each vault that holds a workspace's key sends its logs (for KV-04)."""
-        wanted = {id_key(v.id) for v, _ in self._referenced_vault_refs(got)}
-        for index, vault in enumerate(got.vaults):
-            if id_key(vault.id) not in wanted:
-                continue
-            resource_id = f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings"
-            request = HttpRequest("GET", resource_id, params={"api-version": ApiVersion.DIAGNOSTIC_SETTINGS.value})
-            scope = f"the key vault {vault.name}"
-            try:
-                response = self._conn.keyvault(vault.subscription_id).send_request(request)
-                response.raise_for_status()
-                body = response.json()
-                items = body.get("value") if isinstance(body, dict) else None
-                if not isinstance(items, list):
-                    raise MappingError("the diagnostic settings answer has no 'value' list")
-                settings = tuple(diagnostic_setting_from_arm(i) for i in items if isinstance(i, Mapping))
-                got.vaults[index] = replace(vault, diagnostic_settings=settings)
-            except HttpResponseError as exc:
-                got.errors.append(_arm_error(resource_id, "list diagnostic settings", exc, scope))
-            except AzureError as exc:
-                got.errors.append(collection_error(resource_id, "list diagnostic settings", exc, scope))
-            except (MappingError, ValueError) as exc:
-                got.errors.append(
-                    CollectionError(resource_id, "list diagnostic settings", None, "MalformedResource", str(exc))
-                )
-
-    def _collect_role_assignments(self, got: _Collected) -> None:
-        """For vaults that hold a workspace's key and use Azure RBAC: who holds which role, and what the roles allow."""
-        wanted = {id_key(v.id) for v, _ in self._referenced_vault_refs(got) if v.rbac_authorization}
-        definitions: dict[str, tuple[str, str]] = {}
-        for index, vault in enumerate(got.vaults):
-            if id_key(vault.id) not in wanted:
-                continue
-            resource_id = f"{vault.id}/providers/Microsoft.Authorization/roleAssignments"
+    def _vault_details(self, vault: Vault) -> tuple[Vault, list[CollectionError]]:
+        """For a vault holding a workspace's key: where its logs go (KV-04); on RBAC vaults, who holds which role."""
+        errors: list[CollectionError] = []
+        scope = f"the key vault {vault.name}"
+        resource_id = f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings"
+        request = HttpRequest("GET", resource_id, params={"api-version": ApiVersion.DIAGNOSTIC_SETTINGS.value})
+        try:
+            response = self._conn.keyvault(vault.subscription_id).send_request(request)
+            response.raise_for_status()
+            body = response.json()
+            items = body.get("value") if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise MappingError("the diagnostic settings answer has no 'value' list")
+            settings = tuple(diagnostic_setting_from_arm(i) for i in items if isinstance(i, Mapping))
+            vault = replace(vault, diagnostic_settings=settings)
+        except HttpResponseError as exc:
+            errors.append(_arm_error(resource_id, "list diagnostic settings", exc, scope))
+        except AzureError as exc:
+            errors.append(collection_error(resource_id, "list diagnostic settings", exc, scope))
+        except (MappingError, ValueError) as exc:
+            errors.append(CollectionError(resource_id, "list diagnostic settings", None, "MalformedResource", str(exc)))
+        if vault.rbac_authorization:
+            assignments_id = f"{vault.id}/providers/Microsoft.Authorization/roleAssignments"
             try:
                 listed = self._conn.authorization(vault.subscription_id).role_assignments.list_for_scope(vault.id)
-                assignments = tuple(role_assignment_from_arm(_wire(item)) for item in listed)
+                vault = replace(vault, role_assignments=tuple(role_assignment_from_arm(_wire(i)) for i in listed))
             except AzureError as exc:
-                got.errors.append(
-                    collection_error(resource_id, "list role assignments", exc, f"the key vault {vault.name}")
-                )
-                continue
+                errors.append(collection_error(assignments_id, "list role assignments", exc, scope))
             except MappingError as exc:
-                got.errors.append(
-                    CollectionError(resource_id, "list role assignments", None, "MalformedResource", str(exc))
+                errors.append(
+                    CollectionError(assignments_id, "list role assignments", None, "MalformedResource", str(exc))
                 )
-                continue
-            got.vaults[index] = replace(vault, role_assignments=assignments)
-            for assignment in assignments:
-                # The client needs a subscription; role definition ids may be tenant-level, so the vault's serves.
-                definitions.setdefault(
+        return vault, errors
+
+    @staticmethod
+    def _role_definition_ids(vaults: Iterable[Vault]) -> list[tuple[str, str]]:
+        """Each distinct role definition assigned on an RBAC vault, with a subscription to read it through.
+
+        Role definition ids may be tenant-level, so the vault's subscription serves the client.
+        """
+        found: dict[str, tuple[str, str]] = {}
+        for vault in vaults:
+            for assignment in vault.role_assignments or ():
+                found.setdefault(
                     id_key(assignment.role_definition_id), (assignment.role_definition_id, vault.subscription_id)
                 )
-        for _, (definition_id, subscription) in sorted(definitions.items()):
-            try:
-                found = self._conn.authorization(subscription).role_definitions.get_by_id(definition_id)
-                got.role_definitions.append(role_definition_from_arm(_wire(found)))
-            except AzureError as exc:
-                got.errors.append(collection_error(definition_id, "get role definition", exc, "the role definition"))
-            except MappingError as exc:
-                got.errors.append(
-                    CollectionError(definition_id, "get role definition", None, "MalformedResource", str(exc))
-                )
+        return [found[k] for k in sorted(found)]
+
+    def _definition_part(self, wanted: tuple[str, str]) -> _Collected:
+        definition_id, subscription = wanted
+        part = _Collected()
+        try:
+            found = self._conn.authorization(subscription).role_definitions.get_by_id(definition_id)
+            part.role_definitions.append(role_definition_from_arm(_wire(found)))
+        except AzureError as exc:
+            part.errors.append(collection_error(definition_id, "get role definition", exc, "the role definition"))
+        except MappingError as exc:
+            part.errors.append(
+                CollectionError(definition_id, "get role definition", None, "MalformedResource", str(exc))
+            )
+        return part
 
     @staticmethod
     def _managed_services_tenants(got: _Collected) -> list[str]:
@@ -425,14 +466,15 @@ class AzureCollector:
                     tenants.setdefault(vault.tenant_id.lower(), vault.tenant_id)
         return sorted(tenants.values(), key=str.lower)
 
-    def _collect_principals(self, got: _Collected, tenants: list[str]) -> None:
+    def _principal_part(self, tenant: str) -> _Collected:
+        part = _Collected()
         configured = {k.lower(): v for k, v in self._settings.databricks_principal_ids.items()}
-        for tenant in tenants:
-            chosen = configured.get(tenant.lower()) or configured.get("*")
-            if chosen:
-                got.principals.append(PrincipalLookup(tenant, chosen, PrincipalSource.CONFIG))
-            else:
-                got.principals.append(self._graph_lookup(got, tenant))
+        chosen = configured.get(tenant.lower()) or configured.get("*")
+        if chosen:
+            part.principals.append(PrincipalLookup(tenant, chosen, PrincipalSource.CONFIG))
+        else:
+            part.principals.append(self._graph_lookup(part, tenant))
+        return part
 
     def _graph_lookup(self, got: _Collected, tenant: str) -> PrincipalLookup:
         """Find the AzureDatabricks service principal's object id in `tenant` with Microsoft Graph (GET)."""

@@ -13,6 +13,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from cmkaudit.collect.http import Endpoints
 
 ACCESS_TOKEN_ENV = "CMKAUDIT_ACCESS_TOKEN"
+GRAPH_TOKEN_ENV = "CMKAUDIT_GRAPH_ACCESS_TOKEN"
 
 
 def _jwt_expiry(token: str) -> int | None:
@@ -30,24 +31,29 @@ def _jwt_expiry(token: str) -> int | None:
 
 
 class StaticTokenCredential:
-    """A bearer token issued elsewhere (e.g. `az account get-access-token`), for ARM only.
+    """Bearer tokens issued elsewhere (e.g. `az account get-access-token`): one for ARM, optionally one for Graph.
 
-    It answers only for the ARM audience it was given; a request for another audience (Microsoft
-    Graph) fails with an explanation instead of sending an ARM token where it does not belong.
+    Each token answers only for its own audience; a request for another (a vault's data plane, or Graph
+    without a Graph token) fails with an explanation instead of sending a token where it does not belong.
     """
 
-    def __init__(self, token: str, arm_scope: str) -> None:
-        self._token = token.strip()
-        self._scope = arm_scope
-        self._expires_on = _jwt_expiry(self._token) or int(time.time()) + 3600
+    def __init__(
+        self, token: str, arm_scope: str, graph_token: str | None = None, graph_scope: str | None = None
+    ) -> None:
+        self._tokens = {arm_scope.rstrip("/"): token.strip()}
+        if graph_token and graph_scope:
+            self._tokens[graph_scope.rstrip("/")] = graph_token.strip()
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        """The token, if the request is for ARM."""
-        if scopes and any(s.rstrip("/") != self._scope.rstrip("/") for s in scopes):
+        """The token for the requested audience, if one was given."""
+        wanted = {s.rstrip("/") for s in scopes}
+        token = next((self._tokens[s] for s in wanted if s in self._tokens), None)
+        if token is None or len(wanted) != 1:
+            held = "an ARM token" if len(self._tokens) == 1 else "ARM and Graph tokens"
             raise ClientAuthenticationError(
-                message=f"{ACCESS_TOKEN_ENV} holds an ARM token; it cannot be used for {', '.join(scopes)}"
+                message=f"{ACCESS_TOKEN_ENV} holds {held}; it cannot be used for {', '.join(scopes)}"
             )
-        return AccessToken(self._token, self._expires_on)
+        return AccessToken(token, _jwt_expiry(token) or int(time.time()) + 3600)
 
 
 class OfflineDemoCredential:
@@ -70,7 +76,8 @@ def default_credential(endpoints: Endpoints, environ: dict[str, str]) -> TokenCr
     """
     token = environ.get(ACCESS_TOKEN_ENV, "").strip()
     if token:
-        return StaticTokenCredential(token, endpoints.arm_scope)
+        graph = environ.get(GRAPH_TOKEN_ENV, "").strip() or None
+        return StaticTokenCredential(token, endpoints.arm_scope, graph, f"{endpoints.graph}/.default")
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential(authority=endpoints.authority, additionally_allowed_tenants=["*"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,11 +39,13 @@ def replay_scan(
     if not cassette.is_file():
         raise UsageError(f"recorded tenant {cassette} not found", "reinstall cmkaudit")
     recorder = vcr.VCR(record_mode="none", match_on=MATCH_ON, decode_compressed_response=True)
+    # A recording is replayed one call at a time: the cassette's playback is not made for threads.
+    sequential = replace(settings or CollectSettings(), concurrency=1)
     with (
         recorder.use_cassette(str(cassette)),
         open_connection(OfflineDemoCredential(), endpoints_for(Cloud.PUBLIC)) as connection,
     ):
-        return AzureCollector(connection, settings).collect(subscriptions, now=now)
+        return AzureCollector(connection, sequential).collect(subscriptions, now=now)
 
 
 def demo_scan() -> Inventory:

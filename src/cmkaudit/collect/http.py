@@ -7,12 +7,15 @@ resource-provider registration POST — is refused before it leaves the process.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import requests
+import requests.adapters
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import HttpTransport, RequestsTransport
 from azure.core.rest import HttpRequest as RestHttpRequest
@@ -108,6 +111,7 @@ class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
 
     def __init__(self, inner: HttpTransport | None = None) -> None:  # type: ignore[type-arg]
         self._inner = inner or RequestsTransport()
+        self._lock = threading.Lock()
         self.requests_sent = 0
 
     def send(self, request: Any, **kwargs: Any) -> Any:
@@ -118,7 +122,8 @@ class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
                 f"cmkaudit refused to send {method} {request.url}: the scanner is read-only",
                 "this is a bug in cmkaudit; please report it",
             )
-        self.requests_sent += 1
+        with self._lock:
+            self.requests_sent += 1
         return self._inner.send(request, **kwargs)
 
     def open(self) -> None:
@@ -208,10 +213,21 @@ class ArmConnection:
         return client.send_request(request)
 
 
+def pooled_transport(connections: int) -> RequestsTransport:
+    """A requests transport whose pool keeps `connections` connections per host (requests keeps 10 by default)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=connections, pool_maxsize=connections)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return RequestsTransport(session=session, session_owner=True)
+
+
 @contextmanager
-def open_connection(credential: TokenCredential, endpoints: Endpoints) -> Iterator[ArmConnection]:
-    """An ArmConnection whose transport is closed when the block ends."""
-    transport = ReadOnlyTransport()
+def open_connection(
+    credential: TokenCredential, endpoints: Endpoints, connections: int = 10
+) -> Iterator[ArmConnection]:
+    """An ArmConnection (one connection pool, sized for the crawl's concurrency) closed when the block ends."""
+    transport = ReadOnlyTransport(pooled_transport(max(10, connections)))
     try:
         yield ArmConnection(credential, endpoints, transport)
     finally:

@@ -1,0 +1,304 @@
+"""A fake Azure Resource Manager (and Microsoft Graph) on 127.0.0.1, over TLS, for fault tests and benchmarks.
+
+It serves a generated tenant of any size in the official response shapes (the body builders of
+tools/build_cassettes.py), and can be told to be slow, to throttle like ARM (a token bucket per
+subscription answering 429 with Retry-After), to fail (500/503), to drop connections, to forbid
+chosen paths (403), to return malformed bodies, and to page lists with nextLink. It counts every
+request by method and path, so a test can assert that nothing but GET was sent.
+
+    with FakeArm(generate_tenant(subscriptions=2, workspaces=3)) as arm:
+        ... cmkaudit scan --arm-endpoint arm.url --graph-endpoint arm.url, CMKAUDIT_ACCESS_TOKEN=..., REQUESTS_CA_BUNDLE=arm.ca_file
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import ssl
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import trustme
+
+from tools.build_cassettes import (
+    ARM,
+    GRAPH,
+    access_policy,
+    databricks_service_principal,
+    diagnostic_setting,
+    disk_encryption_set_body,
+    audit_logs,
+    epoch,
+    key_body,
+    key_versions_body,
+    rotation_policy,
+    storage_account_body,
+    vault_body,
+    workspace_body,
+)
+
+Json = dict[str, Any]
+TENANT = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
+DATABRICKS_SP = "0f1e2d3c-4b5a-4697-8877-665544332211"
+
+
+@dataclass
+class Tenant:
+    """Everything the fake server answers: single resources by path, and lists by path."""
+
+    subscriptions: list[str]
+    resources: dict[str, Json] = field(default_factory=dict)
+    lists: dict[str, list[Json]] = field(default_factory=dict)
+    workspaces: int = 0
+
+    def add(self, path: str, body: Json) -> None:
+        self.resources[path.lower()] = body
+
+    def extend(self, path: str, items: list[Json]) -> None:
+        self.lists.setdefault(path.lower(), []).extend(items)
+
+
+def _guid(*numbers: int) -> str:
+    """A deterministic GUID from small numbers."""
+    digits = "".join(f"{n:04x}" for n in numbers).rjust(32, "0")[-32:]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-8{digits[17:20]}-{digits[20:]}"
+
+
+def generate_tenant(subscriptions: int, workspaces: int) -> Tenant:
+    """`subscriptions` x `workspaces` compliant workspaces, each with its vault, a 3-version key, DES and storage."""
+    tenant = Tenant([_guid(0xA, s) for s in range(subscriptions)])
+    for s, sub in enumerate(tenant.subscriptions):
+        tenant.add(
+            f"/subscriptions/{sub}",
+            {"id": f"/subscriptions/{sub}", "subscriptionId": sub, "tenantId": TENANT,
+             "displayName": f"Fake subscription {s}", "state": "Enabled"},
+        )
+        for w in range(workspaces):
+            name = f"dbw-{s}-{w}"
+            group, managed = f"rg-{s}-{w}", f"rg-{s}-{w}-managed"
+            vault = f"kv-{s}-{w}"
+            uri = f"https://{vault}.vault.azure.net/"
+            vault_id = f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{vault}"
+            des_principal, storage_principal = _guid(0xD, s, w), _guid(0xE, s, w)
+            versions = [(f"{s:04x}{w:04x}000000000000000000000{v}", epoch(day), epoch("2028-01-01"))
+                        for v, day in enumerate(("2026-03-01", "2026-06-01", "2026-09-01"))]
+            latest = versions[-1][0]
+            tenant.extend(
+                f"/subscriptions/{sub}/providers/Microsoft.Databricks/workspaces",
+                [workspace_body(
+                    sub, group, name, location="westeurope", sku="premium", tags={"environment": "prod"},
+                    managed_group=managed, storage_account=f"dbst{s}x{w}", workspace_number=f"{s:08d}{w:08d}",
+                    managed_services_key=(uri, "cmk", ""), managed_disk_key=(uri, "cmk", ""),
+                    disk_encryption_set=f"des-{s}-{w}", disk_principal=des_principal, tenant=TENANT,
+                    dbfs_key=(uri, "cmk", ""), prepare_encryption=True, storage_principal=storage_principal,
+                    infrastructure=True,
+                )],
+            )
+            tenant.extend(
+                f"/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults",
+                [vault_body(
+                    sub, group, vault, location="westeurope", tenant=TENANT, soft_delete_days=90,
+                    purge_protection=True, public_network_access="Disabled",
+                    policies=[access_policy(TENANT, p, ["get", "wrapKey", "unwrapKey"])
+                              for p in (DATABRICKS_SP, des_principal, storage_principal)],
+                )],
+            )
+            tenant.extend(
+                f"/subscriptions/{sub}/providers/Microsoft.Compute/diskEncryptionSets",
+                [disk_encryption_set_body(
+                    sub, managed, f"des-{s}-{w}", location="westeurope", key_url=f"{uri}keys/cmk/{latest}",
+                    source_vault_id=vault_id, principal=des_principal, tenant=TENANT,
+                )],
+            )
+            tenant.extend(
+                f"/subscriptions/{sub}/providers/Microsoft.Storage/storageAccounts",
+                [storage_account_body(
+                    sub, managed, f"dbst{s}x{w}", location="westeurope", principal=storage_principal,
+                    tenant=TENANT, key=(uri, "cmk", latest), infrastructure=True,
+                )],
+            )
+            tenant.add(f"{vault_id}/keys/cmk/versions", key_versions_body(vault_id, vault, "cmk", location="westeurope", versions=versions))
+            tenant.add(f"{vault_id}/keys/cmk", key_body(
+                vault_id, vault, "cmk", location="westeurope", kty="RSA-HSM", size=3072, created=versions[0][1],
+                latest=versions[-1], policy=rotation_policy("P90D"),
+            ))
+            tenant.add(
+                f"{vault_id}/providers/Microsoft.Insights/diagnosticSettings",
+                {"value": [diagnostic_setting(vault_id, "audit", logs=audit_logs(), workspace="/law")]},
+            )
+            tenant.workspaces += 1
+    tenant.add(
+        "/v1.0/servicePrincipals(appId='2ff814a6-3304-4ab8-85cb-cd0e6f879c1d')",
+        databricks_service_principal(DATABRICKS_SP),
+    )
+    return tenant
+
+
+@dataclass
+class Faults:
+    """What the server does wrong, and how it is slow. Paths match by substring (case-insensitive)."""
+
+    latency: float = 0.0
+    """Seconds added to every answer."""
+    bucket: int | None = None
+    """ARM's per-subscription read bucket (250 in Azure); None: no throttling."""
+    refill_per_second: float = 25.0
+    fail: dict[str, list[int]] = field(default_factory=dict)
+    """The first answers to matching paths, in order (e.g. [503, 500]); then the real answer."""
+    drop: dict[str, int] = field(default_factory=dict)
+    """How many times to close the connection without answering matching paths."""
+    forbid: list[str] = field(default_factory=list)
+    """Paths answered 403 AuthorizationFailed, always."""
+    malformed: list[str] = field(default_factory=list)
+    """Paths answered with truncated JSON."""
+    page_size: int | None = None
+    """List answers hold at most this many items, then a nextLink."""
+
+
+class _Bucket:
+    def __init__(self, capacity: int, refill: float) -> None:
+        self.capacity, self.refill = capacity, refill
+        self.tokens, self.stamp = float(capacity), time.monotonic()
+
+    def take(self) -> float:
+        """0 if a read may go ahead, else the seconds until one may (for Retry-After)."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.refill
+
+
+class FakeArm:
+    """The server: start it in a `with` block; `url`, `ca_file` and the request log are its outputs."""
+
+    def __init__(self, tenant: Tenant, faults: Faults | None = None) -> None:
+        self.tenant = tenant
+        self.faults = faults or Faults()
+        self.requests: list[tuple[str, str, int]] = []
+        self._lock = threading.Lock()
+        self._buckets: dict[str, _Bucket] = {}
+        self._fail = {k.lower(): list(v) for k, v in self.faults.fail.items()}
+        self._drop = {k.lower(): n for k, n in self.faults.drop.items()}
+        self._dir = tempfile.TemporaryDirectory()
+        ca = trustme.CA()
+        self.ca_file = Path(self._dir.name) / "fake-arm-ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_file))
+        self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(self._context)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._server.socket = self._context.wrap_socket(self._server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeArm:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._dir.cleanup()
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Requests by method."""
+        return Counter(method for method, _, _ in self.requests)
+
+    def _take(self, table: dict[str, Any], path: str) -> Any:
+        for pattern in table:
+            if pattern in path:
+                return pattern
+        return None
+
+    def answer(self, method: str, raw_path: str) -> tuple[int, Json | str | None, dict[str, str]]:
+        """Decide the answer to one request: (status, body or None to drop the connection, headers)."""
+        split = urlsplit(raw_path)
+        path = unquote(split.path).rstrip("/").lower()
+        query = parse_qs(split.query)
+        if self.faults.latency:
+            time.sleep(self.faults.latency)
+        with self._lock:
+            dropped = self._take(self._drop, path)
+            if dropped and self._drop[dropped] > 0:
+                self._drop[dropped] -= 1
+                return 0, None, {}
+            failing = self._take(self._fail, path)
+            if failing and self._fail[failing]:
+                status = self._fail[failing].pop(0)
+                return status, {"error": {"code": "InternalServerError", "message": "injected fault"}}, {}
+            if self.faults.bucket is not None and path.startswith("/subscriptions/"):
+                sub = path.split("/")[2]
+                bucket = self._buckets.setdefault(sub, _Bucket(self.faults.bucket, self.faults.refill_per_second))
+                wait = bucket.take()
+                if wait:
+                    return 429, {"error": {"code": "TooManyRequests", "message": "throttled"}}, {
+                        "Retry-After": str(max(1, math.ceil(wait)))
+                    }
+        if method != "GET":
+            return 405, {"error": {"code": "MethodNotAllowed", "message": f"{method} is not served"}}, {}
+        if any(p.lower() in path for p in self.faults.forbid):
+            return 403, {"error": {"code": "AuthorizationFailed", "message": f"The client does not have authorization to read '{path}'"}}, {}
+        if any(p.lower() in path for p in self.faults.malformed):
+            return 200, '{"value": [{"id": "/subscriptions/trunc', {}
+        if path in self.tenant.lists:
+            items = self.tenant.lists[path]
+            start = int(query.get("$skiptoken", ["0"])[0])
+            size = self.faults.page_size or len(items) or 1
+            body: Json = {"value": items[start : start + size]}
+            if start + size < len(items):
+                body["nextLink"] = f"{self.url}{split.path}?api-version={query.get('api-version', [''])[0]}&$skiptoken={start + size}"
+            return 200, body, {}
+        if path.startswith("/subscriptions/") and path.endswith(
+            ("/workspaces", "/vaults", "/diskencryptionsets", "/storageaccounts")
+        ):
+            return 200, {"value": []}, {}
+        if path in self.tenant.resources:
+            return 200, self.tenant.resources[path], {}
+        return 404, {"error": {"code": "ResourceNotFound", "message": f"{path} was not found"}}, {}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                status, body, headers = server.answer(self.command, self.path)
+                with server._lock:
+                    server.requests.append((self.command, unquote(urlsplit(self.path).path), status))
+                if body is None:
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                payload = (body if isinstance(body, str) else json.dumps(body)).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+__all__ = ["ARM", "GRAPH", "Faults", "FakeArm", "Tenant", "generate_tenant"]
