@@ -7,7 +7,8 @@ chosen paths (403), to return malformed bodies, and to page lists with nextLink.
 request by method and path, so a test can assert that nothing but GET was sent.
 
     with FakeArm(generate_tenant(subscriptions=2, workspaces=3)) as arm:
-        ... cmkaudit scan --arm-endpoint arm.url --graph-endpoint arm.url, CMKAUDIT_ACCESS_TOKEN=..., REQUESTS_CA_BUNDLE=arm.ca_file
+        # cmkaudit scan --arm-endpoint arm.url --graph-endpoint arm.url
+        #   with CMKAUDIT_ACCESS_TOKEN=... and REQUESTS_CA_BUNDLE=arm.ca_file
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from tools.build_cassettes import (
     ARM,
     GRAPH,
     access_policy,
+    audit_logs,
     databricks_service_principal,
     diagnostic_setting,
     disk_encryption_set_body,
-    audit_logs,
     epoch,
     key_body,
     key_versions_body,
@@ -77,8 +78,13 @@ def generate_tenant(subscriptions: int, workspaces: int) -> Tenant:
     for s, sub in enumerate(tenant.subscriptions):
         tenant.add(
             f"/subscriptions/{sub}",
-            {"id": f"/subscriptions/{sub}", "subscriptionId": sub, "tenantId": TENANT,
-             "displayName": f"Fake subscription {s}", "state": "Enabled"},
+            {
+                "id": f"/subscriptions/{sub}",
+                "subscriptionId": sub,
+                "tenantId": TENANT,
+                "displayName": f"Fake subscription {s}",
+                "state": "Enabled",
+            },
         )
         for w in range(workspaces):
             name = f"dbw-{s}-{w}"
@@ -87,48 +93,103 @@ def generate_tenant(subscriptions: int, workspaces: int) -> Tenant:
             uri = f"https://{vault}.vault.azure.net/"
             vault_id = f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{vault}"
             des_principal, storage_principal = _guid(0xD, s, w), _guid(0xE, s, w)
-            versions = [(f"{s:04x}{w:04x}000000000000000000000{v}", epoch(day), epoch("2028-01-01"))
-                        for v, day in enumerate(("2026-03-01", "2026-06-01", "2026-09-01"))]
+            versions = [
+                (f"{s:04x}{w:04x}000000000000000000000{v}", epoch(day), epoch("2028-01-01"))
+                for v, day in enumerate(("2026-03-01", "2026-06-01", "2026-09-01"))
+            ]
             latest = versions[-1][0]
             tenant.extend(
                 f"/subscriptions/{sub}/providers/Microsoft.Databricks/workspaces",
-                [workspace_body(
-                    sub, group, name, location="westeurope", sku="premium", tags={"environment": "prod"},
-                    managed_group=managed, storage_account=f"dbst{s}x{w}", workspace_number=f"{s:08d}{w:08d}",
-                    managed_services_key=(uri, "cmk", ""), managed_disk_key=(uri, "cmk", ""),
-                    disk_encryption_set=f"des-{s}-{w}", disk_principal=des_principal, tenant=TENANT,
-                    dbfs_key=(uri, "cmk", ""), prepare_encryption=True, storage_principal=storage_principal,
-                    infrastructure=True,
-                )],
+                [
+                    workspace_body(
+                        sub,
+                        group,
+                        name,
+                        location="westeurope",
+                        sku="premium",
+                        tags={"environment": "prod"},
+                        managed_group=managed,
+                        storage_account=f"dbst{s}x{w}",
+                        workspace_number=f"{s:08d}{w:08d}",
+                        managed_services_key=(uri, "cmk", ""),
+                        managed_disk_key=(uri, "cmk", ""),
+                        disk_encryption_set=f"des-{s}-{w}",
+                        disk_principal=des_principal,
+                        tenant=TENANT,
+                        dbfs_key=(uri, "cmk", ""),
+                        prepare_encryption=True,
+                        storage_principal=storage_principal,
+                        infrastructure=True,
+                    )
+                ],
             )
             tenant.extend(
                 f"/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults",
-                [vault_body(
-                    sub, group, vault, location="westeurope", tenant=TENANT, soft_delete_days=90,
-                    purge_protection=True, public_network_access="Disabled",
-                    policies=[access_policy(TENANT, p, ["get", "wrapKey", "unwrapKey"])
-                              for p in (DATABRICKS_SP, des_principal, storage_principal)],
-                )],
+                [
+                    vault_body(
+                        sub,
+                        group,
+                        vault,
+                        location="westeurope",
+                        tenant=TENANT,
+                        soft_delete_days=90,
+                        purge_protection=True,
+                        public_network_access="Disabled",
+                        policies=[
+                            access_policy(TENANT, p, ["get", "wrapKey", "unwrapKey"])
+                            for p in (DATABRICKS_SP, des_principal, storage_principal)
+                        ],
+                    )
+                ],
             )
             tenant.extend(
                 f"/subscriptions/{sub}/providers/Microsoft.Compute/diskEncryptionSets",
-                [disk_encryption_set_body(
-                    sub, managed, f"des-{s}-{w}", location="westeurope", key_url=f"{uri}keys/cmk/{latest}",
-                    source_vault_id=vault_id, principal=des_principal, tenant=TENANT,
-                )],
+                [
+                    disk_encryption_set_body(
+                        sub,
+                        managed,
+                        f"des-{s}-{w}",
+                        location="westeurope",
+                        key_url=f"{uri}keys/cmk/{latest}",
+                        source_vault_id=vault_id,
+                        principal=des_principal,
+                        tenant=TENANT,
+                    )
+                ],
             )
             tenant.extend(
                 f"/subscriptions/{sub}/providers/Microsoft.Storage/storageAccounts",
-                [storage_account_body(
-                    sub, managed, f"dbst{s}x{w}", location="westeurope", principal=storage_principal,
-                    tenant=TENANT, key=(uri, "cmk", latest), infrastructure=True,
-                )],
+                [
+                    storage_account_body(
+                        sub,
+                        managed,
+                        f"dbst{s}x{w}",
+                        location="westeurope",
+                        principal=storage_principal,
+                        tenant=TENANT,
+                        key=(uri, "cmk", latest),
+                        infrastructure=True,
+                    )
+                ],
             )
-            tenant.add(f"{vault_id}/keys/cmk/versions", key_versions_body(vault_id, vault, "cmk", location="westeurope", versions=versions))
-            tenant.add(f"{vault_id}/keys/cmk", key_body(
-                vault_id, vault, "cmk", location="westeurope", kty="RSA-HSM", size=3072, created=versions[0][1],
-                latest=versions[-1], policy=rotation_policy("P90D"),
-            ))
+            tenant.add(
+                f"{vault_id}/keys/cmk/versions",
+                key_versions_body(vault_id, vault, "cmk", location="westeurope", versions=versions),
+            )
+            tenant.add(
+                f"{vault_id}/keys/cmk",
+                key_body(
+                    vault_id,
+                    vault,
+                    "cmk",
+                    location="westeurope",
+                    kty="RSA-HSM",
+                    size=3072,
+                    created=versions[0][1],
+                    latest=versions[-1],
+                    policy=rotation_policy("P90D"),
+                ),
+            )
             tenant.add(
                 f"{vault_id}/providers/Microsoft.Insights/diagnosticSettings",
                 {"value": [diagnostic_setting(vault_id, "audit", logs=audit_logs(), workspace="/law")]},
@@ -242,13 +303,24 @@ class FakeArm:
                 bucket = self._buckets.setdefault(sub, _Bucket(self.faults.bucket, self.faults.refill_per_second))
                 wait = bucket.take()
                 if wait:
-                    return 429, {"error": {"code": "TooManyRequests", "message": "throttled"}}, {
-                        "Retry-After": str(max(1, math.ceil(wait)))
-                    }
+                    return (
+                        429,
+                        {"error": {"code": "TooManyRequests", "message": "throttled"}},
+                        {"Retry-After": str(max(1, math.ceil(wait)))},
+                    )
         if method != "GET":
             return 405, {"error": {"code": "MethodNotAllowed", "message": f"{method} is not served"}}, {}
         if any(p.lower() in path for p in self.faults.forbid):
-            return 403, {"error": {"code": "AuthorizationFailed", "message": f"The client does not have authorization to read '{path}'"}}, {}
+            return (
+                403,
+                {
+                    "error": {
+                        "code": "AuthorizationFailed",
+                        "message": f"The client does not have authorization to read '{path}'",
+                    }
+                },
+                {},
+            )
         if any(p.lower() in path for p in self.faults.malformed):
             return 200, '{"value": [{"id": "/subscriptions/trunc', {}
         if path in self.tenant.lists:
@@ -257,7 +329,9 @@ class FakeArm:
             size = self.faults.page_size or len(items) or 1
             body: Json = {"value": items[start : start + size]}
             if start + size < len(items):
-                body["nextLink"] = f"{self.url}{split.path}?api-version={query.get('api-version', [''])[0]}&$skiptoken={start + size}"
+                body["nextLink"] = (
+                    f"{self.url}{split.path}?api-version={query.get('api-version', [''])[0]}&$skiptoken={start + size}"
+                )
             return 200, body, {}
         if path.startswith("/subscriptions/") and path.endswith(
             ("/workspaces", "/vaults", "/diskencryptionsets", "/storageaccounts")
@@ -301,4 +375,4 @@ class FakeArm:
         return Handler
 
 
-__all__ = ["ARM", "GRAPH", "Faults", "FakeArm", "Tenant", "generate_tenant"]
+__all__ = ["ARM", "GRAPH", "FakeArm", "Faults", "Tenant", "generate_tenant"]

@@ -48,19 +48,24 @@ def inventory_from_json(document: object, *, origin: str = "snapshot") -> Invent
         ) from exc
 
 
-def write_json_atomic(path: Path, document: object) -> None:
-    """Write JSON to `path` through a temporary file and a rename, so no half-written file is left."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename: an interruption (Ctrl-C, a crash)
+    leaves either the old file or the new one, never half of one, and no temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         Path(tmp).chmod(0o644)  # like any file the user writes, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=False, ensure_ascii=False)
-            handle.write("\n")
+            handle.write(text)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, document: object) -> None:
+    """Write JSON to `path` atomically (see write_text_atomic)."""
+    write_text_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 def save_snapshot(inventory: Inventory, path: Path) -> None:

@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from cmkaudit._data import data_path
 from cmkaudit.evaluate.model import Status
 from cmkaudit.ids import id_key
+from cmkaudit.inventory.snapshot import write_text_atomic
 from cmkaudit.report.results import FindingInfo, ResultsDocument
 
 STATUS_ORDER = (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED, Status.PASS, Status.NOT_APPLICABLE)
@@ -117,9 +118,6 @@ def render_html(results: ResultsDocument) -> str:
 
 
 def write_html(results: ResultsDocument, path: Path) -> Path:
-    """Write the report (through a temporary file) and return its path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(render_html(results), encoding="utf-8")
-    temporary.replace(path)
+    """Write the report atomically and return its path."""
+    write_text_atomic(path, render_html(results))
     return path

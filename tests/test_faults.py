@@ -1,0 +1,171 @@
+"""Faults against the fake ARM server: throttling, transient errors, refusals, malformed answers.
+
+Each test scans the way a user would (--arm-endpoint, CMKAUDIT_ACCESS_TOKEN, REQUESTS_CA_BUNDLE) and
+checks that nothing but GET reached the server.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tools.fakearm import DATABRICKS_SP, FakeArm, Faults, Tenant, generate_tenant
+
+from cmkaudit.cli import Streams, run
+
+from .conftest import NOW
+
+TENANT = generate_tenant(subscriptions=2, workspaces=3)
+
+
+def scan(arm: FakeArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> tuple[int, dict[str, Any]]:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm.ca_file))
+    monkeypatch.setenv("CMKAUDIT_ACCESS_TOKEN", "fake-arm-token")
+    monkeypatch.setenv("CMKAUDIT_GRAPH_ACCESS_TOKEN", "fake-graph-token")
+    subscriptions = [arg for sub in arm.tenant.subscriptions for arg in ("--subscription", sub)]
+    argv = ["scan", *subscriptions, "--arm-endpoint", arm.url, "--graph-endpoint", arm.url]
+    argv += ["--format", "json", "--output-dir", str(tmp_path), *extra]
+    code = run(argv, Streams(io.StringIO(), io.StringIO()), now=NOW)
+    document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
+    assert set(arm.counts) == {"GET"}, arm.counts  # the scanner never writes
+    return code, document
+
+
+def statuses(document: dict[str, Any]) -> list[tuple[str, str, str | None, str]]:
+    return [(f["control_id"], f["resource_name"], f["scope"], f["status"]) for f in document["findings"]]
+
+
+@pytest.fixture(scope="module")
+def clean_findings(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, str | None, str]]:
+    with pytest.MonkeyPatch.context() as monkeypatch, FakeArm(TENANT) as arm:
+        code, document = scan(arm, tmp_path_factory.mktemp("clean"), monkeypatch)
+    assert code == 0 and document["coverage"]["errors"] == []
+    assert document["summary"]["by_status"]["PASS"] == 270
+    return statuses(document)
+
+
+def test_throttled_scan_completes_with_identical_findings(
+    clean_findings: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small token bucket answers many calls 429 + Retry-After; the scan waits as told and sees the same."""
+    faults = Faults(bucket=4, refill_per_second=8)
+    with FakeArm(TENANT, faults) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+        throttled = sum(1 for _, _, status in arm.requests if status == 429)
+    assert throttled > 0
+    assert code == 0 and document["coverage"]["errors"] == []
+    assert statuses(document) == clean_findings
+
+
+def test_transient_failures_and_dropped_connections_are_retried(
+    clean_findings: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faults = Faults(
+        fail={"/providers/microsoft.keyvault/vaults": [503, 500], "/keys/cmk/versions": [500]},
+        drop={"/providers/microsoft.storage/storageaccounts": 1, "/keys/cmk": 1},
+    )
+    with FakeArm(TENANT, faults) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+        failures = sorted({status for _, _, status in arm.requests if status >= 500 or status == 0})
+    assert failures == [0, 500, 503]  # 0: the connection was dropped
+    assert code == 0 and document["coverage"]["errors"] == []
+    assert statuses(document) == clean_findings
+
+
+def test_one_forbidden_vault_makes_only_its_controls_unknown(
+    clean_findings: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeArm(TENANT, Faults(forbid=["/vaults/kv-1-2/keys/"])) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+    assert code == 3  # nothing failed, but the scan is incomplete
+    changed = {
+        (control, workspace, scope, status)
+        for control, workspace, scope, status in statuses(document)
+        if (control, workspace, scope, status) not in set(clean_findings)
+    }
+    assert {workspace for _, workspace, _, _ in changed} == {"dbw-1-2"}
+    assert {control for control, _, _, _ in changed} == {"KEY-01", "KEY-02", "KEY-03", "KEY-04"}
+    assert {status for _, _, _, status in changed} == {"UNKNOWN"}
+    errors = document["coverage"]["errors"]
+    assert {(e["operation"], e["status_code"]) for e in errors} == {("get key", 403), ("list key versions", 403)}
+    assert all("Reader" in (e["hint"] or "") for e in errors)
+
+
+def test_one_forbidden_subscription_is_reported_not_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    forbidden = TENANT.subscriptions[1]
+    with FakeArm(TENANT, Faults(forbid=[f"/subscriptions/{forbidden}"])) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+    assert code == 3
+    assert {f["resource_name"] for f in document["findings"]} == {"dbw-0-0", "dbw-0-1", "dbw-0-2"}
+    assert {f["status"] for f in document["findings"]} <= {"PASS", "NOT_APPLICABLE"}
+    operations = {e["operation"] for e in document["coverage"]["errors"] if forbidden in e["resource_id"]}
+    assert "list Databricks workspaces" in operations
+
+
+def test_malformed_answers_do_not_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    faults = Faults(malformed=["/providers/microsoft.compute/diskencryptionsets", "/providers/microsoft.insights"])
+    with FakeArm(TENANT, faults) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+    assert code == 3
+    by = {(f["control_id"], f["resource_name"], f["scope"]): f["status"] for f in document["findings"]}
+    assert by[("DBX-04", "dbw-0-0", None)] == "UNKNOWN"  # the disk encryption sets could not be read
+    assert by[("KV-04", "dbw-0-0", "managedServices")] == "UNKNOWN"
+    assert by[("KV-01", "dbw-0-0", "managedServices")] == "PASS"
+
+
+def test_paged_lists_are_followed(clean_findings: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeArm(TENANT, Faults(page_size=2)) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+    assert code == 0 and statuses(document) == clean_findings
+
+
+def test_configured_principal_needs_no_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeArm(TENANT) as arm:
+        code, _ = scan(arm, tmp_path, monkeypatch, "--databricks-principal-id", DATABRICKS_SP)
+        graph = [path for _, path, _ in arm.requests if path.startswith("/v1.0/")]
+    assert code == 0 and graph == []
+
+
+def test_an_empty_tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = Tenant(subscriptions=["0c0c0c0c-0000-4000-8000-000000000001"])
+    with FakeArm(empty) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+    assert code == 3  # the subscription itself could not be read (404)
+    assert document["findings"] == []
+
+
+@pytest.mark.parametrize("format_", ["json", "sarif", "html"])
+def test_an_interrupted_report_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, format_: str
+) -> None:
+    """Ctrl-C at the last moment (the rename): no half-written report, no temporary file left behind."""
+
+    def interrupted(self: Path, target: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "replace", interrupted)
+    code = run(
+        ["scan", "--demo", "--format", format_, "--output-dir", str(tmp_path)], Streams(io.StringIO(), io.StringIO())
+    )
+    assert code == 130
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_snapshot_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "snapshot.json"
+    target.write_text("the previous snapshot")
+
+    def interrupted(self: Path, target: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "replace", interrupted)
+    code = run(
+        ["scan", "--demo", "--format", "console", "--save-snapshot", str(target)],
+        Streams(io.StringIO(), io.StringIO()),
+    )
+    assert code == 130
+    assert target.read_text() == "the previous snapshot"  # untouched, not truncated
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot.json"]
