@@ -43,6 +43,7 @@ from cmkaudit.ids import (
     vault_host,
 )
 from cmkaudit.inventory import assemble_inventory
+from cmkaudit.inventory.index import build_index
 from cmkaudit.inventory.links import find_dbfs_storage_account, find_disk_encryption_set, key_resource_id
 from cmkaudit.inventory.model import (
     CollectionError,
@@ -336,13 +337,14 @@ class AzureCollector:
     def _referenced_vault_refs(got: _Collected) -> list[tuple[Vault, KeyReference]]:
         """Every key reference whose vault is in the inventory, with that vault."""
         by_host = {vault_host(v.vault_uri): v for v in got.vaults if v.vault_uri}
+        index = build_index(disk_encryption_sets=got.disk_encryption_sets, storage_accounts=got.storage_accounts)
         refs: list[KeyReference] = []
         for w in got.workspaces:
             refs.extend(w.scope(s).key for s in Scope if w.scope(s).uses_cmk and w.scope(s).key)  # type: ignore[misc]
-            des = find_disk_encryption_set(w, got.disk_encryption_sets)
+            des = find_disk_encryption_set(w, index)
             if des and des.active_key:
                 refs.append(des.active_key)
-            account = find_dbfs_storage_account(w, got.storage_accounts)
+            account = find_dbfs_storage_account(w, index)
             if account and account.key and (account.key_source or "").lower() == "microsoft.keyvault":
                 refs.append(account.key)
         found = ((by_host.get(vault_host(ref.vault_uri)), ref) for ref in refs)

@@ -7,9 +7,10 @@ it. What cannot be resolved is said in words, for the UNKNOWN findings that foll
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from cmkaudit.ids import AZURE_DATABRICKS_APP_ID, ResourceId, id_key, parse_key_url, vault_host
+from cmkaudit.inventory.index import InventoryIndex, build_index
 from cmkaudit.inventory.model import (
     CollectionError,
     DiskEncryptionSet,
@@ -31,21 +32,19 @@ def key_resource_id(vault_id: str, key_name: str) -> ResourceId:
     return ResourceId(f"{vault_id.rstrip('/')}/keys/{key_name}")
 
 
-def find_vault(vaults: Iterable[Vault], vault_uri: str) -> Vault | None:
+def find_vault(index: InventoryIndex, vault_uri: str) -> Vault | None:
     """The vault whose URI has the same host as `vault_uri`."""
-    host = vault_host(vault_uri)
-    return next((v for v in vaults if v.vault_uri and vault_host(v.vault_uri) == host), None)
+    return index.vaults_by_host.get(vault_host(vault_uri))
 
 
-def find_disk_encryption_set(workspace: Workspace, sets: Iterable[DiskEncryptionSet]) -> DiskEncryptionSet | None:
+def find_disk_encryption_set(workspace: Workspace, index: InventoryIndex) -> DiskEncryptionSet | None:
     """The disk encryption set the workspace names in `diskEncryptionSetId`."""
     if not workspace.disk_encryption_set_id:
         return None
-    wanted = id_key(workspace.disk_encryption_set_id)
-    return next((d for d in sets if id_key(d.id) == wanted), None)
+    return index.disk_encryption_sets.get(id_key(workspace.disk_encryption_set_id))
 
 
-def find_dbfs_storage_account(workspace: Workspace, accounts: Iterable[StorageAccount]) -> StorageAccount | None:
+def find_dbfs_storage_account(workspace: Workspace, index: InventoryIndex) -> StorageAccount | None:
     """The DBFS root storage account: in the managed resource group, named by `storageAccountName`.
 
     When the workspace does not report the name, the managed resource group's only storage
@@ -53,18 +52,16 @@ def find_dbfs_storage_account(workspace: Workspace, accounts: Iterable[StorageAc
     """
     if not workspace.managed_resource_group_id:
         return None
-    group = id_key(workspace.managed_resource_group_id)
-    candidates = [a for a in accounts if id_key(a.id).startswith(group + "/providers/")]
+    candidates = index.storage_by_group.get(id_key(workspace.managed_resource_group_id), [])
     if workspace.storage_account_name:
         wanted = workspace.storage_account_name.lower()
         return next((a for a in candidates if a.name.lower() == wanted), None)
     return candidates[0] if len(candidates) == 1 else None
 
 
-def errors_about(errors: Iterable[CollectionError], resource_id: str) -> list[CollectionError]:
-    """The collection errors recorded against `resource_id` (or a resource under it)."""
-    wanted = id_key(resource_id)
-    return [e for e in errors if id_key(e.resource_id) == wanted]
+def errors_about(index: InventoryIndex, resource_id: str) -> list[CollectionError]:
+    """The collection errors recorded against `resource_id`."""
+    return index.errors.get(id_key(resource_id), [])
 
 
 def _describe(errors: Sequence[CollectionError]) -> str:
@@ -74,10 +71,8 @@ def _describe(errors: Sequence[CollectionError]) -> str:
     return f"{first.operation} failed ({status}{code}): {first.message}"
 
 
-def _principal_for(tenant_id: str | None, principals: Iterable[PrincipalLookup]) -> PrincipalLookup | None:
-    if not tenant_id:
-        return None
-    return next((p for p in principals if p.tenant_id.lower() == tenant_id.lower()), None)
+def _principal_for(tenant_id: str | None, index: InventoryIndex) -> PrincipalLookup | None:
+    return index.principals.get(tenant_id.lower()) if tenant_id else None
 
 
 def _version_in_use(
@@ -114,13 +109,13 @@ def _identities(
     vault: Vault | None,
     des: DiskEncryptionSet | None,
     account: StorageAccount | None,
-    principals: Iterable[PrincipalLookup],
+    index: InventoryIndex,
 ) -> tuple[tuple[UsingIdentity, ...], tuple[str, ...]]:
     """The identities that must be able to use the scope's key, and what could not be resolved."""
     match scope:
         case Scope.MANAGED_SERVICES:
             tenant = vault.tenant_id if vault else None
-            lookup = _principal_for(tenant, principals)
+            lookup = _principal_for(tenant, index)
             if lookup and lookup.object_id:
                 where = (
                     f"Microsoft Graph servicePrincipals(appId='{AZURE_DATABRICKS_APP_ID}') in tenant {tenant}"
@@ -171,26 +166,16 @@ def _identities(
             return (), ("neither the DBFS storage account nor the workspace reports the storage identity",)
 
 
-def resolve_key_usage(
-    workspace: Workspace,
-    scope: Scope,
-    *,
-    vaults: Sequence[Vault],
-    keys: Sequence[Key],
-    disk_encryption_sets: Sequence[DiskEncryptionSet],
-    storage_accounts: Sequence[StorageAccount],
-    principals: Sequence[PrincipalLookup],
-    errors: Sequence[CollectionError],
-) -> KeyUsage:
+def resolve_key_usage(workspace: Workspace, scope: Scope, index: InventoryIndex) -> KeyUsage:
     """Resolve one workspace scope to its vault, key, version in use and using identities."""
     encryption = workspace.scope(scope)
     if not encryption.uses_cmk or encryption.key is None:
         return KeyUsage(workspace.id, scope, False, encryption.key, None, None, None, None, (), (), ())
     ref = encryption.key
-    des = find_disk_encryption_set(workspace, disk_encryption_sets) if scope is Scope.MANAGED_DISK else None
-    account = find_dbfs_storage_account(workspace, storage_accounts) if scope is Scope.DBFS_ROOT else None
+    des = find_disk_encryption_set(workspace, index) if scope is Scope.MANAGED_DISK else None
+    account = find_dbfs_storage_account(workspace, index) if scope is Scope.DBFS_ROOT else None
     problems: list[str] = []
-    vault = find_vault(vaults, ref.vault_uri)
+    vault = find_vault(index, ref.vault_uri)
     key: Key | None = None
     key_id: ResourceId | None = None
     if vault is None and ".managedhsm." in vault_host(ref.vault_uri):
@@ -204,15 +189,15 @@ def resolve_key_usage(
         )
     else:
         key_id = key_resource_id(vault.id, ref.key_name)
-        key = next((k for k in keys if id_key(k.id) == id_key(key_id)), None)
+        key = index.keys.get(id_key(key_id))
         if key is None:
-            failed = errors_about(errors, key_id)
+            failed = errors_about(index, key_id)
             problems.append(
                 f"the key {ref.key_name} in vault {vault.name} could not be read: "
                 + (_describe(failed) if failed else "it was not returned")
             )
     version, version_source = _version_in_use(workspace, scope, key, des, account)
-    identities, identity_problems = _identities(workspace, scope, vault, des, account, principals)
+    identities, identity_problems = _identities(workspace, scope, vault, des, account, index)
     return KeyUsage(
         workspace_id=workspace.id,
         scope=scope,
@@ -239,17 +224,14 @@ def resolve_key_usages(
     errors: Sequence[CollectionError],
 ) -> tuple[KeyUsage, ...]:
     """Every (workspace, scope) pair resolved, in workspace-id then scope order."""
+    index = build_index(
+        vaults=vaults,
+        keys=keys,
+        disk_encryption_sets=disk_encryption_sets,
+        storage_accounts=storage_accounts,
+        principals=principals,
+        errors=errors,
+    )
     return tuple(
-        resolve_key_usage(
-            w,
-            scope,
-            vaults=vaults,
-            keys=keys,
-            disk_encryption_sets=disk_encryption_sets,
-            storage_accounts=storage_accounts,
-            principals=principals,
-            errors=errors,
-        )
-        for w in sorted(workspaces, key=lambda w: id_key(w.id))
-        for scope in Scope
+        resolve_key_usage(w, scope, index) for w in sorted(workspaces, key=lambda w: id_key(w.id)) for scope in Scope
     )

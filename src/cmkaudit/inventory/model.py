@@ -9,8 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from cmkaudit.ids import PrincipalId, ResourceId, SubscriptionId
+
+if TYPE_CHECKING:
+    from cmkaudit.inventory.index import InventoryIndex
 
 SNAPSHOT_SCHEMA_VERSION = 1
 
@@ -366,9 +371,12 @@ class ScanScope:
     cloud: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Inventory:
-    """Everything collected in one scan, with the links resolved. Saved as a versioned snapshot."""
+    """Everything collected in one scan, with the links resolved. Saved as a versioned snapshot.
+
+    `index` (built on first use, not saved) answers lookups by id in constant time.
+    """
 
     collected_at: datetime
     tool_version: str
@@ -385,3 +393,21 @@ class Inventory:
     role_definitions: tuple[RoleDefinition, ...] = ()
     """The definitions of the roles assigned on RBAC vaults, as Azure returned them."""
     schema_version: int = field(default=SNAPSHOT_SCHEMA_VERSION)
+
+    @cached_property
+    def index(self) -> InventoryIndex:
+        """Lookups by id over this inventory."""
+        from cmkaudit.inventory.index import build_index
+
+        return build_index(
+            workspaces=self.workspaces,
+            vaults=self.vaults,
+            keys=self.keys,
+            disk_encryption_sets=self.disk_encryption_sets,
+            storage_accounts=self.storage_accounts,
+            errors=self.errors,
+            principals=self.principals,
+            subscriptions=self.subscriptions,
+            role_definitions=self.role_definitions,
+            key_usages=self.key_usages,
+        )

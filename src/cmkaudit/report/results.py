@@ -291,30 +291,23 @@ def _finding(finding: Finding) -> FindingInfo:
 def _placeholders(finding: Finding, inventory: Inventory) -> dict[str, str]:
     """Values for the <placeholders> of the remediation steps, as far as the inventory knows them."""
     values: dict[str, str] = {"<workspace-id>": finding.resource_id}
-    workspace = next((w for w in inventory.workspaces if id_key(w.id) == id_key(finding.resource_id)), None)
+    workspace = inventory.index.workspaces.get(id_key(finding.resource_id))
     if workspace is None:
         return values
     if workspace.location:
         values["<workspace-region>"] = workspace.location
     if workspace.disk_encryption_set_id:
         values["<des-id>"] = workspace.disk_encryption_set_id
-    account = find_dbfs_storage_account(workspace, inventory.storage_accounts)
+    account = find_dbfs_storage_account(workspace, inventory.index)
     if account:
         values["<storage-account-id>"] = account.id
-    usage = next(
-        (
-            u
-            for u in inventory.key_usages
-            if id_key(u.workspace_id) == id_key(workspace.id) and u.scope is finding.scope
-        ),
-        None,
-    )
+    usage = inventory.index.usages.get((id_key(workspace.id), finding.scope)) if finding.scope else None
     if usage is None or not usage.uses_cmk:
         return values
     if usage.key_ref:
         values["<key-name>"] = usage.key_ref.key_name
         values["<vault-uri>"] = usage.key_ref.vault_uri
-    vault = next((v for v in inventory.vaults if usage.vault_id and id_key(v.id) == id_key(usage.vault_id)), None)
+    vault = inventory.index.vaults.get(id_key(usage.vault_id)) if usage.vault_id else None
     if vault:
         values["<vault-name>"] = vault.name
         values["<vault-id>"] = vault.id

@@ -32,22 +32,19 @@ SCOPE_CONTROL = {
 
 
 def workspace_by_id(inventory: Inventory, workspace_id: str) -> Workspace:
-    wanted = id_key(workspace_id)
-    return next(w for w in inventory.workspaces if id_key(w.id) == wanted)
+    return inventory.index.workspaces[id_key(workspace_id)]
 
 
 def vault_of(inventory: Inventory, usage: KeyUsage) -> Vault | None:
     if usage.vault_id is None:
         return None
-    wanted = id_key(usage.vault_id)
-    return next((v for v in inventory.vaults if id_key(v.id) == wanted), None)
+    return inventory.index.vaults.get(id_key(usage.vault_id))
 
 
 def key_of(inventory: Inventory, usage: KeyUsage) -> Key | None:
     if usage.key_id is None:
         return None
-    wanted = id_key(usage.key_id)
-    return next((k for k in inventory.keys if id_key(k.id) == wanted), None)
+    return inventory.index.keys.get(id_key(usage.key_id))
 
 
 def key_ref_evidence(usage: KeyUsage) -> tuple[Evidence, ...]:
@@ -79,8 +76,7 @@ def not_applicable_or_unresolved(usage: KeyUsage, needs_key: bool = False) -> Ve
 
 def subscription_of_workspace(inventory: Inventory, workspace: Workspace) -> Subscription | None:
     """What the collector read about the workspace's subscription (its tenant, name and state)."""
-    wanted = workspace.subscription_id.lower()
-    return next((s for s in inventory.subscriptions if s.id.lower() == wanted), None)
+    return inventory.index.subscriptions.get(workspace.subscription_id.lower())
 
 
 def version_in_use(inventory: Inventory, usage: KeyUsage) -> tuple[Key | None, KeyVersion | None, str | None]:

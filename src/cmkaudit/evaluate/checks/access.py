@@ -80,7 +80,7 @@ def _applies_to_key(assignment: RoleAssignment, vault: Vault, key_id: str | None
 
 
 def _grants(vault: Vault, inventory: Inventory, key_id: str | None) -> list[Grant]:
-    definitions = {id_key(d.id): d for d in inventory.role_definitions}
+    definitions = inventory.index.role_definitions
     return [
         Grant(a, definitions.get(id_key(a.role_definition_id)))
         for a in vault.role_assignments or ()
@@ -89,7 +89,7 @@ def _grants(vault: Vault, inventory: Inventory, key_id: str | None) -> list[Gran
 
 
 def _rbac_unread(vault: Vault, inventory: Inventory) -> Verdict:
-    failed = errors_about(inventory.errors, f"{vault.id}/providers/Microsoft.Authorization/roleAssignments")
+    failed = errors_about(inventory.index, f"{vault.id}/providers/Microsoft.Authorization/roleAssignments")
     why = f": {failed[0].message}" if failed else ""
     return Verdict(Status.UNKNOWN, f"the role assignments of vault {vault.name} (Azure RBAC) could not be read{why}")
 

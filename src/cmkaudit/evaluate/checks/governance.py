@@ -33,8 +33,13 @@ def check_key_not_shared_across_environments(usage: KeyUsage, inventory: Invento
     workspace = workspace_by_id(inventory, usage.workspace_id)
     mine = tag_value(workspace.tags, settings.environment_tag)
     sharing: dict[str, tuple[Workspace, str]] = {}
-    for other in inventory.key_usages:
-        if not other.uses_cmk or id_key(other.workspace_id) == id_key(workspace.id):
+    index = inventory.index
+    neighbours = [
+        *(index.usages_by_key.get(id_key(usage.key_id), []) if usage.key_id else []),
+        *(index.usages_by_vault.get(id_key(usage.vault_id), []) if usage.vault_id else []),
+    ]
+    for other in neighbours:
+        if id_key(other.workspace_id) == id_key(workspace.id):
             continue
         shared = _shares(usage, other)
         if shared:

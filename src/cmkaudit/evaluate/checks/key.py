@@ -42,7 +42,7 @@ def check_rotation_policy(usage: KeyUsage, inventory: Inventory, settings: Setti
     if policy is None:
         vault = vault_of(inventory, usage)
         url = rotation_policy_url(vault.vault_uri, key.name) if vault and vault.vault_uri else None
-        failed = errors_about(inventory.errors, url) if url else []
+        failed = errors_about(inventory.index, url) if url else []
         why = f": {failed[0].message}" if failed else ""
         return Verdict(
             Status.UNKNOWN,

@@ -148,7 +148,7 @@ def check_vault_audit_logging(usage: KeyUsage, inventory: Inventory, settings: S
     if isinstance(vault, Verdict):
         return vault
     if vault.diagnostic_settings is None:
-        failed = errors_about(inventory.errors, f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings")
+        failed = errors_about(inventory.index, f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings")
         why = f": {failed[0].message}" if failed else ""
         return Verdict(Status.UNKNOWN, f"the diagnostic settings of vault {vault.name} could not be read{why}")
     evidence = tuple(

@@ -73,7 +73,7 @@ def check_managed_services_cmk(workspace: Workspace, inventory: Inventory, setti
 def check_managed_disk_cmk(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
     """DBX-03: managed disks of cluster VMs are encrypted with a customer-managed key."""
     verdict = _scope_check(workspace, Scope.MANAGED_DISK)
-    des = find_disk_encryption_set(workspace, inventory.disk_encryption_sets)
+    des = find_disk_encryption_set(workspace, inventory.index)
     extra: list[Evidence] = [
         Evidence(
             "diskEncryptionSetId",
@@ -109,7 +109,7 @@ def check_dbfs_root_cmk(workspace: Workspace, inventory: Inventory, settings: Se
             f"(prepareEncryption {enc.prepare_encryption}, encryption keySource {source})",
             evidence,
         )
-    account = find_dbfs_storage_account(workspace, inventory.storage_accounts)
+    account = find_dbfs_storage_account(workspace, inventory.index)
     if account is None:
         where = workspace.managed_resource_group_id or "(the managed resource group is not reported)"
         failed = [e for e in inventory.errors if e.operation == "list storage accounts"]
@@ -172,7 +172,7 @@ def check_managed_disk_auto_rotation(workspace: Workspace, inventory: Inventory,
     problems = []
     if enc.rotation_to_latest is not True:
         problems.append("the workspace does not enable rotationToLatestKeyVersionEnabled")
-    des = find_disk_encryption_set(workspace, inventory.disk_encryption_sets)
+    des = find_disk_encryption_set(workspace, inventory.index)
     if des is not None:
         evidence += [
             Evidence(
@@ -212,7 +212,7 @@ def check_dbfs_infrastructure_encryption(workspace: Workspace, inventory: Invent
         workspace.id,
         "properties.parameters.requireInfrastructureEncryption.value",
     )
-    account = find_dbfs_storage_account(workspace, inventory.storage_accounts)
+    account = find_dbfs_storage_account(workspace, inventory.index)
     if account is not None and account.infrastructure_encryption is not None:
         evidence = (
             requested,

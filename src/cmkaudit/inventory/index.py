@@ -1,0 +1,94 @@
+"""Lookups over an inventory, built once: link resolution and every check use these, not linear scans.
+
+A tenant of 10,000 workspaces has some 600,000 (control, scope) findings; each needs its workspace,
+vault, key and errors, so the lookups must not depend on the inventory's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from cmkaudit.ids import id_key, vault_host
+from cmkaudit.inventory.model import (
+    CollectionError,
+    DiskEncryptionSet,
+    Key,
+    KeyUsage,
+    PrincipalLookup,
+    RoleDefinition,
+    Scope,
+    StorageAccount,
+    Subscription,
+    Vault,
+    Workspace,
+)
+
+
+def resource_group_key(resource_id: str) -> str:
+    """The comparable id of the resource group a resource lives in ("" when it has none)."""
+    lowered = id_key(resource_id)
+    return lowered.split("/providers/", 1)[0] if "/resourcegroups/" in lowered else ""
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryIndex:
+    """Dictionaries keyed by comparable ARM ids (lower case, no trailing slash) or vault hosts."""
+
+    workspaces: dict[str, Workspace] = field(default_factory=dict)
+    vaults: dict[str, Vault] = field(default_factory=dict)
+    vaults_by_host: dict[str, Vault] = field(default_factory=dict)
+    keys: dict[str, Key] = field(default_factory=dict)
+    disk_encryption_sets: dict[str, DiskEncryptionSet] = field(default_factory=dict)
+    storage_by_group: dict[str, list[StorageAccount]] = field(default_factory=dict)
+    errors: dict[str, list[CollectionError]] = field(default_factory=dict)
+    principals: dict[str, PrincipalLookup] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    role_definitions: dict[str, RoleDefinition] = field(default_factory=dict)
+    usages: dict[tuple[str, Scope], KeyUsage] = field(default_factory=dict)
+    usages_by_key: dict[str, list[KeyUsage]] = field(default_factory=dict)
+    usages_by_vault: dict[str, list[KeyUsage]] = field(default_factory=dict)
+
+
+def build_index(
+    *,
+    workspaces: Iterable[Workspace] = (),
+    vaults: Iterable[Vault] = (),
+    keys: Iterable[Key] = (),
+    disk_encryption_sets: Iterable[DiskEncryptionSet] = (),
+    storage_accounts: Iterable[StorageAccount] = (),
+    errors: Iterable[CollectionError] = (),
+    principals: Iterable[PrincipalLookup] = (),
+    subscriptions: Iterable[Subscription] = (),
+    role_definitions: Iterable[RoleDefinition] = (),
+    key_usages: Iterable[KeyUsage] = (),
+) -> InventoryIndex:
+    """The index of these records (the first of duplicates wins, as a linear search would find it)."""
+    index = InventoryIndex()
+    for w in workspaces:
+        index.workspaces.setdefault(id_key(w.id), w)
+    for v in vaults:
+        index.vaults.setdefault(id_key(v.id), v)
+        if v.vault_uri:
+            index.vaults_by_host.setdefault(vault_host(v.vault_uri), v)
+    for k in keys:
+        index.keys.setdefault(id_key(k.id), k)
+    for d in disk_encryption_sets:
+        index.disk_encryption_sets.setdefault(id_key(d.id), d)
+    for a in storage_accounts:
+        index.storage_by_group.setdefault(resource_group_key(a.id), []).append(a)
+    for e in errors:
+        index.errors.setdefault(id_key(e.resource_id), []).append(e)
+    for p in principals:
+        index.principals.setdefault(p.tenant_id.lower(), p)
+    for s in subscriptions:
+        index.subscriptions.setdefault(s.id.lower(), s)
+    for r in role_definitions:
+        index.role_definitions.setdefault(id_key(r.id), r)
+    for u in key_usages:
+        index.usages.setdefault((id_key(u.workspace_id), u.scope), u)
+        if u.uses_cmk and u.key_id:
+            index.usages_by_key.setdefault(id_key(u.key_id), []).append(u)
+        if u.uses_cmk and u.vault_id:
+            index.usages_by_vault.setdefault(id_key(u.vault_id), []).append(u)
+    return index
