@@ -1,0 +1,89 @@
+"""Crawl benchmark: the same fake tenant, crawled one call at a time and at cmkaudit's concurrency.
+
+    python benchmarks/crawl.py                 # 20 subscriptions x 25 workspaces, 100 ms per call
+    python benchmarks/crawl.py --subscriptions 2 --workspaces 5 --latency 0.05
+
+The tenant is served by tools/fakearm.py on 127.0.0.1 over TLS; the scanner runs in a child process,
+exactly as a user would run it (--arm-endpoint, CMKAUDIT_ACCESS_TOKEN, REQUESTS_CA_BUNDLE). For each
+run: wall time, ARM calls (counted by the server), calls per workspace, peak RSS of the scanner, and
+the lower bound calls x latency / concurrency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.fakearm import FakeArm, Faults, generate_tenant  # noqa: E402
+
+
+def crawl(arm: FakeArm, concurrency: int, out: Path) -> dict[str, float]:
+    before = len(arm.requests)
+    env = {
+        **os.environ,
+        "REQUESTS_CA_BUNDLE": str(arm.ca_file),
+        "CMKAUDIT_ACCESS_TOKEN": "benchmark-arm-token",
+        "CMKAUDIT_GRAPH_ACCESS_TOKEN": "benchmark-graph-token",
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    subscriptions = [arg for sub in arm.tenant.subscriptions for arg in ("--subscription", sub)]
+    command = [sys.executable, str(ROOT / "benchmarks" / "_scan_child.py"), "scan", *subscriptions]
+    command += ["--arm-endpoint", arm.url, "--graph-endpoint", arm.url, "--format", "json"]
+    command += ["--output-dir", str(out), "--concurrency", str(concurrency)]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"the scan failed ({done.returncode}):\n{done.stderr}")
+    peak = re.search(r"PEAK_RSS_KB=(\d+)", done.stderr)
+    calls = len(arm.requests) - before
+    return {"wall": wall, "calls": calls, "rss_mb": int(peak.group(1)) / 1024 if peak else float("nan")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=20)
+    parser.add_argument("--workspaces", type=int, default=25, help="per subscription")
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds added to every answer")
+    parser.add_argument("--concurrency", type=int, default=16, help="cmkaudit's concurrency (its default is 16)")
+    args = parser.parse_args()
+    tenant = generate_tenant(args.subscriptions, args.workspaces)
+    print(
+        f"fake tenant: {args.subscriptions} subscriptions x {args.workspaces} workspaces = {tenant.workspaces} "
+        f"workspaces (each with its vault, a 3-version key, DES and storage), {args.latency * 1000:.0f} ms per call"
+    )
+    rows = []
+    with FakeArm(tenant, Faults(latency=args.latency)) as arm, tempfile.TemporaryDirectory() as scratch:
+        for label, concurrency in (
+            ("sequential crawl (--concurrency 1)", 1),
+            (f"cmkaudit ARM crawl (--concurrency {args.concurrency})", args.concurrency),
+        ):
+            result = crawl(arm, concurrency, Path(scratch) / label.split()[0])
+            bound = result["calls"] * args.latency / concurrency
+            rows.append((label, result, bound))
+            print(f"  done: {label}: {result['wall']:.1f} s", flush=True)
+    print()
+    print("| run | wall time | ARM calls | calls per workspace | peak RSS | lower bound | wall / bound |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for label, r, bound in rows:
+        print(
+            f"| {label} | {r['wall']:.1f} s | {r['calls']:.0f} | {r['calls'] / tenant.workspaces:.2f} | "
+            f"{r['rss_mb']:.0f} MB | {bound:.1f} s | {r['wall'] / bound:.2f} |"
+        )
+    print("(lower bound: calls x latency / concurrency)")
+    speedup = rows[0][1]["wall"] / rows[1][1]["wall"]
+    print(f"\nspeed-up of the concurrent crawl over the sequential one: {speedup:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
