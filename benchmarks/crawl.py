@@ -77,7 +77,7 @@ def main() -> int:
     for label, r, bound in rows:
         print(
             f"| {label} | {r['wall']:.1f} s | {r['calls']:.0f} | {r['calls'] / tenant.workspaces:.2f} | "
-            f"{r['rss_mb']:.0f} MB | {bound:.1f} s | {r['wall'] / bound:.2f} |"
+            f"{r['rss_mb']:.0f} MB | {bound:.1f} s | {r['wall'] / bound if bound else float('inf'):.2f} |"
         )
     print("(lower bound: calls x latency / concurrency)")
     speedup = rows[0][1]["wall"] / rows[1][1]["wall"]

@@ -169,3 +169,27 @@ def test_an_interrupted_snapshot_leaves_no_partial_file(tmp_path: Path, monkeypa
     assert code == 130
     assert target.read_text() == "the previous snapshot"  # untouched, not truncated
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot.json"]
+
+
+def test_all_subscriptions_skips_disabled_ones_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = generate_tenant(subscriptions=2, workspaces=1)
+    disabled = "0d0d0d0d-0000-4000-8000-00000000000d"
+    tenant.add_subscription(disabled, "Old project", state="Disabled")
+    with FakeArm(tenant) as arm:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm.ca_file))
+        monkeypatch.setenv("CMKAUDIT_ACCESS_TOKEN", "fake-arm-token")
+        monkeypatch.setenv("CMKAUDIT_GRAPH_ACCESS_TOKEN", "fake-graph-token")
+        argv = ["scan", "--all-subscriptions", "--arm-endpoint", arm.url, "--graph-endpoint", arm.url]
+        out = io.StringIO()
+        code = run(
+            [*argv, "--format", "console,json", "--output-dir", str(tmp_path)], Streams(out, io.StringIO()), now=NOW
+        )
+        touched = {path.split("/")[2] for _, path, _ in arm.requests if path.startswith("/subscriptions/")}
+        assert set(arm.counts) == {"GET"}
+    document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
+    assert code == 0
+    assert document["scan"]["subscriptions"] == sorted(tenant.subscriptions)
+    assert document["scan"]["skipped_subscriptions"] == [f"{disabled} (Old project): Disabled, not scanned"]
+    assert disabled not in touched
+    assert "skipped: 0d0d0d0d" in out.getvalue()
+    assert document["summary"]["by_status"]["PASS"] == 90

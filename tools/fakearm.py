@@ -65,6 +65,19 @@ class Tenant:
     def extend(self, path: str, items: list[Json]) -> None:
         self.lists.setdefault(path.lower(), []).extend(items)
 
+    def add_subscription(self, sub: str, name: str, state: str = "Enabled") -> None:
+        """A subscription, readable by id and listed by GET /subscriptions (Subscriptions_List)."""
+        body = {
+            "id": f"/subscriptions/{sub}",
+            "subscriptionId": sub,
+            "tenantId": TENANT,
+            "displayName": name,
+            "state": state,
+            "authorizationSource": "RoleBased",
+        }
+        self.add(f"/subscriptions/{sub}", body)
+        self.extend("/subscriptions", [body])
+
 
 def _guid(*numbers: int) -> str:
     """A deterministic GUID from small numbers."""
@@ -76,16 +89,7 @@ def generate_tenant(subscriptions: int, workspaces: int) -> Tenant:
     """`subscriptions` x `workspaces` compliant workspaces, each with its vault, a 3-version key, DES and storage."""
     tenant = Tenant([_guid(0xA, s) for s in range(subscriptions)])
     for s, sub in enumerate(tenant.subscriptions):
-        tenant.add(
-            f"/subscriptions/{sub}",
-            {
-                "id": f"/subscriptions/{sub}",
-                "subscriptionId": sub,
-                "tenantId": TENANT,
-                "displayName": f"Fake subscription {s}",
-                "state": "Enabled",
-            },
-        )
+        tenant.add_subscription(sub, f"Fake subscription {s}")
         for w in range(workspaces):
             name = f"dbw-{s}-{w}"
             group, managed = f"rg-{s}-{w}", f"rg-{s}-{w}-managed"
@@ -346,6 +350,9 @@ class FakeArm:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are separate writes on a kept-alive connection: without TCP_NODELAY, Nagle's
+            # algorithm and the client's delayed ACK add ~40 ms to every answer, which is not ARM's behaviour.
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

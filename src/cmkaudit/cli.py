@@ -134,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="subscription id to scan (repeat for several)",
     )
+    source.add_argument(
+        "--all-subscriptions",
+        action="store_true",
+        help="scan every subscription the identity can see (disabled ones are skipped, and said so)",
+    )
     source.add_argument("--demo", action="store_true", help="scan the bundled recorded demo tenant (no Azure needed)")
     scan.add_argument(
         "--cloud",
@@ -230,7 +235,7 @@ def _collect_live(args: argparse.Namespace, now: datetime, config: ConfigFile) -
     from cmkaudit.collect.credentials import default_credential
     from cmkaudit.collect.http import Cloud, endpoints_for, open_connection
 
-    subscriptions = _validated_subscriptions(args.subscription)
+    subscriptions = _validated_subscriptions(args.subscription or [])
     for value in args.databricks_principal_id:
         if not is_guid(value.rpartition("=")[2].strip()):
             raise UsageError(f"--databricks-principal-id {value!r}: the object id is not a GUID")
@@ -247,7 +252,12 @@ def _collect_live(args: argparse.Namespace, now: datetime, config: ConfigFile) -
     principals = {**config.principal_ids(), **principal_overrides(args.databricks_principal_id)}
     settings = CollectSettings(databricks_principal_ids=principals, concurrency=args.concurrency)
     with open_connection(credential, endpoints, args.concurrency) as connection:
-        return AzureCollector(connection, settings).collect(subscriptions, now=now)
+        collector = AzureCollector(connection, settings)
+        skipped: list[str] = []
+        if args.all_subscriptions:
+            discovered, skipped = collector.discover()
+            subscriptions = tuple(discovered)
+        return collector.collect(subscriptions, now=now, skipped=skipped)
 
 
 def _exit_code(result: Outcome) -> int:

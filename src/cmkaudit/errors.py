@@ -27,6 +27,10 @@ class CredentialError(CmkauditError):
     """No usable Azure credential."""
 
 
+class CollectionFailure(CmkauditError):
+    """The scan cannot start: not even the list of what to scan could be read."""
+
+
 class WriteBlockedError(CmkauditError):
     """A request other than GET/HEAD reached the HTTP transport; cmkaudit never writes to Azure."""
 

@@ -33,6 +33,7 @@ from cmkaudit.collect.mapping import (
     vault_from_arm,
     workspace_from_arm,
 )
+from cmkaudit.errors import CollectionFailure
 from cmkaudit.ids import (
     AZURE_DATABRICKS_APP_ID,
     PrincipalId,
@@ -198,7 +199,9 @@ class AzureCollector:
         self._conn = connection
         self._settings = settings or CollectSettings()
 
-    def collect(self, subscriptions: Iterable[SubscriptionId], *, now: datetime) -> Inventory:
+    def collect(
+        self, subscriptions: Iterable[SubscriptionId], *, now: datetime, skipped: Iterable[str] = ()
+    ) -> Inventory:
         """Crawl `subscriptions` and return the inventory; `now` is recorded as the collection time."""
         subs = tuple(dict.fromkeys(subscriptions))
         got = _Collected()
@@ -235,7 +238,7 @@ class AzureCollector:
         return assemble_inventory(
             collected_at=now,
             tool_version=__version__,
-            scope=ScanScope(subs, self._conn.endpoints.arm, self._conn.endpoints.cloud.value),
+            scope=ScanScope(subs, self._conn.endpoints.arm, self._conn.endpoints.cloud.value, tuple(skipped)),
             subscriptions=got.subscriptions,
             workspaces=got.workspaces,
             vaults=got.vaults,
@@ -251,16 +254,12 @@ class AzureCollector:
         """Read the subscription (its tenant is the tenant of every workspace in it), then list its workspaces."""
         part = _Collected()
         resource_id = f"/subscriptions/{sub}"
-        request = HttpRequest("GET", resource_id, params={"api-version": ApiVersion.SUBSCRIPTIONS.value})
         try:
-            response = self._conn.databricks(sub).send_request(request)
-            response.raise_for_status()
-            part.subscriptions.append(subscription_from_arm(response.json()))
-        except HttpResponseError as exc:
-            part.errors.append(_arm_error(resource_id, "read the subscription", exc, f"subscription {sub}"))
+            found = self._conn.subscriptions().subscriptions.get(sub)
+            part.subscriptions.append(subscription_from_arm(_as_wire(found)))
         except AzureError as exc:
             part.errors.append(collection_error(resource_id, "read the subscription", exc, f"subscription {sub}"))
-        except (MappingError, ValueError) as exc:
+        except MappingError as exc:
             part.errors.append(
                 CollectionError(resource_id, "read the subscription", None, "MalformedResource", str(exc))
             )
@@ -286,6 +285,28 @@ class AzureCollector:
             accounts = self._conn.storage(sub).storage_accounts.list()
             self._list(part, sub, "list storage accounts", accounts, storage_account_from_arm, part.storage_accounts)
         return part
+
+    def discover(self) -> tuple[list[SubscriptionId], list[str]]:
+        """Every subscription the credential can see: those to scan, and those skipped (with why).
+
+        Disabled and deleted subscriptions are skipped; Enabled, Warned and PastDue ones can be read.
+        Raises CollectionFailure when the list itself cannot be read.
+        """
+        try:
+            listed = [subscription_from_arm(_as_wire(s)) for s in self._conn.subscriptions().subscriptions.list()]
+        except (AzureError, MappingError) as exc:
+            raise CollectionFailure(
+                f"cannot list the subscriptions this identity can see: {str(exc).strip().splitlines()[0]}",
+                "pass --subscription ID instead, or grant the identity Reader on the subscriptions",
+            ) from exc
+        scan, skipped = [], []
+        for subscription in sorted(listed, key=lambda s: s.id.lower()):
+            if (subscription.state or "").lower() in ("disabled", "deleted"):
+                name = f" ({subscription.display_name})" if subscription.display_name else ""
+                skipped.append(f"{subscription.id}{name}: {subscription.state}, not scanned")
+            else:
+                scan.append(SubscriptionId(subscription.id))
+        return scan, skipped
 
     @staticmethod
     def _subscriptions_of(ids: Iterable[str | None]) -> list[SubscriptionId]:

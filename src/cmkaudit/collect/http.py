@@ -24,6 +24,7 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.databricks import AzureDatabricksManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
+from azure.mgmt.resource.subscriptions import SubscriptionClient
 from azure.mgmt.storage import StorageManagementClient
 
 from cmkaudit import __version__
@@ -189,6 +190,10 @@ class ArmConnection:
         return AuthorizationManagementClient(
             self.credential, subscription_id, api_version=ApiVersion.AUTHORIZATION.value, **self._common()
         )
+
+    def subscriptions(self) -> SubscriptionClient:
+        """A Subscriptions client (read the scanned subscriptions, or discover them all)."""
+        return SubscriptionClient(self.credential, api_version=ApiVersion.SUBSCRIPTIONS.value, **self._common())
 
     def key_client(self, vault_uri: str) -> KeyClient:
         """A Key Vault data-plane client for one vault, at the URI the vault reports (no assumed suffix)."""

@@ -369,6 +369,8 @@ class ScanScope:
     subscriptions: tuple[SubscriptionId, ...]
     arm_endpoint: str
     cloud: str
+    skipped: tuple[str, ...] = ()
+    """Subscriptions that --all-subscriptions found but did not scan (disabled or deleted), with why."""
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,9 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
     header.append(f"{results.tool.version}  ")
     header.append(f"evidence collected {scan.collected_at.isoformat()}  cloud {scan.cloud}\n")
     header.append("subscriptions: " + ", ".join(scan.subscriptions))
+    for note in scan.skipped_subscriptions:
+        header.append("\nskipped: ")
+        header.append_text(clean(note))
     rate = summary.kpis.compliance_rate
     header.append(
         f"\nworkspaces: {scan.workspaces}  findings: {summary.findings}  "

@@ -46,6 +46,7 @@ class ScanInfo(_Model):
     collected_at: datetime = Field(description="when the evidence was collected; evaluation is as of this time")
     subscriptions: list[str]
     subscription_details: list[SubscriptionInfo]
+    skipped_subscriptions: list[str] = Field(description="found by --all-subscriptions but not scanned, with why")
     cloud: str
     arm_endpoint: str
     workspaces: int = Field(ge=0)
@@ -402,6 +403,7 @@ def build_results(report: Report) -> ResultsDocument:
         scan=ScanInfo(
             collected_at=inventory.collected_at,
             subscriptions=list(inventory.scope.subscriptions),
+            skipped_subscriptions=list(inventory.scope.skipped),
             subscription_details=[
                 SubscriptionInfo(id=s.id, display_name=s.display_name, state=s.state, tenant_id=s.tenant_id)
                 for s in inventory.subscriptions
