@@ -65,12 +65,17 @@ def _bars(results: ResultsDocument, width: float) -> list[Bar]:
 
 def _matrix(results: ResultsDocument) -> list[tuple[str, str, list[tuple[str, Status | None]]]]:
     """Rows of (workspace name, workspace id, [(control id, worst status)])."""
-    rows = []
-    for workspace in results.workspaces:
-        mine = [f for f in results.findings if id_key(f.resource_id) == id_key(workspace.id)]
-        cells = [(c.id, _worst(f for f in mine if f.control_id == c.id)) for c in results.controls]
-        rows.append((workspace.name, workspace.id, cells))
-    return rows
+    grouped: dict[tuple[str, str], list[FindingInfo]] = {}
+    for f in results.findings:
+        grouped.setdefault((id_key(f.resource_id), f.control_id), []).append(f)
+    return [
+        (
+            workspace.name,
+            workspace.id,
+            [(c.id, _worst(grouped.get((id_key(workspace.id), c.id), []))) for c in results.controls],
+        )
+        for workspace in results.workspaces
+    ]
 
 
 def _csp_hash(text: str) -> str:
