@@ -16,7 +16,9 @@ from typing import Any
 
 import requests
 import requests.adapters
+from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
+from azure.core.pipeline.policies import RetryPolicy, UserAgentPolicy
 from azure.core.pipeline.transport import HttpTransport, RequestsTransport
 from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.keyvault.keys import KeyClient
@@ -207,9 +209,6 @@ class ArmConnection:
 
     def send_raw(self, request: RestHttpRequest) -> Any:
         """Send a prepared request through the read-only transport (used for Microsoft Graph)."""
-        from azure.core import PipelineClient
-        from azure.core.pipeline.policies import RetryPolicy, UserAgentPolicy
-
         client: PipelineClient[Any, Any] = PipelineClient(
             base_url=self.endpoints.graph,
             policies=[UserAgentPolicy(user_agent=f"cmkaudit/{__version__}"), RetryPolicy()],
