@@ -102,19 +102,22 @@ def test_scan_against_a_custom_endpoint_with_a_pre_issued_token(
     monkeypatch.setenv("CMKAUDIT_ACCESS_TOKEN", TOKEN)
     code, err = scan(endpoint, tmp_path)
     assert code == 1, err  # the example workspace is Premium but has no CMK at all
-    assert recorder.requests == [
-        ("GET", f"/subscriptions/{SUB}?api-version=2022-12-01", f"Bearer {TOKEN}"),
-        (
-            "GET",
-            f"/subscriptions/{SUB}/providers/Microsoft.Databricks/workspaces?api-version=2026-01-01",
-            f"Bearer {TOKEN}",
-        ),
-        (
-            "GET",
-            f"/subscriptions/{SUB}/providers/Microsoft.Storage/storageAccounts?api-version=2025-06-01",
-            f"Bearer {TOKEN}",
-        ),
-    ]
+    # The subscription and its workspace list are read side by side, so their order varies.
+    assert sorted(recorder.requests) == sorted(
+        [
+            ("GET", f"/subscriptions/{SUB}?api-version=2022-12-01", f"Bearer {TOKEN}"),
+            (
+                "GET",
+                f"/subscriptions/{SUB}/providers/Microsoft.Databricks/workspaces?api-version=2026-01-01",
+                f"Bearer {TOKEN}",
+            ),
+            (
+                "GET",
+                f"/subscriptions/{SUB}/providers/Microsoft.Storage/storageAccounts?api-version=2025-06-01",
+                f"Bearer {TOKEN}",
+            ),
+        ]
+    )
     document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
     assert document["scan"]["arm_endpoint"] == endpoint
     statuses = {f["control_id"]: f["status"] for f in document["findings"] if f["scope"] is None}
@@ -146,3 +149,22 @@ def test_tls_verification_stays_on(
     error = errors["list Databricks workspaces"]
     assert error["status_code"] is None
     assert "certificate" in error["message"].lower() or "ssl" in error["message"].lower()
+
+
+def test_proxy_and_ca_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment is read once per origin, with requests' own rules (HTTPS_PROXY, NO_PROXY, CA bundle)."""
+    from cmkaudit.collect.http import pooled_transport
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "graph.microsoft.com")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
+    session = pooled_transport(4).session
+    assert session is not None
+    arm = session.merge_environment_settings("https://management.azure.com/subscriptions", {}, None, True, None)
+    assert arm["proxies"]["https"] == "http://proxy.example:3128"
+    assert arm["verify"] == "/etc/ssl/corporate.pem"
+    graph = session.merge_environment_settings("https://graph.microsoft.com/v1.0/x", {}, None, True, None)
+    assert "https" not in graph["proxies"]
+    # An explicit choice still wins over the environment.
+    explicit = session.merge_environment_settings("https://management.azure.com/x", {}, None, False, None)
+    assert explicit["verify"] is False

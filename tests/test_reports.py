@@ -46,6 +46,14 @@ def test_results_schema_is_generated_from_the_model() -> None:
     assert (ROOT / "reports" / "results.schema.json").read_text() == results_schema(), "run tools/generate_docs.py"
 
 
+def test_json_report_is_the_document_as_python_json_would_write_it(demo_outputs: Path) -> None:
+    from cmkaudit.report.json_report import results_json
+
+    text = (demo_outputs / "cmkaudit-results.json").read_text(encoding="utf-8")
+    document = ResultsDocument.model_validate_json(text)
+    assert text == json.dumps(results_json(document), indent=2, ensure_ascii=False) + "\n"
+
+
 def test_sarif_is_valid_against_the_official_schema(demo_outputs: Path) -> None:
     document = json.loads((demo_outputs / "cmkaudit.sarif").read_text())
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(document)

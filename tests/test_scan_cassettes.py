@@ -21,6 +21,7 @@ from cmkaudit.inventory.model import Inventory, PrincipalSource
 from .conftest import NOW, ROOT
 
 CASSETTES = ROOT / "cassettes"
+REPLAY = CollectSettings(concurrency=1)  # vcrpy's playback is not made for threads (see collect/demo.py)
 RESULTS_SCHEMA = json.loads((ROOT / "reports" / "results.schema.json").read_text())
 
 FIN, ANA, TEST, SBX = "dbw-finance-prod", "dbw-analytics-dev", "dbw-analytics-test", "dbw-sandbox"
@@ -157,7 +158,7 @@ def test_demo_every_recorded_exchange_is_used_once() -> None:
         recorder.use_cassette(str(CASSETTES / "demo-tenant.yaml")) as cassette,
         open_connection(OfflineDemoCredential(), endpoints_for(Cloud.PUBLIC)) as connection,
     ):
-        AzureCollector(connection).collect(DEMO_SUBSCRIPTIONS, now=NOW)
+        AzureCollector(connection, REPLAY).collect(DEMO_SUBSCRIPTIONS, now=NOW)
         assert cassette.all_played
         assert cassette.play_count == len(cassette.data)
         assert connection.transport.requests_sent == len(cassette.data)
@@ -217,7 +218,9 @@ def test_vault_resolved_when_its_subscription_is_scanned_too() -> None:
 
 
 def test_configured_principal_skips_the_graph_lookup() -> None:
-    settings = CollectSettings(databricks_principal_ids={"*": PrincipalId("8d7c6b5a-4938-4271-8605-f4e3d2c1b0a9")})
+    settings = CollectSettings(
+        databricks_principal_ids={"*": PrincipalId("8d7c6b5a-4938-4271-8605-f4e3d2c1b0a9")}, concurrency=1
+    )
     recorder = vcr.VCR(record_mode="none", match_on=MATCH_ON)
     from cmkaudit.collect.azure import AzureCollector
     from cmkaudit.collect.credentials import OfflineDemoCredential
@@ -307,7 +310,7 @@ def test_arm_only_token_makes_the_graph_lookup_unknown_not_wrong() -> None:
         recorder.use_cassette(str(CASSETTES / "cross-subscription-vault.yaml")) as cassette,
         open_connection(StaticTokenCredential("arm-token", endpoints.arm_scope), endpoints) as connection,
     ):
-        inventory = AzureCollector(connection).collect([APP_SUB, KEYS_SUB], now=NOW)
+        inventory = AzureCollector(connection, REPLAY).collect([APP_SUB, KEYS_SUB], now=NOW)
         assert not any(
             r.host == "graph.microsoft.com"
             for r in cassette.requests
@@ -334,7 +337,7 @@ def test_arm_only_token_cannot_read_the_data_plane_and_says_so() -> None:
         recorder.use_cassette(str(CASSETTES / "demo-tenant.yaml")),
         open_connection(StaticTokenCredential("arm-token", endpoints.arm_scope), endpoints) as connection,
     ):
-        inventory = AzureCollector(connection).collect(DEMO_SUBSCRIPTIONS, now=DEMO_RECORDED_AT)
+        inventory = AzureCollector(connection, REPLAY).collect(DEMO_SUBSCRIPTIONS, now=DEMO_RECORDED_AT)
     errors = {e.operation: e for e in inventory.errors}
     data_plane = errors["get key rotation policy (data plane)"]
     assert data_plane.resource_id.endswith("/keys/cmk-analytics-test/rotationpolicy")

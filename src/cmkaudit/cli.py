@@ -268,13 +268,15 @@ def _exit_code(result: Outcome) -> int:
     return EXIT_OK
 
 
-def _report(args: argparse.Namespace, inventory: Inventory, config: ConfigFile, streams: Streams) -> int:
+def _report(
+    args: argparse.Namespace, inventory: Inventory, config: ConfigFile, catalog: Catalog, streams: Streams
+) -> int:
     from cmkaudit.evaluate.waivers import apply_waivers
     from cmkaudit.report import Report
     from cmkaudit.report.results import build_results
 
     disabled = config.disabled()
-    catalog = load_catalog().without(disabled)
+    catalog = catalog.without(disabled)
     settings = config.settings()
     if args.rotation_days is not None:
         settings = replace(settings, rotation_max_days=args.rotation_days)
@@ -385,7 +387,8 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None) -
         if args.command == "report":
             return _rerender(args, streams)
         # Broken metadata or configuration fails before any time is spent on Azure.
-        config = _config(args, load_catalog())
+        catalog = load_catalog()
+        config = _config(args, catalog)
         if args.command == "scan":
             if args.demo:
                 from cmkaudit.collect.demo import demo_scan
@@ -402,7 +405,7 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None) -
             from cmkaudit.inventory.snapshot import load_snapshot
 
             inventory = load_snapshot(args.snapshot)
-        return _report(args, inventory, config, streams)
+        return _report(args, inventory, config, catalog, streams)
     except CmkauditError as exc:
         streams.stderr.write(f"cmkaudit: error: {exc.message}\n")
         if exc.hint:

@@ -8,14 +8,15 @@ call that fails becomes a `CollectionError` on the resource it concerns; nothing
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
-from azure.core.exceptions import AzureError, ClientAuthenticationError, DecodeError, HttpResponseError
-from azure.core.rest import HttpRequest
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+from azure.core.rest import HttpRequest, HttpResponse
 
 from cmkaudit import __version__
 from cmkaudit.collect.http import ApiVersion, ArmConnection
@@ -129,23 +130,82 @@ DATA_PLANE_HINT = (
 )
 
 
-def _wire(model: Any) -> Mapping[str, Any]:
-    """An SDK model in its REST wire shape: hybrid models are dicts already, msrest models serialise back."""
-    if hasattr(model, "as_dict") and not hasattr(model, "serialize"):
-        return _as_wire(model)
-    if hasattr(model, "serialize"):
-        wire = model.serialize(keep_readonly=True)
-        if isinstance(wire, Mapping):
-            return wire
-    return _as_wire(model)
+def _vault_path(vault: Vault) -> str:
+    """The vault's ARM path built from its parts, as the SDK builds it."""
+    return (
+        f"/subscriptions/{quote(vault.subscription_id, safe='')}/resourceGroups/{quote(vault.resource_group, safe='')}"
+        f"/providers/Microsoft.KeyVault/vaults/{quote(vault.name, safe='')}"
+    )
 
 
-def _as_wire(model: Any) -> Mapping[str, Any]:
-    """An SDK model back in its REST wire shape (the SDK's hybrid models keep every field)."""
-    wire = model.as_dict() if hasattr(model, "as_dict") else model
-    if not isinstance(wire, Mapping):
-        raise MappingError(f"unexpected payload type {type(model).__name__}")
-    return wire
+class _Client(Protocol):
+    """What the collector needs of an SDK management client: its pipeline (`send_request`)."""
+
+    def send_request(self, request: HttpRequest, *, stream: bool = False, **kwargs: Any) -> HttpResponse: ...
+
+
+def _read(client: _Client, url: str, api_version: str | None = None) -> object:
+    """GET `url` through an SDK client's pipeline and return the JSON body.
+
+    The pipeline is the SDK's own: authentication, retries with backoff, Retry-After on 429, ARM's
+    policies. The body is mapped from its REST shape directly (collect/mapping.py) rather than through
+    the SDK's model classes: building models and turning them back into dicts cost about 40% of the
+    scanner's CPU per call, and the mapping reads the documented wire shape anyway.
+    Raises HttpResponseError on an error status and ValueError when the body is not JSON.
+    """
+    params = {"api-version": api_version} if api_version else None
+    response = client.send_request(HttpRequest("GET", url, params=params))
+    response.raise_for_status()
+    return response.json()
+
+
+def _pages(client: _Client, url: str, api_version: str) -> Iterator[object]:
+    """Every item of an ARM list, following `nextLink` page by page (links carry their own api-version)."""
+    body = _read(client, url, api_version)
+    while True:
+        items = body.get("value") if isinstance(body, Mapping) else None
+        if not isinstance(items, list):
+            raise MappingError("the list answer has no 'value' list")
+        yield from items
+        next_link = body.get("nextLink") if isinstance(body, Mapping) else None
+        if not next_link:
+            return
+        if not isinstance(next_link, str):
+            raise MappingError("the list answer's 'nextLink' is not a URL")
+        body = _read(client, next_link)
+
+
+def _read_list(
+    client: _Client, url: str, api_version: ApiVersion, mapper: Callable[[Mapping[str, Any]], T]
+) -> tuple[T, ...] | Exception:
+    """Every item of a list, mapped; or what made the read fail (nothing is kept from a list that failed)."""
+    try:
+        return tuple(mapper(_object(item)) for item in _pages(client, url, api_version.value))
+    except READ_FAILURES as exc:
+        return exc
+
+
+def _object(item: object) -> Mapping[str, Any]:
+    """An item of an answer that must be a JSON object."""
+    if not isinstance(item, Mapping):
+        raise MappingError(f"expected a JSON object, got {type(item).__name__}")
+    return item
+
+
+def _read_error(resource_id: str, operation: str, exc: Exception, scope: str) -> CollectionError:
+    """A failed read as a CollectionError: ARM's error code and message, the transport's failure, or bad JSON."""
+    if isinstance(exc, HttpResponseError):
+        return _arm_error(resource_id, operation, exc, scope)
+    if isinstance(exc, AzureError):
+        return collection_error(resource_id, operation, exc, scope)
+    if isinstance(exc, MappingError):
+        return CollectionError(resource_id, operation, None, "MalformedResource", str(exc))
+    return CollectionError(resource_id, operation, None, "MalformedResponse", f"the answer is not JSON: {exc}")
+
+
+READ_FAILURES = (AzureError, ValueError)
+"""What a read can raise: an SDK/transport error, or a body that is not the JSON expected (MappingError
+is a ValueError)."""
 
 
 @dataclass
@@ -189,10 +249,11 @@ R = TypeVar("R")
 class AzureCollector:
     """Collects the inventory of some subscriptions through the official SDK clients, concurrently.
 
-    The crawl runs in phases (subscriptions and workspaces; vaults; disk encryption sets and storage
-    accounts; keys; rotation policies; vault details; role definitions; Graph). Within a phase the calls
-    run on a bounded thread pool, and their results are merged in input order, so the inventory does
-    not depend on which call finished first.
+    The crawl runs in four phases, each needing what the one before found: subscriptions and their
+    workspaces; vaults, disk encryption sets and storage accounts; the referenced keys, their vaults'
+    details and Microsoft Graph; rotation policies and role definitions. Within a phase every call shares
+    one bounded thread pool, and results are merged in input order, so the inventory does not depend on
+    which call finished first.
     """
 
     def __init__(self, connection: ArmConnection, settings: CollectSettings | None = None) -> None:
@@ -207,34 +268,47 @@ class AzureCollector:
         got = _Collected()
         with ThreadPoolExecutor(max_workers=max(1, self._settings.concurrency)) as pool:
 
-            def each(work: Callable[[U], R], items: Iterable[U]) -> list[R]:
+            def start(work: Callable[[U], R], items: Iterable[U]) -> Callable[[], list[R]]:
+                """Submit `work` for every item now; the returned call waits for the results, in input order.
+
+                Groups started before a wait run together, so independent reads share the pool.
+                """
                 chosen = list(items)
                 if self._settings.concurrency <= 1 or len(chosen) <= 1:
-                    return [work(item) for item in chosen]
-                return list(pool.map(work, chosen))
+                    return lambda: [work(item) for item in chosen]
+                results = pool.map(work, chosen)
+                return lambda: list(results)
 
-            got.merge(each(self._subscription_part, subs))
-            if any(w.scope(s).uses_cmk for w in got.workspaces for s in Scope):
-                # Every scanned subscription: a workspace's key may live in a vault of another one.
-                got.merge(each(self._vaults_part, subs))
-            lists = [("des", s) for s in self._subscriptions_of(w.disk_encryption_set_id for w in got.workspaces)]
+            # 1. Each subscription and its workspaces (two reads per subscription, side by side).
+            got.merge(start(self._subscription_part, [(kind, s) for s in subs for kind in ("read", "workspaces")])())
+            # 2. Vaults (every scanned subscription: a workspace's key may live in a vault of another one), and
+            #    the disk encryption sets and storage accounts of the subscriptions holding the workspaces.
+            lists = [("vaults", s) for s in subs if any(w.scope(c).uses_cmk for w in got.workspaces for c in Scope)]
+            lists += [("des", s) for s in self._subscriptions_of(w.disk_encryption_set_id for w in got.workspaces)]
             lists += [
                 ("storage", s) for s in self._subscriptions_of(w.managed_resource_group_id for w in got.workspaces)
             ]
-            got.merge(each(self._resources_part, lists))
-            got.merge(each(self._key_part, self._referenced_keys(got)))
-            vaults = {id_key(v.id): v for v in got.vaults}
-            updated = each(lambda key: self._rotation_policy(key, vaults.get(id_key(key.vault_id))), got.keys)
-            got.keys = [key for key, _ in updated]
-            got.errors.extend(e for _, errors in updated for e in errors)
+            got.merge(start(self._resources_part, lists)())
+            # 3. The referenced keys, the vaults holding them, and the AzureDatabricks service principal.
             wanted = {id_key(v.id) for v, _ in self._referenced_vault_refs(got)}
-            details = each(
+            keys = start(self._key_part, self._referenced_keys(got))
+            details = start(
                 lambda vault: self._vault_details(vault) if id_key(vault.id) in wanted else (vault, []), got.vaults
             )
-            got.vaults = [vault for vault, _ in details]
-            got.errors.extend(e for _, errors in details for e in errors)
-            got.merge(each(self._definition_part, self._role_definition_ids(got.vaults)))
-            got.merge(each(self._principal_part, self._managed_services_tenants(got)))
+            principals = start(self._principal_part, self._managed_services_tenants(got))
+            got.merge(keys())
+            checked = details()
+            got.vaults = [vault for vault, _ in checked]
+            got.errors.extend(e for _, errors in checked for e in errors)
+            got.merge(principals())
+            # 4. Rotation policies Resource Manager did not return, and the roles assigned on RBAC vaults.
+            vaults = {id_key(v.id): v for v in got.vaults}
+            policies = start(lambda key: self._rotation_policy(key, vaults.get(id_key(key.vault_id))), got.keys)
+            definitions = start(self._definition_part, self._role_definition_ids(got.vaults))
+            updated = policies()
+            got.keys = [key for key, _ in updated]
+            got.errors.extend(e for _, errors in updated for e in errors)
+            got.merge(definitions())
         return assemble_inventory(
             collected_at=now,
             tool_version=__version__,
@@ -250,39 +324,48 @@ class AzureCollector:
             role_definitions=got.role_definitions,
         )
 
-    def _subscription_part(self, sub: SubscriptionId) -> _Collected:
-        """Read the subscription (its tenant is the tenant of every workspace in it), then list its workspaces."""
+    def _subscription_part(self, task: tuple[str, SubscriptionId]) -> _Collected:
+        """Read the subscription (its tenant is the tenant of every workspace in it), or list its workspaces."""
+        kind, sub = task
         part = _Collected()
         resource_id = f"/subscriptions/{sub}"
-        try:
-            found = self._conn.subscriptions().subscriptions.get(sub)
-            part.subscriptions.append(subscription_from_arm(_as_wire(found)))
-        except AzureError as exc:
-            part.errors.append(collection_error(resource_id, "read the subscription", exc, f"subscription {sub}"))
-        except MappingError as exc:
-            part.errors.append(
-                CollectionError(resource_id, "read the subscription", None, "MalformedResource", str(exc))
+        if kind == "workspaces":
+            workspaces = _pages(
+                self._conn.databricks(sub),
+                f"{resource_id}/providers/Microsoft.Databricks/workspaces",
+                ApiVersion.DATABRICKS.value,
             )
-        workspaces = self._conn.databricks(sub).workspaces.list_by_subscription()
-        self._list(part, sub, "list Databricks workspaces", workspaces, workspace_from_arm, part.workspaces)
-        return part
-
-    def _vaults_part(self, sub: SubscriptionId) -> _Collected:
-        part = _Collected()
-        vaults = self._conn.keyvault(sub).vaults.list_by_subscription()
-        self._list(part, sub, "list key vaults", vaults, vault_from_arm, part.vaults)
+            self._list(part, sub, "list Databricks workspaces", workspaces, workspace_from_arm, part.workspaces)
+            return part
+        try:
+            found = _read(self._conn.subscriptions(), resource_id, ApiVersion.SUBSCRIPTIONS.value)
+            part.subscriptions.append(subscription_from_arm(_object(found)))
+        except READ_FAILURES as exc:
+            part.errors.append(_read_error(resource_id, "read the subscription", exc, f"subscription {sub}"))
         return part
 
     def _resources_part(self, task: tuple[str, SubscriptionId]) -> _Collected:
         kind, sub = task
         part = _Collected()
-        if kind == "des":
-            sets = self._conn.compute(sub).disk_encryption_sets.list(api_version=ApiVersion.COMPUTE_DISK.value)
+        providers = f"/subscriptions/{sub}/providers"
+        if kind == "vaults":
+            vaults = _pages(
+                self._conn.keyvault(sub), f"{providers}/Microsoft.KeyVault/vaults", ApiVersion.KEYVAULT.value
+            )
+            self._list(part, sub, "list key vaults", vaults, vault_from_arm, part.vaults)
+        elif kind == "des":
+            sets = _pages(
+                self._conn.compute(sub),
+                f"{providers}/Microsoft.Compute/diskEncryptionSets",
+                ApiVersion.COMPUTE_DISK.value,
+            )
             self._list(
                 part, sub, "list disk encryption sets", sets, disk_encryption_set_from_arm, part.disk_encryption_sets
             )
         else:
-            accounts = self._conn.storage(sub).storage_accounts.list()
+            accounts = _pages(
+                self._conn.storage(sub), f"{providers}/Microsoft.Storage/storageAccounts", ApiVersion.STORAGE.value
+            )
             self._list(part, sub, "list storage accounts", accounts, storage_account_from_arm, part.storage_accounts)
         return part
 
@@ -293,8 +376,9 @@ class AzureCollector:
         Raises CollectionFailure when the list itself cannot be read.
         """
         try:
-            listed = [subscription_from_arm(_as_wire(s)) for s in self._conn.subscriptions().subscriptions.list()]
-        except (AzureError, MappingError) as exc:
+            pages = _pages(self._conn.subscriptions(), "/subscriptions", ApiVersion.SUBSCRIPTIONS.value)
+            listed = [subscription_from_arm(_object(s)) for s in pages]
+        except READ_FAILURES as exc:
             raise CollectionFailure(
                 f"cannot list the subscriptions this identity can see: {str(exc).strip().splitlines()[0]}",
                 "pass --subscription ID instead, or grant the identity Reader on the subscriptions",
@@ -322,29 +406,26 @@ class AzureCollector:
         got: _Collected,
         subscription: str,
         operation: str,
-        pager: Iterable[Any],
+        pager: Iterable[object],
         mapper: Callable[[Mapping[str, Any]], T],
         into: list[T],
     ) -> None:
-        """Page through a list call, map each item, and record what fails (items read before a failure are kept).
+        """Page through a list, map each item, and record what fails (items read before a failure are kept).
 
-        SDK pagers are lazy: the HTTP calls, and so the errors, happen while iterating.
+        Pages are read lazily: the HTTP calls, and so the errors, happen while iterating. An item that
+        cannot be mapped is an error of its own; the rest of the list is still read.
         """
         resource_id, scope = f"/subscriptions/{subscription}", f"subscription {subscription}"
         try:
             for item in pager:
                 try:
-                    into.append(mapper(_as_wire(item)))
+                    into.append(mapper(_object(item)))
                 except MappingError as exc:
                     got.errors.append(
                         CollectionError(resource_id, operation, None, "MalformedResource", str(exc), None)
                     )
-        except AzureError as exc:
-            got.errors.append(collection_error(resource_id, operation, exc, scope))
-        except DecodeError as exc:
-            got.errors.append(
-                CollectionError(resource_id, operation, None, "MalformedResponse", f"the answer is not JSON: {exc}")
-            )
+        except READ_FAILURES as exc:
+            got.errors.append(_read_error(resource_id, operation, exc, scope))
 
     @staticmethod
     def _referenced_keys(got: _Collected) -> list[tuple[Vault, KeyReference]]:
@@ -378,20 +459,19 @@ class AzureCollector:
         key_id = key_resource_id(vault.id, ref.key_name)
         client = self._conn.keyvault(vault.subscription_id)
         scope = f"the key vault {vault.name}"
+        url = f"{_vault_path(vault)}/keys/{quote(ref.key_name, safe='')}"
         versions: tuple[KeyVersion, ...] | None
         try:
-            listed = client.keys.list_versions(vault.resource_group, vault.name, ref.key_name)
-            versions = tuple(v for v in (key_version_from_arm(_as_wire(item)) for item in listed) if v is not None)
-        except AzureError as exc:
-            part.errors.append(collection_error(f"{key_id}/versions", "list key versions", exc, scope))
+            listed = _pages(client, f"{url}/versions", ApiVersion.KEYVAULT.value)
+            versions = tuple(v for v in (key_version_from_arm(_object(item)) for item in listed) if v is not None)
+        except READ_FAILURES as exc:
+            part.errors.append(_read_error(f"{key_id}/versions", "list key versions", exc, scope))
             versions = None
         try:
-            payload = client.keys.get(vault.resource_group, vault.name, ref.key_name)
-            part.keys.append(key_from_arm(_as_wire(payload), vault.id, versions))
-        except AzureError as exc:
-            part.errors.append(collection_error(key_id, "get key", exc, scope))
-        except MappingError as exc:
-            part.errors.append(CollectionError(key_id, "get key", None, "MalformedResource", str(exc)))
+            payload = _read(client, url, ApiVersion.KEYVAULT.value)
+            part.keys.append(key_from_arm(_object(payload), vault.id, versions))
+        except READ_FAILURES as exc:
+            part.errors.append(_read_error(key_id, "get key", exc, scope))
         return part
 
     def _rotation_policy(self, key: Key, vault: Vault | None) -> tuple[Key, list[CollectionError]]:
@@ -419,33 +499,20 @@ class AzureCollector:
         errors: list[CollectionError] = []
         scope = f"the key vault {vault.name}"
         resource_id = f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings"
-        request = HttpRequest("GET", resource_id, params={"api-version": ApiVersion.DIAGNOSTIC_SETTINGS.value})
-        try:
-            response = self._conn.keyvault(vault.subscription_id).send_request(request)
-            response.raise_for_status()
-            body = response.json()
-            items = body.get("value") if isinstance(body, dict) else None
-            if not isinstance(items, list):
-                raise MappingError("the diagnostic settings answer has no 'value' list")
-            settings = tuple(diagnostic_setting_from_arm(i) for i in items if isinstance(i, Mapping))
+        client = self._conn.keyvault(vault.subscription_id)
+        settings = _read_list(client, resource_id, ApiVersion.DIAGNOSTIC_SETTINGS, diagnostic_setting_from_arm)
+        if isinstance(settings, Exception):
+            errors.append(_read_error(resource_id, "list diagnostic settings", settings, scope))
+        else:
             vault = replace(vault, diagnostic_settings=settings)
-        except HttpResponseError as exc:
-            errors.append(_arm_error(resource_id, "list diagnostic settings", exc, scope))
-        except AzureError as exc:
-            errors.append(collection_error(resource_id, "list diagnostic settings", exc, scope))
-        except (MappingError, ValueError) as exc:
-            errors.append(CollectionError(resource_id, "list diagnostic settings", None, "MalformedResource", str(exc)))
         if vault.rbac_authorization:
             assignments_id = f"{vault.id}/providers/Microsoft.Authorization/roleAssignments"
-            try:
-                listed = self._conn.authorization(vault.subscription_id).role_assignments.list_for_scope(vault.id)
-                vault = replace(vault, role_assignments=tuple(role_assignment_from_arm(_wire(i)) for i in listed))
-            except AzureError as exc:
-                errors.append(collection_error(assignments_id, "list role assignments", exc, scope))
-            except MappingError as exc:
-                errors.append(
-                    CollectionError(assignments_id, "list role assignments", None, "MalformedResource", str(exc))
-                )
+            authorization = self._conn.authorization(vault.subscription_id)
+            assignments = _read_list(authorization, assignments_id, ApiVersion.AUTHORIZATION, role_assignment_from_arm)
+            if isinstance(assignments, Exception):
+                errors.append(_read_error(assignments_id, "list role assignments", assignments, scope))
+            else:
+                vault = replace(vault, role_assignments=assignments)
         return vault, errors
 
     @staticmethod
@@ -466,14 +533,10 @@ class AzureCollector:
         definition_id, subscription = wanted
         part = _Collected()
         try:
-            found = self._conn.authorization(subscription).role_definitions.get_by_id(definition_id)
-            part.role_definitions.append(role_definition_from_arm(_wire(found)))
-        except AzureError as exc:
-            part.errors.append(collection_error(definition_id, "get role definition", exc, "the role definition"))
-        except MappingError as exc:
-            part.errors.append(
-                CollectionError(definition_id, "get role definition", None, "MalformedResource", str(exc))
-            )
+            found = _read(self._conn.authorization(subscription), definition_id, ApiVersion.AUTHORIZATION.value)
+            part.role_definitions.append(role_definition_from_arm(_object(found)))
+        except READ_FAILURES as exc:
+            part.errors.append(_read_error(definition_id, "get role definition", exc, "the role definition"))
         return part
 
     @staticmethod

@@ -7,12 +7,14 @@ resource-provider registration POST — is refused before it leaves the process.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
@@ -22,7 +24,7 @@ from azure.core.pipeline.policies import RetryPolicy, UserAgentPolicy
 from azure.core.pipeline.transport import HttpTransport, RequestsTransport
 from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.keyvault.keys import KeyClient
-from azure.mgmt.authorization import AuthorizationManagementClient
+from azure.mgmt.authorization.v2022_04_01 import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.databricks import AzureDatabricksManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
@@ -148,6 +150,21 @@ class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
         self.close()
 
 
+class AuthorizationReader:
+    """An Authorization client with the `send_request` the other clients have.
+
+    azure-mgmt-authorization 4 is of an older SDK generation: its versioned clients offer the same call
+    as `_send_request` (documented in its docstring); this gives it the common name.
+    """
+
+    def __init__(self, client: AuthorizationManagementClient) -> None:
+        self._client = client
+
+    def send_request(self, request: RestHttpRequest, *, stream: bool = False, **kwargs: Any) -> Any:
+        """Send `request` through the client's pipeline (authentication, retries, ARM policies)."""
+        return self._client._send_request(request, stream=stream, **kwargs)
+
+
 @dataclass(frozen=True, slots=True)
 class ArmConnection:
     """What every client needs: a credential, the endpoints and the shared read-only transport."""
@@ -186,12 +203,10 @@ class ArmConnection:
             self.credential, subscription_id, api_version=ApiVersion.STORAGE.value, **self._common()
         )
 
-    def authorization(self, subscription_id: str) -> AuthorizationManagementClient:
-        """An Authorization client (role assignments and definitions); it ignores cloud settings, so every
-        endpoint is passed explicitly."""
-        return AuthorizationManagementClient(
-            self.credential, subscription_id, api_version=ApiVersion.AUTHORIZATION.value, **self._common()
-        )
+    def authorization(self, subscription_id: str) -> AuthorizationReader:
+        """The Authorization client of the pinned API version (role assignments and definitions), every endpoint
+        passed explicitly."""
+        return AuthorizationReader(AuthorizationManagementClient(self.credential, subscription_id, **self._common()))
 
     def subscriptions(self) -> SubscriptionClient:
         """A Subscriptions client (read the scanned subscriptions, or discover them all)."""
@@ -217,9 +232,46 @@ class ArmConnection:
         return client.send_request(request)
 
 
+class _ScanSession(requests.Session):
+    """A requests session that reads the proxy and CA-bundle environment once per origin, not per request.
+
+    requests consults the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE) and
+    ~/.netrc on every request, which costs about as much CPU as the rest of the call. The environment does
+    not change during a scan, so it is read once per scheme and host and kept; ~/.netrc is not used (Azure
+    authenticates with bearer tokens).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trust_env = False
+        self._origins: dict[tuple[str, str], tuple[dict[str, str], bool | str]] = {}
+        self._origins_lock = threading.Lock()
+
+    def _environment(self, url: str) -> tuple[dict[str, str], bool | str]:
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.netloc)
+        with self._origins_lock:
+            known = self._origins.get(origin)
+        if known is None:
+            proxies = dict(requests.utils.get_environ_proxies(url))
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            known = (proxies, bundle or True)
+            with self._origins_lock:
+                self._origins[origin] = known
+        return known
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        """requests' merge, with the environment taken from the per-origin cache."""
+        environ_proxies, environ_verify = self._environment(url.decode() if isinstance(url, bytes) else url or "")
+        merged_proxies = {**environ_proxies, **(proxies or {})}
+        if verify is True or verify is None:
+            verify = environ_verify
+        return super().merge_environment_settings(url, merged_proxies, stream, verify, cert)
+
+
 def pooled_transport(connections: int) -> RequestsTransport:
     """A requests transport whose pool keeps `connections` connections per host (requests keeps 10 by default)."""
-    session = requests.Session()
+    session = _ScanSession()
     adapter = requests.adapters.HTTPAdapter(pool_connections=connections, pool_maxsize=connections)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

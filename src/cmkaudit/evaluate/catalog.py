@@ -102,9 +102,13 @@ class Catalog:
         return next((c for c in self.controls if c.id == control_id.upper()), None)
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it (several times faster), else the pure-Python one."""
+
+
 def _load_file(path: Path) -> ControlMeta:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         raise MetadataError(f"{path}: cannot read control metadata: {exc}") from exc
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cmkaudit.inventory.snapshot import write_json_atomic
+from cmkaudit.inventory.snapshot import write_text_atomic
 from cmkaudit.report.results import ResultsDocument
 
 
@@ -15,6 +15,10 @@ def results_json(results: ResultsDocument) -> dict[str, Any]:
 
 
 def write_json(results: ResultsDocument, path: Path) -> Path:
-    """Write the results file atomically and return its path."""
-    write_json_atomic(path, results_json(results))
+    """Write the results file atomically and return its path.
+
+    pydantic's serialiser writes the same text as `json.dumps(results_json(results), indent=2,
+    ensure_ascii=False)` (a test holds them equal) in a fraction of the time.
+    """
+    write_text_atomic(path, results.model_dump_json(indent=2) + "\n")
     return path
