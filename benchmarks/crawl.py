@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from tools.fakearm import FakeArm, Faults, generate_tenant  # noqa: E402
 
 
-def crawl(arm: FakeArm, concurrency: int, out: Path) -> dict[str, float]:
+def crawl(arm: FakeArm, concurrency: int, out: Path, source: str = "arm") -> dict[str, float]:
     before = len(arm.requests)
     env = {
         **os.environ,
@@ -38,7 +38,7 @@ def crawl(arm: FakeArm, concurrency: int, out: Path) -> dict[str, float]:
     subscriptions = [arg for sub in arm.tenant.subscriptions for arg in ("--subscription", sub)]
     command = [sys.executable, str(ROOT / "benchmarks" / "_scan_child.py"), "scan", *subscriptions]
     command += ["--arm-endpoint", arm.url, "--graph-endpoint", arm.url, "--format", "json"]
-    command += ["--output-dir", str(out), "--concurrency", str(concurrency)]
+    command += ["--output-dir", str(out), "--concurrency", str(concurrency), "--source", source]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
@@ -63,11 +63,16 @@ def main() -> int:
     )
     rows = []
     with FakeArm(tenant, Faults(latency=args.latency)) as arm, tempfile.TemporaryDirectory() as scratch:
-        for label, concurrency in (
-            ("sequential crawl (--concurrency 1)", 1),
-            (f"cmkaudit ARM crawl (--concurrency {args.concurrency})", args.concurrency),
+        for label, concurrency, source in (
+            ("sequential crawl (--concurrency 1)", 1, "arm"),
+            (f"cmkaudit ARM crawl (--concurrency {args.concurrency})", args.concurrency, "arm"),
+            (
+                f"cmkaudit --source resource-graph (--concurrency {args.concurrency})",
+                args.concurrency,
+                "resource-graph",
+            ),
         ):
-            result = crawl(arm, concurrency, Path(scratch) / label.split()[0])
+            result = crawl(arm, concurrency, Path(scratch) / f"{source}-{concurrency}", source)
             bound = result["calls"] * args.latency / concurrency
             rows.append((label, result, bound))
             print(f"  done: {label}: {result['wall']:.1f} s", flush=True)
@@ -82,6 +87,9 @@ def main() -> int:
     print("(lower bound: calls x latency / concurrency)")
     speedup = rows[0][1]["wall"] / rows[1][1]["wall"]
     print(f"\nspeed-up of the concurrent crawl over the sequential one: {speedup:.1f}x")
+    graph_calls, arm_calls = rows[2][1]["calls"], rows[1][1]["calls"]
+    share = graph_calls / arm_calls
+    print(f"Resource Graph mode's calls over the ARM crawl's: {share:.2f} ({graph_calls:.0f} / {arm_calls:.0f})")
     return 0
 
 

@@ -1,18 +1,19 @@
 """Faults against the fake ARM server: throttling, transient errors, refusals, malformed answers.
 
 Each test scans the way a user would (--arm-endpoint, CMKAUDIT_ACCESS_TOKEN, REQUESTS_CA_BUNDLE) and
-checks that nothing but GET reached the server.
+checks that nothing but GET (and, with --source resource-graph, the query POST) reached the server.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tools.fakearm import DATABRICKS_SP, FakeArm, Faults, Tenant, generate_tenant
+from tools.fakearm import DATABRICKS_SP, GRAPH_QUERY_PATH, FakeArm, Faults, Tenant, generate_tenant
 
 from cmkaudit.cli import Streams, run
 
@@ -30,7 +31,10 @@ def scan(arm: FakeArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: 
     argv += ["--format", "json", "--output-dir", str(tmp_path), *extra]
     code = run(argv, Streams(io.StringIO(), io.StringIO()), now=NOW)
     document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
-    assert set(arm.counts) == {"GET"}, arm.counts  # the scanner never writes
+    # The scanner never writes: GETs, and with --source resource-graph the query POSTs, nothing else.
+    allowed = {("GET", None), ("POST", GRAPH_QUERY_PATH)} if "resource-graph" in extra else {("GET", None)}
+    sent = {(method, path.lower() if method != "GET" else None) for method, path, _ in arm.requests}
+    assert sent <= allowed, arm.counts
     return code, document
 
 
@@ -193,3 +197,54 @@ def test_all_subscriptions_skips_disabled_ones_and_says_so(tmp_path: Path, monke
     assert disabled not in touched
     assert "skipped: 0d0d0d0d" in out.getvalue()
     assert document["summary"]["by_status"]["PASS"] == 90
+
+
+def test_resource_graph_gives_the_same_inventory_and_findings_in_fewer_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same tenant through the ARM lists and through paged Resource Graph queries: identical snapshots."""
+    tenant = generate_tenant(subscriptions=3, workspaces=4)
+    documents, snapshots, calls = {}, {}, {}
+    with FakeArm(tenant, Faults(graph_page_size=5)) as arm:  # 48 rows: ten pages
+        for source in ("arm", "resource-graph"):
+            before, out = len(arm.requests), tmp_path / source
+            code, documents[source] = scan(arm, out, monkeypatch, "--source", source, "--save-snapshot", str(out / "s"))
+            assert code == 0
+            snapshots[source] = json.loads((out / "s").read_text())
+            sent = arm.requests[before:]
+            calls[source] = Counter((method, path.split("/providers/")[-1].lower()) for method, path, _ in sent)
+    assert snapshots["resource-graph"] == snapshots["arm"]
+    assert statuses(documents["resource-graph"]) == statuses(documents["arm"])
+    graph = calls["resource-graph"]
+    assert graph[("POST", "microsoft.resourcegraph/resources")] == 1 + 10  # subscriptions, then ten pages
+    for listed in ("microsoft.databricks/workspaces", "microsoft.keyvault/vaults", "microsoft.storage/storageaccounts"):
+        assert graph[("GET", listed)] == 0 and calls["arm"][("GET", listed)] == 3
+    assert sum(graph.values()) < sum(calls["arm"].values())
+
+
+@pytest.mark.parametrize("headers", [True, False], ids=["quota-headers", "no-quota-headers"])
+def test_resource_graph_throttling_is_waited_out(
+    headers: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the quota headers the scan waits for the reset before it runs out; without them it runs into 429
+    with Retry-After, and the POST is retried. Either way nothing is lost."""
+    with FakeArm(TENANT, Faults(graph_page_size=8)) as arm:
+        _, reference = scan(arm, tmp_path / "free", monkeypatch, "--source", "resource-graph")
+    faults = Faults(graph_page_size=8, graph_quota=2, graph_window=1, graph_quota_headers=headers)
+    with FakeArm(TENANT, faults) as arm:
+        code, document = scan(arm, tmp_path / "throttled", monkeypatch, "--source", "resource-graph")
+        throttled = [p for method, p, status in arm.requests if method == "POST" and status == 429]
+    assert bool(throttled) is not headers
+    assert code == 0 and document["coverage"]["errors"] == []
+    assert statuses(document) == statuses(reference)
+
+
+def test_resource_graph_reports_a_subscription_it_cannot_see(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resource Graph omits what the identity cannot read; the scan says so instead of calling it empty."""
+    hidden = TENANT.subscriptions[1]
+    with FakeArm(TENANT, Faults(forbid=[f"/subscriptions/{hidden}"])) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch, "--source", "resource-graph")
+    assert code == 3
+    assert {f["resource_name"] for f in document["findings"]} == {"dbw-0-0", "dbw-0-1", "dbw-0-2"}
+    (error,) = [e for e in document["coverage"]["errors"] if hidden in e["resource_id"]]
+    assert error["code"] == "SubscriptionNotVisible" and "Reader" in error["hint"]

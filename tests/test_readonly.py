@@ -87,3 +87,22 @@ def test_data_plane_delete_is_refused(connection: ArmConnection, wire: Recording
     with pytest.raises(WriteBlockedError, match="refused to send DELETE"):
         client.begin_delete_key("cmk")
     assert wire.sent == []
+
+
+def test_a_resource_graph_query_is_the_only_post_let_through(
+    connection: ArmConnection, wire: RecordingTransport
+) -> None:
+    """A Resource Graph query is a POST that reads; a POST anywhere else (even one level up) is refused."""
+    from azure.core.rest import HttpRequest
+    from azure.mgmt.resourcegraph.models import QueryRequest
+
+    client = connection.resource_graph()
+    with pytest.raises(AssertionError, match="reached the network: POST"):
+        client.resources(QueryRequest(subscriptions=[SUB], query="resources | limit 1"))
+    assert wire.sent == [
+        "POST https://management.azure.com/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01"
+    ]
+    for path in ("/providers/Microsoft.ResourceGraph/resources/extra", f"/subscriptions/{SUB}/providers/x/resources"):
+        with pytest.raises(WriteBlockedError, match="refused to send POST"):
+            connection.transport.send(HttpRequest("POST", f"https://management.azure.com{path}"))
+    assert len(wire.sent) == 1

@@ -13,6 +13,7 @@ request by method and path, so a test can assert that nothing but GET was sent.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import ssl
@@ -28,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import trustme
 
+from cmkaudit.collect.graph import RESOURCES_QUERY, SUBSCRIPTIONS_QUERY
 from tools.build_cassettes import (
     ARM,
     GRAPH,
@@ -46,6 +48,7 @@ from tools.build_cassettes import (
 )
 
 Json = dict[str, Any]
+GRAPH_QUERY_PATH = "/providers/microsoft.resourcegraph/resources"
 TENANT = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
 DATABRICKS_SP = "0f1e2d3c-4b5a-4697-8877-665544332211"
 
@@ -225,6 +228,13 @@ class Faults:
     """Paths answered with truncated JSON."""
     page_size: int | None = None
     """List answers hold at most this many items, then a nextLink."""
+    graph_quota: int | None = None
+    """Resource Graph queries allowed per `graph_window` seconds (15 per 5 s in Azure); None: no throttling."""
+    graph_window: float = 5.0
+    graph_quota_headers: bool = True
+    """Send x-ms-user-quota-remaining / -resets-after with every Resource Graph answer, as Azure does."""
+    graph_page_size: int = 1000
+    """Rows per Resource Graph page at most (the query's $top may ask for fewer)."""
 
 
 class _Bucket:
@@ -252,6 +262,7 @@ class FakeArm:
         self.requests: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
+        self._graph_bucket: _Bucket | None = None
         self._fail = {k.lower(): list(v) for k, v in self.faults.fail.items()}
         self._drop = {k.lower(): n for k, n in self.faults.drop.items()}
         self._dir = tempfile.TemporaryDirectory()
@@ -286,13 +297,15 @@ class FakeArm:
                 return pattern
         return None
 
-    def answer(self, method: str, raw_path: str) -> tuple[int, Json | str | None, dict[str, str]]:
+    def answer(self, method: str, raw_path: str, content: bytes = b"") -> tuple[int, Json | str | None, dict[str, str]]:
         """Decide the answer to one request: (status, body or None to drop the connection, headers)."""
         split = urlsplit(raw_path)
         path = unquote(split.path).rstrip("/").lower()
         query = parse_qs(split.query)
         if self.faults.latency:
             time.sleep(self.faults.latency)
+        if method == "POST" and path == GRAPH_QUERY_PATH:
+            return self._graph_answer(content)
         with self._lock:
             dropped = self._take(self._drop, path)
             if dropped and self._drop[dropped] > 0:
@@ -345,6 +358,105 @@ class FakeArm:
             return 200, self.tenant.resources[path], {}
         return 404, {"error": {"code": "ResourceNotFound", "message": f"{path} was not found"}}, {}
 
+    def _graph_answer(self, content: bytes) -> tuple[int, Json | str | None, dict[str, str]]:
+        """Resources - query (Azure Resource Graph), for the two queries cmkaudit sends, paged by $skipToken."""
+        with self._lock:
+            if self.faults.graph_quota is not None:
+                if self._graph_bucket is None:
+                    refill = self.faults.graph_quota / self.faults.graph_window
+                    self._graph_bucket = _Bucket(self.faults.graph_quota, refill)
+                wait = self._graph_bucket.take()
+                remaining = int(self._graph_bucket.tokens)
+                resets = f"00:00:{max(1, math.ceil(self.faults.graph_window)):02d}"
+                quota = {"x-ms-user-quota-remaining": str(remaining), "x-ms-user-quota-resets-after": resets}
+                if not self.faults.graph_quota_headers:
+                    quota = {}
+                if wait:
+                    error = {
+                        "error": {
+                            "code": "RateLimiting",
+                            "message": "Please provide below info when asking for support",
+                        }
+                    }
+                    return 429, error, {**quota, "Retry-After": str(max(1, math.ceil(wait)))}
+            else:
+                quota = {}
+        try:
+            request = json.loads(content)
+            subscriptions = {str(s).lower() for s in request["subscriptions"]}
+            text = request["query"]
+            options = request.get("options") or {}
+        except (ValueError, KeyError, TypeError):
+            return 400, {"error": {"code": "BadRequest", "message": "the request body is not a query request"}}, {}
+        if text == SUBSCRIPTIONS_QUERY:
+            # Resource Graph leaves out what the caller cannot read; it does not refuse.
+            rows = [
+                self._subscription_row(s)
+                for s in self.tenant.subscriptions
+                if s.lower() in subscriptions
+                and not any(p.lower() in f"/subscriptions/{s}" for p in self.faults.forbid)
+            ]
+        elif text == RESOURCES_QUERY:
+            rows = [
+                self._resource_row(item)
+                for path, items in self.tenant.lists.items()
+                if path.startswith("/subscriptions/")
+                and path.split("/")[2] in subscriptions
+                and path.endswith(("/workspaces", "/vaults", "/diskencryptionsets", "/storageaccounts"))
+                and not any(p.lower() in path for p in self.faults.forbid)
+                for item in items
+            ]
+            rows.sort(key=lambda row: row["id"])
+        else:
+            return (
+                400,
+                {"error": {"code": "BadRequest", "message": "the fake server answers cmkaudit's queries only"}},
+                {},
+            )
+        start = int(base64.b64decode(options["$skipToken"])) if options.get("$skipToken") else 0
+        size = min(int(options.get("$top") or 100), self.faults.graph_page_size)
+        page = rows[start : start + size]
+        body: Json = {
+            "totalRecords": len(rows),
+            "count": len(page),
+            "resultTruncated": "false",
+            "facets": [],
+            "data": page,
+        }
+        if start + size < len(rows):
+            body["$skipToken"] = base64.b64encode(str(start + size).encode()).decode()
+        return 200, body, quota
+
+    def _subscription_row(self, sub: str) -> Json:
+        """A ResourceContainers row for a subscription."""
+        body = self.tenant.resources[f"/subscriptions/{sub}".lower()]
+        return {
+            "id": body["id"],
+            "name": body["displayName"],
+            "subscriptionId": body["subscriptionId"],
+            "tenantId": body["tenantId"],
+            "properties": {"state": body["state"], "subscriptionPolicies": {"spendingLimit": "Off"}},
+        }
+
+    @staticmethod
+    def _resource_row(item: Json) -> Json:
+        """A Resources row: the resource, with Resource Graph's lower-cased type and extra columns."""
+        parts = item["id"].split("/")
+        row = {
+            "id": item["id"],
+            "name": item["name"],
+            "type": item["type"].lower(),
+            "kind": item.get("kind", ""),
+            "location": item.get("location"),
+            "tags": item.get("tags"),
+            "sku": item.get("sku"),
+            "identity": item.get("identity"),
+            "properties": item.get("properties"),
+            "subscriptionId": parts[2],
+            "resourceGroup": parts[4].lower(),
+        }
+        return row
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -356,9 +468,8 @@ class FakeArm:
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                status, body, headers = server.answer(self.command, self.path)
+                content = self.rfile.read(length) if length else b""
+                status, body, headers = server.answer(self.command, self.path, content)
                 with server._lock:
                     server.requests.append((self.command, unquote(urlsplit(self.path).path), status))
                 if body is None:

@@ -155,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[TENANT=]OBJECT_ID",
         help="object id of the AzureDatabricks service principal (instead of a Microsoft Graph lookup)",
     )
+    scan.add_argument(
+        "--source",
+        choices=["arm", "resource-graph"],
+        default="arm",
+        help="where the lists of workspaces, vaults, disk encryption sets and storage accounts come from: "
+        "Resource Manager per subscription (arm, the default) or a few Azure Resource Graph queries for the "
+        "whole scope (resource-graph); keys and vault details are read from Resource Manager either way",
+    )
     scan.add_argument("--save-snapshot", type=Path, metavar="FILE", help="also save the inventory as a JSON snapshot")
     scan.add_argument(
         "--concurrency",
@@ -231,7 +239,7 @@ def _config(args: argparse.Namespace, catalog: Catalog) -> ConfigFile:
 def _collect_live(args: argparse.Namespace, now: datetime, config: ConfigFile) -> Inventory:
     from azure.core.exceptions import AzureError
 
-    from cmkaudit.collect.azure import AzureCollector, CollectSettings, principal_overrides
+    from cmkaudit.collect.azure import AzureCollector, CollectSettings, Source, principal_overrides
     from cmkaudit.collect.credentials import default_credential
     from cmkaudit.collect.http import Cloud, endpoints_for, open_connection
 
@@ -250,7 +258,9 @@ def _collect_live(args: argparse.Namespace, now: datetime, config: ConfigFile) -
             "sign in with 'az login', use a managed identity, or set CMKAUDIT_ACCESS_TOKEN",
         ) from exc
     principals = {**config.principal_ids(), **principal_overrides(args.databricks_principal_id)}
-    settings = CollectSettings(databricks_principal_ids=principals, concurrency=args.concurrency)
+    settings = CollectSettings(
+        databricks_principal_ids=principals, concurrency=args.concurrency, source=Source(args.source)
+    )
     with open_connection(credential, endpoints, args.concurrency) as connection:
         collector = AzureCollector(connection, settings)
         skipped: list[str] = []

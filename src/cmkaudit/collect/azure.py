@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -19,6 +20,19 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpRes
 from azure.core.rest import HttpRequest, HttpResponse
 
 from cmkaudit import __version__
+from cmkaudit.collect.graph import (
+    DES_TYPE,
+    RESOURCE_TYPES,
+    RESOURCES_QUERY,
+    STORAGE_TYPE,
+    SUBSCRIPTIONS_QUERY,
+    VAULT_TYPE,
+    WORKSPACE_TYPE,
+    arm_resource,
+    arm_subscription,
+    kind_of,
+    query_pages,
+)
 from cmkaudit.collect.http import ApiVersion, ArmConnection
 from cmkaudit.collect.mapping import (
     MappingError,
@@ -208,6 +222,30 @@ READ_FAILURES = (AzureError, ValueError)
 is a ValueError)."""
 
 
+def _subscriptions_of(ids: Iterable[str | None]) -> list[SubscriptionId]:
+    seen: dict[str, str] = {}
+    for rid in ids:
+        sub = subscription_of(rid) if rid else None
+        if sub:
+            seen.setdefault(sub.lower(), sub)
+    return sorted((SubscriptionId(s) for s in seen.values()), key=str.lower)
+
+
+def _uses_cmk(workspaces: Iterable[Workspace]) -> bool:
+    """Whether any workspace uses a customer-managed key (only then are vaults listed)."""
+    return any(w.scope(s).uses_cmk for w in workspaces for s in Scope)
+
+
+def _des_subscriptions(workspaces: Iterable[Workspace]) -> list[SubscriptionId]:
+    """The subscriptions holding the workspaces' disk encryption sets."""
+    return _subscriptions_of(w.disk_encryption_set_id for w in workspaces)
+
+
+def _storage_subscriptions(workspaces: Iterable[Workspace]) -> list[SubscriptionId]:
+    """The subscriptions holding the workspaces' managed resource groups (and so their DBFS storage)."""
+    return _subscriptions_of(w.managed_resource_group_id for w in workspaces)
+
+
 @dataclass
 class _Collected:
     """What one piece of the crawl found; pieces are merged in a fixed order, whatever finished first."""
@@ -232,6 +270,15 @@ class _Collected:
 DEFAULT_CONCURRENCY = 16
 
 
+class Source(StrEnum):
+    """Where the lists of resources come from (keys, versions and vault details always come from ARM)."""
+
+    ARM = "arm"
+    """Resource Manager list calls, per subscription."""
+    RESOURCE_GRAPH = "resource-graph"
+    """Azure Resource Graph queries over every subscription at once (collect/graph.py)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CollectSettings:
     """Collector inputs that do not come from Azure."""
@@ -240,6 +287,7 @@ class CollectSettings:
     """AzureDatabricks service principal object id per tenant id ("*" for any tenant)."""
     concurrency: int = DEFAULT_CONCURRENCY
     """How many calls may be in flight at once (1: one after the other)."""
+    source: Source = Source.ARM
 
 
 U = TypeVar("U")
@@ -279,16 +327,19 @@ class AzureCollector:
                 results = pool.map(work, chosen)
                 return lambda: list(results)
 
-            # 1. Each subscription and its workspaces (two reads per subscription, side by side).
-            got.merge(start(self._subscription_part, [(kind, s) for s in subs for kind in ("read", "workspaces")])())
-            # 2. Vaults (every scanned subscription: a workspace's key may live in a vault of another one), and
-            #    the disk encryption sets and storage accounts of the subscriptions holding the workspaces.
-            lists = [("vaults", s) for s in subs if any(w.scope(c).uses_cmk for w in got.workspaces for c in Scope)]
-            lists += [("des", s) for s in self._subscriptions_of(w.disk_encryption_set_id for w in got.workspaces)]
-            lists += [
-                ("storage", s) for s in self._subscriptions_of(w.managed_resource_group_id for w in got.workspaces)
-            ]
-            got.merge(start(self._resources_part, lists)())
+            if self._settings.source is Source.RESOURCE_GRAPH:
+                # 1-2. Subscriptions, workspaces, vaults, disk encryption sets and storage accounts: a few queries.
+                got.merge([self._graph_part(subs)])
+            else:
+                # 1. Each subscription and its workspaces (two reads per subscription, side by side).
+                reads = [(kind, s) for s in subs for kind in ("read", "workspaces")]
+                got.merge(start(self._subscription_part, reads)())
+                # 2. Vaults (every scanned subscription: a workspace's key may live in a vault of another one),
+                #    and the disk encryption sets and storage accounts of the subscriptions holding the workspaces.
+                lists = [("vaults", s) for s in subs if _uses_cmk(got.workspaces)]
+                lists += [("des", s) for s in _des_subscriptions(got.workspaces)]
+                lists += [("storage", s) for s in _storage_subscriptions(got.workspaces)]
+                got.merge(start(self._resources_part, lists)())
             # 3. The referenced keys, the vaults holding them, and the AzureDatabricks service principal.
             wanted = {id_key(v.id) for v, _ in self._referenced_vault_refs(got)}
             keys = start(self._key_part, self._referenced_keys(got))
@@ -369,6 +420,86 @@ class AzureCollector:
             self._list(part, sub, "list storage accounts", accounts, storage_account_from_arm, part.storage_accounts)
         return part
 
+    def _graph_part(self, subs: tuple[SubscriptionId, ...]) -> _Collected:
+        """What the ARM lists would find, from Resource Graph: the same resources, kept by the same rules."""
+        part = _Collected()
+        operation = "query Azure Resource Graph"
+        try:
+            rows = list(query_pages(self._conn, SUBSCRIPTIONS_QUERY, subs))
+        except READ_FAILURES as exc:
+            part.errors.extend(_read_error(f"/subscriptions/{s}", operation, exc, f"subscription {s}") for s in subs)
+            return part
+        for row in rows:
+            try:
+                part.subscriptions.append(subscription_from_arm(arm_subscription(row)))
+            except MappingError as exc:
+                part.errors.append(CollectionError(str(row.get("id")), operation, None, "MalformedResource", str(exc)))
+        visible = {s.id.lower() for s in part.subscriptions}
+        for sub in subs:
+            if sub.lower() not in visible:
+                part.errors.append(
+                    CollectionError(
+                        f"/subscriptions/{sub}",
+                        operation,
+                        None,
+                        "SubscriptionNotVisible",
+                        "Resource Graph returned nothing for this subscription: the identity cannot read it, "
+                        "or it does not exist",
+                        hint_for(403, f"subscription {sub}"),
+                    )
+                )
+        self._graph_resources(part, [s for s in subs if s.lower() in visible], operation)
+        # As the ARM crawl does: disk encryption sets and storage accounts in subscriptions not scanned.
+        scanned = {s.lower() for s in subs}
+        extra = [
+            s
+            for s in dict.fromkeys(_des_subscriptions(part.workspaces) + _storage_subscriptions(part.workspaces))
+            if s.lower() not in scanned
+        ]
+        if extra:
+            self._graph_resources(part, extra, operation, kinds=(DES_TYPE, STORAGE_TYPE))
+        # Keep what the ARM crawl keeps: vaults when a workspace uses CMK; DES and storage of the workspaces'
+        # subscriptions.
+        if not _uses_cmk(part.workspaces):
+            part.vaults.clear()
+        des_subs = {s.lower() for s in _des_subscriptions(part.workspaces)}
+        storage_subs = {s.lower() for s in _storage_subscriptions(part.workspaces)}
+        part.disk_encryption_sets[:] = [
+            d for d in part.disk_encryption_sets if (subscription_of(d.id) or "").lower() in des_subs
+        ]
+        part.storage_accounts[:] = [
+            a for a in part.storage_accounts if (subscription_of(a.id) or "").lower() in storage_subs
+        ]
+        return part
+
+    def _graph_resources(
+        self, part: _Collected, subs: list[SubscriptionId], operation: str, kinds: tuple[str, ...] = RESOURCE_TYPES
+    ) -> None:
+        """The resources of `subs` from Resource Graph, mapped into `part` (a row that cannot be mapped is an error)."""
+        if not subs:
+            return
+        try:
+            rows = list(query_pages(self._conn, RESOURCES_QUERY, subs))
+        except READ_FAILURES as exc:
+            part.errors.extend(_read_error(f"/subscriptions/{s}", operation, exc, f"subscription {s}") for s in subs)
+            return
+        for row in rows:
+            kind = kind_of(row)
+            if kind not in kinds:
+                continue
+            try:
+                resource = arm_resource(row)
+                if kind == WORKSPACE_TYPE:
+                    part.workspaces.append(workspace_from_arm(resource))
+                elif kind == VAULT_TYPE:
+                    part.vaults.append(vault_from_arm(resource))
+                elif kind == DES_TYPE:
+                    part.disk_encryption_sets.append(disk_encryption_set_from_arm(resource))
+                else:
+                    part.storage_accounts.append(storage_account_from_arm(resource))
+            except MappingError as exc:
+                part.errors.append(CollectionError(str(row.get("id")), operation, None, "MalformedResource", str(exc)))
+
     def discover(self) -> tuple[list[SubscriptionId], list[str]]:
         """Every subscription the credential can see: those to scan, and those skipped (with why).
 
@@ -391,15 +522,6 @@ class AzureCollector:
             else:
                 scan.append(SubscriptionId(subscription.id))
         return scan, skipped
-
-    @staticmethod
-    def _subscriptions_of(ids: Iterable[str | None]) -> list[SubscriptionId]:
-        seen: dict[str, str] = {}
-        for rid in ids:
-            sub = subscription_of(rid) if rid else None
-            if sub:
-                seen.setdefault(sub.lower(), sub)
-        return sorted((SubscriptionId(s) for s in seen.values()), key=str.lower)
 
     @staticmethod
     def _list(

@@ -29,6 +29,7 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.databricks import AzureDatabricksManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
+from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.storage import StorageManagementClient
 
 from cmkaudit import __version__
@@ -45,6 +46,7 @@ class ApiVersion(StrEnum):
     SUBSCRIPTIONS = "2022-12-01"
     AUTHORIZATION = "2022-04-01"
     KEYVAULT_DATA_PLANE = "2025-07-01"
+    RESOURCE_GRAPH = "2024-04-01"
     DIAGNOSTIC_SETTINGS = "2021-05-01-preview"
     """The latest diagnostic-settings API; azure-mgmt-monitor 7 has no client for it, so it is a raw GET."""
 
@@ -105,10 +107,12 @@ def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+READ_ONLY_POSTS = frozenset({"/providers/microsoft.resourcegraph/resources"})
+"""The POSTs that only read: a Resource Graph query (its body carries the query, so it cannot be a GET)."""
 
 
 class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
-    """An HTTP transport that refuses anything but GET and HEAD, then delegates to a real one.
+    """An HTTP transport that refuses anything but GET, HEAD and a Resource Graph query, then delegates.
 
     Closing a client that uses it does not close the shared inner transport; the owner closes
     it with `shutdown()`.
@@ -122,7 +126,9 @@ class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
     def send(self, request: Any, **kwargs: Any) -> Any:
         """Send `request` if it only reads; raise WriteBlockedError otherwise."""
         method = str(request.method).upper()
-        if method not in SAFE_METHODS:
+        if method not in SAFE_METHODS and not (
+            method == "POST" and urlsplit(request.url).path.rstrip("/").lower() in READ_ONLY_POSTS
+        ):
             raise WriteBlockedError(
                 f"cmkaudit refused to send {method} {request.url}: the scanner is read-only",
                 "this is a bug in cmkaudit; please report it",
@@ -207,6 +213,10 @@ class ArmConnection:
         """The Authorization client of the pinned API version (role assignments and definitions), every endpoint
         passed explicitly."""
         return AuthorizationReader(AuthorizationManagementClient(self.credential, subscription_id, **self._common()))
+
+    def resource_graph(self) -> ResourceGraphClient:
+        """A Resource Graph client (queries are POSTs that only read; see collect/graph.py for their retries)."""
+        return ResourceGraphClient(self.credential, api_version=ApiVersion.RESOURCE_GRAPH.value, **self._common())
 
     def subscriptions(self) -> SubscriptionClient:
         """A Subscriptions client (read the scanned subscriptions, or discover them all)."""
