@@ -248,3 +248,54 @@ def test_resource_graph_reports_a_subscription_it_cannot_see(tmp_path: Path, mon
     assert {f["resource_name"] for f in document["findings"]} == {"dbw-0-0", "dbw-0-1", "dbw-0-2"}
     (error,) = [e for e in document["coverage"]["errors"] if hidden in e["resource_id"]]
     assert error["code"] == "SubscriptionNotVisible" and "Reader" in error["hint"]
+
+
+def test_pipeline_logs_are_lines_and_json_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off a terminal the scan writes phase lines and a summary; --log-format json makes each a JSON object;
+    --quiet writes nothing but errors."""
+    monkeypatch.setenv("CMKAUDIT_ACCESS_TOKEN", "fake-arm-token")
+    monkeypatch.setenv("CMKAUDIT_GRAPH_ACCESS_TOKEN", "fake-graph-token")
+    outputs = {}
+    for mode in ("text", "json", "quiet"):
+        with FakeArm(TENANT, Faults(fail={"/keys/cmk/versions": [500]})) as arm:
+            monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm.ca_file))
+            extra = ["--quiet"] if mode == "quiet" else ["--log-format", mode]
+            argv = ["scan", "--subscription", TENANT.subscriptions[0], "--arm-endpoint", arm.url]
+            argv += ["--graph-endpoint", arm.url, "--format", "json", "--output-dir", str(tmp_path / mode), *extra]
+            err = io.StringIO()
+            assert run(argv, Streams(io.StringIO(), err), now=NOW) == 0
+            outputs[mode] = err.getvalue()
+    text = outputs["text"].splitlines()
+    assert all(line.startswith("cmkaudit: ") for line in text)
+    assert any("keys and vault details: done in" in line for line in text)
+    assert any(line.startswith("cmkaudit: warning: GET ") and "HTTP 500" in line for line in text)
+    assert "collected in" in text[-2] and "3 workspaces" in text[-2] and "wrote" in text[-1]
+    records = [json.loads(line) for line in outputs["json"].splitlines()]
+    events = [r["event"] for r in records]
+    assert events[0] == "phase_started" and "crawl_finished" in events and events[-1] == "wrote"
+    (summary,) = [r for r in records if r["event"] == "crawl_finished"]
+    assert summary["workspaces"] == 3 and summary["calls"] > 10 and summary["failed"] == 1
+    assert {r["level"] for r in records} == {"info", "warning"}
+    assert outputs["quiet"] == ""
+
+
+def test_errors_are_json_too_when_asked(tmp_path: Path) -> None:
+    err = io.StringIO()
+    code = run(["evaluate", str(tmp_path / "missing.json"), "--log-format", "json"], Streams(io.StringIO(), err))
+    assert code == 2
+    (record,) = [json.loads(line) for line in err.getvalue().splitlines()]
+    assert record["level"] == "error" and "missing.json" in record["message"]
+
+
+def test_the_terminal_display_ends_with_the_totals() -> None:
+    from cmkaudit.progress import RichObserver
+
+    stream = io.StringIO()
+    with RichObserver(stream) as observer:
+        observer.phase("subscriptions and workspaces", 2)
+        observer.call("GET", "https://management.azure.com/subscriptions/x", 200)
+        observer.call("GET", "https://management.azure.com/subscriptions/y", 429)
+        observer.advance()
+        observer.found({"subscriptions": 1, "workspaces": 4})
+        observer.finished()
+    assert "1 subscriptions, 4 workspaces; 2 calls, 1 throttled, 0 failed" in stream.getvalue()

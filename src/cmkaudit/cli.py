@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from cmkaudit.evaluate.engine import Outcome, evaluate, outcome
 from cmkaudit.evaluate.model import Severity
 from cmkaudit.ids import SubscriptionId, is_guid
 from cmkaudit.inventory.model import Inventory
+from cmkaudit.progress import CrawlObserver, LogFormat, Messages
 
 if TYPE_CHECKING:
     from cmkaudit.config import ConfigFile
@@ -66,7 +68,23 @@ def _positive_days(value: str) -> int:
     return days
 
 
+def _add_log_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("messages (stderr)")
+    group.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress and no log lines, errors only (reports are still written)",
+    )
+    group.add_argument(
+        "--log-format",
+        choices=[f.value for f in LogFormat],
+        default=LogFormat.TEXT.value,
+        help="text (default: a live display on a terminal, log lines otherwise) or json (one JSON object per line)",
+    )
+
+
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    _add_log_options(parser)
     group = parser.add_argument_group("reporting")
     group.add_argument(
         "--format",
@@ -204,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when a finding of this severity or higher failed (default: the threshold the results used)",
     )
     render.add_argument("--baseline", type=Path, metavar="RESULTS", help="compare with a previous results file")
+    _add_log_options(render)
 
     again = commands.add_parser("evaluate", help="evaluate a saved snapshot offline and report")
     again.add_argument("snapshot", type=Path, help="a snapshot written by 'scan --save-snapshot'")
@@ -236,7 +255,18 @@ def _config(args: argparse.Namespace, catalog: Catalog) -> ConfigFile:
     return load_config(args.config, known) if args.config else ConfigFile()
 
 
-def _collect_live(args: argparse.Namespace, now: datetime, config: ConfigFile) -> Inventory:
+def _observer(args: argparse.Namespace, messages: Messages) -> CrawlObserver:
+    """A live display on a terminal, log lines in a pipeline or with --log-format json, nothing with --quiet."""
+    from cmkaudit.progress import LogObserver, RichObserver, SilentObserver
+
+    if messages.quiet:
+        return SilentObserver()
+    if messages.log_format is LogFormat.TEXT and messages.stream.isatty():
+        return RichObserver(messages.stream)
+    return LogObserver(messages)
+
+
+def _collect_live(args: argparse.Namespace, now: datetime, config: ConfigFile, messages: Messages) -> Inventory:
     from azure.core.exceptions import AzureError
 
     from cmkaudit.collect.azure import AzureCollector, CollectSettings, Source, principal_overrides
@@ -261,12 +291,22 @@ def _collect_live(args: argparse.Namespace, now: datetime, config: ConfigFile) -
     settings = CollectSettings(
         databricks_principal_ids=principals, concurrency=args.concurrency, source=Source(args.source)
     )
-    with open_connection(credential, endpoints, args.concurrency) as connection:
-        collector = AzureCollector(connection, settings)
+    observer = _observer(args, messages)
+    with (
+        observer if isinstance(observer, AbstractContextManager) else nullcontext(),
+        open_connection(credential, endpoints, args.concurrency, observer) as connection,
+    ):
+        collector = AzureCollector(connection, settings, observer)
         skipped: list[str] = []
         if args.all_subscriptions:
             discovered, skipped = collector.discover()
             subscriptions = tuple(discovered)
+            messages.info(
+                "subscriptions_discovered",
+                f"{len(subscriptions)} subscriptions to scan, {len(skipped)} skipped",
+                scanned=len(subscriptions),
+                skipped=len(skipped),
+            )
         return collector.collect(subscriptions, now=now, skipped=skipped)
 
 
@@ -279,7 +319,12 @@ def _exit_code(result: Outcome) -> int:
 
 
 def _report(
-    args: argparse.Namespace, inventory: Inventory, config: ConfigFile, catalog: Catalog, streams: Streams
+    args: argparse.Namespace,
+    inventory: Inventory,
+    config: ConfigFile,
+    catalog: Catalog,
+    streams: Streams,
+    messages: Messages,
 ) -> int:
     from cmkaudit.evaluate.waivers import apply_waivers
     from cmkaudit.report import Report
@@ -298,7 +343,7 @@ def _report(
     result = outcome(findings, inventory, threshold)
     report = Report(inventory, findings, catalog, settings, result, waivers, tuple(sorted(disabled)))
     results = build_results(report)
-    _render(args, results, streams)
+    _render(args, results, streams, messages)
     return _exit_code(result)
 
 
@@ -308,7 +353,7 @@ def _threshold(value: str | None, default: Severity | None) -> Severity | None:
     return None if value == NO_THRESHOLD else Severity(value)
 
 
-def _render(args: argparse.Namespace, results: ResultsDocument, streams: Streams) -> None:
+def _render(args: argparse.Namespace, results: ResultsDocument, streams: Streams, messages: Messages) -> None:
     """Compare with the baseline if one was given, then write every format asked for."""
     from cmkaudit.report import ReportFormat, load_results
     from cmkaudit.report.results import compare_with_baseline
@@ -318,10 +363,10 @@ def _render(args: argparse.Namespace, results: ResultsDocument, streams: Streams
     for name in args.format:
         written = ReportFormat(name).write(results, args.output_dir, streams.stdout)
         if written is not None:
-            streams.stderr.write(f"cmkaudit: wrote {written}\n")
+            messages.info("wrote", f"wrote {written}", path=str(written), format=name)
 
 
-def _rerender(args: argparse.Namespace, streams: Streams) -> int:
+def _rerender(args: argparse.Namespace, streams: Streams, messages: Messages) -> int:
     """`cmkaudit report`: render a saved results file; the exit code follows the threshold."""
     from cmkaudit.report import load_results
 
@@ -339,7 +384,7 @@ def _rerender(args: argparse.Namespace, streams: Streams) -> int:
                 "summary": results.summary.model_copy(update={"failed_at_or_above_threshold": failed}),
             }
         )
-    _render(args, results, streams)
+    _render(args, results, streams, messages)
     if results.summary.failed_at_or_above_threshold:
         return EXIT_FAILED
     return EXIT_OK if results.summary.complete else EXIT_INCOMPLETE
@@ -387,6 +432,7 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None) -
     """Run the command line; returns the exit code. Errors become one line on stderr, never a traceback."""
     parser = build_parser()
     clock = now or datetime.now(UTC)
+    messages = Messages(streams.stderr)  # until the command line says otherwise
     try:
         try:
             args = parser.parse_args(list(argv))
@@ -394,8 +440,9 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None) -
             return int(exc.code) if isinstance(exc.code, int) else EXIT_OK
         if args.command == "controls":
             return _controls(args, streams)
+        messages = Messages(streams.stderr, LogFormat(args.log_format), args.quiet)
         if args.command == "report":
-            return _rerender(args, streams)
+            return _rerender(args, streams, messages)
         # Broken metadata or configuration fails before any time is spent on Azure.
         catalog = load_catalog()
         config = _config(args, catalog)
@@ -405,27 +452,25 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None) -
 
                 inventory = demo_scan()
             else:
-                inventory = _collect_live(args, clock, config)
+                inventory = _collect_live(args, clock, config, messages)
             if args.save_snapshot:
                 from cmkaudit.inventory.snapshot import save_snapshot
 
                 save_snapshot(inventory, args.save_snapshot)
-                streams.stderr.write(f"cmkaudit: wrote snapshot {args.save_snapshot}\n")
+                messages.info("wrote", f"wrote snapshot {args.save_snapshot}", path=str(args.save_snapshot))
         else:
             from cmkaudit.inventory.snapshot import load_snapshot
 
             inventory = load_snapshot(args.snapshot)
-        return _report(args, inventory, config, catalog, streams)
+        return _report(args, inventory, config, catalog, streams, messages)
     except CmkauditError as exc:
-        streams.stderr.write(f"cmkaudit: error: {exc.message}\n")
-        if exc.hint:
-            streams.stderr.write(f"cmkaudit: hint: {exc.hint}\n")
+        messages.error(exc.message, exc.hint)
         return EXIT_USAGE
     except OSError as exc:
-        streams.stderr.write(f"cmkaudit: error: {exc.strerror or exc}: {exc.filename or ''}\n")
+        messages.error(f"{exc.strerror or exc}: {exc.filename or ''}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        streams.stderr.write("cmkaudit: interrupted\n")
+        messages.error("interrupted")
         return 130
 
 

@@ -78,6 +78,7 @@ from cmkaudit.inventory.model import (
     Vault,
     Workspace,
 )
+from cmkaudit.progress import CrawlObserver, SilentObserver
 
 T = TypeVar("T")
 
@@ -260,6 +261,15 @@ class _Collected:
     role_definitions: list[RoleDefinition] = field(default_factory=list)
     errors: list[CollectionError] = field(default_factory=list)
 
+    def counts(self) -> dict[str, int]:
+        """How much has been found so far, for progress displays."""
+        return {
+            "subscriptions": len(self.subscriptions),
+            "workspaces": len(self.workspaces),
+            "vaults": len(self.vaults),
+            "keys": len(self.keys),
+        }
+
     def merge(self, parts: Iterable[_Collected]) -> None:
         """Append every part's findings, in the parts' order."""
         for part in parts:
@@ -304,9 +314,12 @@ class AzureCollector:
     which call finished first.
     """
 
-    def __init__(self, connection: ArmConnection, settings: CollectSettings | None = None) -> None:
+    def __init__(
+        self, connection: ArmConnection, settings: CollectSettings | None = None, observer: CrawlObserver | None = None
+    ) -> None:
         self._conn = connection
         self._settings = settings or CollectSettings()
+        self._observer = observer or SilentObserver()
 
     def collect(
         self, subscriptions: Iterable[SubscriptionId], *, now: datetime, skipped: Iterable[str] = ()
@@ -322,31 +335,48 @@ class AzureCollector:
                 Groups started before a wait run together, so independent reads share the pool.
                 """
                 chosen = list(items)
+
+                def observed(item: U) -> R:
+                    try:
+                        return work(item)
+                    finally:
+                        self._observer.advance()
+
                 if self._settings.concurrency <= 1 or len(chosen) <= 1:
-                    return lambda: [work(item) for item in chosen]
-                results = pool.map(work, chosen)
+                    return lambda: [observed(item) for item in chosen]
+                results = pool.map(observed, chosen)
                 return lambda: list(results)
+
+            def phase(name: str, *groups: Iterable[object]) -> None:
+                self._observer.found(got.counts())
+                self._observer.phase(name, sum(len(list(g)) for g in groups))
 
             if self._settings.source is Source.RESOURCE_GRAPH:
                 # 1-2. Subscriptions, workspaces, vaults, disk encryption sets and storage accounts: a few queries.
+                phase("Resource Graph queries", [subs])
                 got.merge([self._graph_part(subs)])
+                self._observer.advance()
             else:
                 # 1. Each subscription and its workspaces (two reads per subscription, side by side).
                 reads = [(kind, s) for s in subs for kind in ("read", "workspaces")]
+                phase("subscriptions and workspaces", reads)
                 got.merge(start(self._subscription_part, reads)())
                 # 2. Vaults (every scanned subscription: a workspace's key may live in a vault of another one),
                 #    and the disk encryption sets and storage accounts of the subscriptions holding the workspaces.
                 lists = [("vaults", s) for s in subs if _uses_cmk(got.workspaces)]
                 lists += [("des", s) for s in _des_subscriptions(got.workspaces)]
                 lists += [("storage", s) for s in _storage_subscriptions(got.workspaces)]
+                phase("vaults, disk encryption sets and storage accounts", lists)
                 got.merge(start(self._resources_part, lists)())
             # 3. The referenced keys, the vaults holding them, and the AzureDatabricks service principal.
             wanted = {id_key(v.id) for v, _ in self._referenced_vault_refs(got)}
-            keys = start(self._key_part, self._referenced_keys(got))
+            referenced, tenants = self._referenced_keys(got), self._managed_services_tenants(got)
+            phase("keys and vault details", referenced, got.vaults, tenants)
+            keys = start(self._key_part, referenced)
             details = start(
                 lambda vault: self._vault_details(vault) if id_key(vault.id) in wanted else (vault, []), got.vaults
             )
-            principals = start(self._principal_part, self._managed_services_tenants(got))
+            principals = start(self._principal_part, tenants)
             got.merge(keys())
             checked = details()
             got.vaults = [vault for vault, _ in checked]
@@ -354,12 +384,16 @@ class AzureCollector:
             got.merge(principals())
             # 4. Rotation policies Resource Manager did not return, and the roles assigned on RBAC vaults.
             vaults = {id_key(v.id): v for v in got.vaults}
+            definition_ids = self._role_definition_ids(got.vaults)
+            phase("rotation policies and role definitions", got.keys, definition_ids)
             policies = start(lambda key: self._rotation_policy(key, vaults.get(id_key(key.vault_id))), got.keys)
-            definitions = start(self._definition_part, self._role_definition_ids(got.vaults))
+            definitions = start(self._definition_part, definition_ids)
             updated = policies()
             got.keys = [key for key, _ in updated]
             got.errors.extend(e for _, errors in updated for e in errors)
             got.merge(definitions())
+            self._observer.found(got.counts())
+            self._observer.finished()
         return assemble_inventory(
             collected_at=now,
             tool_version=__version__,

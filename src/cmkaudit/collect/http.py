@@ -34,6 +34,7 @@ from azure.mgmt.storage import StorageManagementClient
 
 from cmkaudit import __version__
 from cmkaudit.errors import WriteBlockedError
+from cmkaudit.progress import CrawlObserver, SilentObserver
 
 
 class ApiVersion(StrEnum):
@@ -118,8 +119,13 @@ class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
     it with `shutdown()`.
     """
 
-    def __init__(self, inner: HttpTransport | None = None) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        inner: HttpTransport | None = None,  # type: ignore[type-arg]
+        observer: CrawlObserver | None = None,
+    ) -> None:
         self._inner = inner or RequestsTransport()
+        self._observer = observer or SilentObserver()
         self._lock = threading.Lock()
         self.requests_sent = 0
 
@@ -135,7 +141,13 @@ class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
             )
         with self._lock:
             self.requests_sent += 1
-        return self._inner.send(request, **kwargs)
+        try:
+            response = self._inner.send(request, **kwargs)
+        except BaseException:
+            self._observer.call(method, str(request.url), None)
+            raise
+        self._observer.call(method, str(request.url), int(response.status_code))
+        return response
 
     def open(self) -> None:
         """Open the inner transport."""
@@ -290,10 +302,11 @@ def pooled_transport(connections: int) -> RequestsTransport:
 
 @contextmanager
 def open_connection(
-    credential: TokenCredential, endpoints: Endpoints, connections: int = 10
+    credential: TokenCredential, endpoints: Endpoints, connections: int = 10, observer: CrawlObserver | None = None
 ) -> Iterator[ArmConnection]:
-    """An ArmConnection (one connection pool, sized for the crawl's concurrency) closed when the block ends."""
-    transport = ReadOnlyTransport(pooled_transport(max(10, connections)))
+    """An ArmConnection (one connection pool, sized for the crawl's concurrency) closed when the block ends;
+    every HTTP exchange is reported to `observer`."""
+    transport = ReadOnlyTransport(pooled_transport(max(10, connections)), observer)
     try:
         yield ArmConnection(credential, endpoints, transport)
     finally:
