@@ -233,3 +233,46 @@ def test_html_is_self_contained_and_locked_down() -> None:
         assert f"'sha256-{digest}'" in csp
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing remote to load
     assert not re.search(r"<[a-z]+[^>]*\son[a-z]+=", page)  # no inline event handler in any tag
+
+
+def large_tenant_results(count: int = 30) -> ResultsDocument:
+    """`count` workspaces, every third on the Standard tier (DBX-01 fails there)."""
+    base = str(workspace().id).rsplit("/", 1)[0]
+    spaces = [
+        workspace(id=f"{base}/dbw{i:02d}", name=f"dbw{i:02d}", sku="standard" if i % 3 == 0 else "premium")
+        for i in range(count)
+    ]
+    inv = inventory(workspaces=spaces)
+    findings = evaluate(inv, load_catalog(), Settings())
+    return build_results(Report(inv, findings, load_catalog(), Settings(), outcome(findings, inv, Severity.LOW)))
+
+
+def test_a_large_tenant_gets_control_totals_and_what_to_act_on_in_the_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cmkaudit.report import console
+
+    monkeypatch.setattr(console, "MAX_ROWS", 4)
+    results = large_tenant_results()
+    out = io.StringIO()
+    console.render_console(results, out)
+    text = out.getvalue()
+    to_act = [f for f in results.findings if f.status.value in ("FAIL", "UNKNOWN")]
+    assert "Controls" in text and f"To act on: {len(to_act)} failed or unknown finding(s)" in text
+    assert f"... and {len(to_act) - 4} more" in text
+    assert "  " + str(workspace().id).rsplit("/", 1)[0] not in text  # no table per workspace
+    dbx01 = next(c for c in results.controls if c.id == "DBX-01")
+    assert (dbx01.counts.PASS, dbx01.counts.FAIL) == (20, 10)
+    first = text.split("To act on")[1].splitlines()[4]  # the first row: the most severe finding
+    worst = min(to_act, key=lambda f: list(Severity).index(f.severity))
+    assert worst.severity.value in first
+
+
+def test_a_large_tenant_html_says_where_every_finding_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cmkaudit.report import html
+
+    results = large_tenant_results()
+    assert "data-findings-not-listed" not in render_html(results)
+    monkeypatch.setattr(html, "LIST_EVERY_FINDING_UP_TO", 100)
+    page = render_html(results)
+    assert "data-findings-not-listed" in page and "<tr data-finding data-status=" not in page
+    assert f"This scan has {results.summary.findings} findings" in page
+    assert page.count('class="cell cell-FAIL"') == 10  # the matrix still shows every workspace

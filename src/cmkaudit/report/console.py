@@ -1,8 +1,14 @@
-"""The console summary: a table per workspace, totals, waivers, and what could not be read."""
+"""The console summary: a table per workspace, totals, waivers, and what could not be read.
+
+A tenant with many workspaces gets a table per control and the findings to act on (failed, unknown),
+at most `MAX_ROWS` of them, instead of a table per workspace: the files hold everything, the terminal
+shows what needs doing.
+"""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import TextIO
 
 from rich.console import Console
@@ -23,6 +29,11 @@ STATUS_STYLE = {
     Status.NOT_APPLICABLE: "dim",
     Status.SUPPRESSED: "magenta",
 }
+
+WORKSPACE_TABLES_UP_TO = 25
+"""Above this many workspaces, the console shows a table per control and the findings to act on."""
+MAX_ROWS = 100
+"""The most findings to act on (or calls not read) listed in the console; the count of the rest is said."""
 
 SCOPE_LABELS = {"managedServices": "managed services", "managedDisk": "managed disks", "dbfsRoot": "DBFS root"}
 
@@ -80,6 +91,46 @@ def _workspace_table(name: str, resource_id: str, findings: list[FindingInfo]) -
     return table
 
 
+def _large_tenant(console: Console, results: ResultsDocument) -> None:
+    """A table per control, then the findings to act on (most severe first), at most MAX_ROWS of them."""
+    per_control = Table(title="Controls", title_justify="left")
+    for column in ("Control", "Severity", "Title"):
+        per_control.add_column(column, no_wrap=column != "Title")
+    for status in Status:
+        per_control.add_column("N/A" if status is Status.NOT_APPLICABLE else status.value, justify="right")
+    for control in results.controls:
+        counts = [control.counts.get(s) for s in Status]
+        per_control.add_row(control.id, control.severity.value, clean(control.title), *(str(n) for n in counts))
+    console.print(per_control)
+    rank = {s: i for i, s in enumerate(Severity)}  # critical first
+    to_act = sorted(
+        (f for f in results.findings if f.status in (Status.FAIL, Status.UNKNOWN)),
+        key=lambda f: (rank[f.severity], f.status is not Status.FAIL, f.resource_name.lower(), f.control_id),
+    )
+    if not to_act:
+        console.print(Text("Nothing failed and nothing is unknown.", style="green"))
+        return
+    table = Table(
+        title=f"To act on: {len(to_act)} failed or unknown finding(s), most severe first", title_justify="left"
+    )
+    for column in ("Workspace", "Control", "Scope", "Status", "Severity"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("Reason", ratio=1)
+    for f in to_act[:MAX_ROWS]:
+        table.add_row(
+            clean(f.resource_name),
+            Text(f.control_id),
+            Text(SCOPE_LABELS.get(f.scope.value, f.scope.value) if f.scope else "workspace"),
+            _status(f.status),
+            Text(f.severity.value),
+            _reason(f),
+        )
+    console.print(table)
+    if len(to_act) > MAX_ROWS:
+        more = len(to_act) - MAX_ROWS
+        console.print(Text(f"... and {more} more: every finding is in the JSON and HTML reports", style="yellow"))
+
+
 def render_console(results: ResultsDocument, stream: TextIO) -> None:
     """Print the summary to `stream`."""
     console = Console(file=stream, highlight=False, emoji=False, soft_wrap=False)
@@ -99,16 +150,19 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
     )
     console.print(Panel(header, title="CMK benchmark for Azure Databricks", title_align="left"))
 
-    by_workspace: dict[str, list[FindingInfo]] = {}
-    for f in results.findings:
-        by_workspace.setdefault(id_key(f.resource_id), []).append(f)
-    order = {c.id: i for i, c in enumerate(results.controls)}
-    for workspace in results.workspaces:
-        rows = sorted(
-            by_workspace.get(id_key(workspace.id), []),
-            key=lambda f: (order.get(f.control_id, 99), f.scope.value if f.scope else ""),
-        )
-        console.print(_workspace_table(workspace.name, workspace.id, rows))
+    if len(results.workspaces) > WORKSPACE_TABLES_UP_TO:
+        _large_tenant(console, results)
+    else:
+        by_workspace: dict[str, list[FindingInfo]] = {}
+        for f in results.findings:
+            by_workspace.setdefault(id_key(f.resource_id), []).append(f)
+        order = {c.id: i for i, c in enumerate(results.controls)}
+        for workspace in results.workspaces:
+            rows = sorted(
+                by_workspace.get(id_key(workspace.id), []),
+                key=lambda f: (order.get(f.control_id, 99), f.scope.value if f.scope else ""),
+            )
+            console.print(_workspace_table(workspace.name, workspace.id, rows))
     if not results.workspaces:
         console.print(Text("No Databricks workspaces were found in the scanned subscriptions.", style="yellow"))
 
@@ -116,8 +170,9 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
     totals.add_column("Severity")
     for status in Status:
         totals.add_column(status.value if status is not Status.NOT_APPLICABLE else "N/A", justify="right")
+    tally = Counter((f.severity, f.status) for f in results.findings)
     for severity in Severity:
-        row = [sum(1 for f in results.findings if f.severity is severity and f.status is s) for s in Status]
+        row = [tally[(severity, s)] for s in Status]
         if any(row):
             totals.add_row(severity.value, *(str(n) for n in row))
     console.print(totals)
@@ -153,12 +208,15 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
         coverage.add_column("Operation")
         coverage.add_column("Status")
         coverage.add_column("Message / hint", ratio=1)
-        for e in results.coverage.errors:
+        for e in results.coverage.errors[:MAX_ROWS]:
             message = clean(e.message)
             if e.hint:
                 message.append("\nhint: " + e.hint, style="dim")
             coverage.add_row(clean(e.resource_id), clean(e.operation), Text(str(e.status_code or "-")), message)
         console.print(coverage)
+        if len(results.coverage.errors) > MAX_ROWS:
+            more = len(results.coverage.errors) - MAX_ROWS
+            console.print(Text(f"... and {more} more call(s) not read: see the JSON or HTML report", style="yellow"))
     else:
         console.print(Text("Coverage: every call succeeded.", style="green"))
 

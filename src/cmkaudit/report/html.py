@@ -30,6 +30,8 @@ STATUS_TEXT = {
     Status.SUPPRESSED: "WAIVED",
     Status.NOT_APPLICABLE: "N/A",
 }
+LIST_EVERY_FINDING_UP_TO = 5000
+"""Above this many findings the page does not list them one by one (the JSON file does), so it stays usable."""
 SCOPE_LABELS = {"managedServices": "managed services", "managedDisk": "managed disks", "dbfsRoot": "DBFS root"}
 
 
@@ -114,6 +116,7 @@ def render_html(results: ResultsDocument) -> str:
         bars=_bars(results, 420.0),
         matrix=_matrix(results),
         problems=problems,
+        list_every_finding=len(results.findings) <= LIST_EVERY_FINDING_UP_TO,
         status_text={s.value: t for s, t in STATUS_TEXT.items()},
         scope_labels=SCOPE_LABELS,
         statuses=[s.value for s in STATUS_ORDER],

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from cmkaudit.evaluate.model import EvidenceValue, Finding, Severity, Status
 from cmkaudit.ids import id_key
@@ -263,30 +263,35 @@ def _evidence_value(value: EvidenceValue) -> str | int | bool | list[str] | None
     return list(value) if isinstance(value, tuple) else value
 
 
-def _finding(finding: Finding) -> FindingInfo:
+def _finding(finding: Finding) -> dict[str, object]:
+    """The finding in the document's shape, to be validated with the others in one pass (`_FINDINGS`)."""
     waiver = finding.waiver
-    return FindingInfo(
-        control_id=finding.control_id,
-        title=finding.title,
-        severity=finding.severity,
-        status=finding.status,
-        resource_id=finding.resource_id,
-        resource_name=finding.resource_name,
-        scope=finding.scope,
-        reason=finding.reason,
-        evidence=[
-            EvidenceInfo(label=e.label, value=_evidence_value(e.value), resource_id=e.resource_id, source=e.source)
+    return {
+        "control_id": finding.control_id,
+        "title": finding.title,
+        "severity": finding.severity,
+        "status": finding.status,
+        "resource_id": finding.resource_id,
+        "resource_name": finding.resource_name,
+        "scope": finding.scope,
+        "reason": finding.reason,
+        "evidence": [
+            {"label": e.label, "value": _evidence_value(e.value), "resource_id": e.resource_id, "source": e.source}
             for e in finding.evidence
         ],
-        waiver=None
+        "waiver": None
         if waiver is None
-        else AppliedWaiverInfo(
-            justification=waiver.justification,
-            owner=waiver.owner,
-            expires=date.fromisoformat(waiver.expires),
-            waived_status="FAIL" if waiver.waived_status is Status.FAIL else "UNKNOWN",
-        ),
-    )
+        else {
+            "justification": waiver.justification,
+            "owner": waiver.owner,
+            "expires": date.fromisoformat(waiver.expires),
+            "waived_status": "FAIL" if waiver.waived_status is Status.FAIL else "UNKNOWN",
+        },
+    }
+
+
+_FINDINGS: TypeAdapter[list[FindingInfo]] = TypeAdapter(list[FindingInfo])
+"""Validates a whole list of findings in one call: much faster than one model at a time for large scans."""
 
 
 def _placeholders(finding: Finding, inventory: Inventory) -> dict[str, str]:
@@ -370,19 +375,22 @@ def build_results(report: Report) -> ResultsDocument:
     """The results document of one evaluation."""
     inventory, settings = report.inventory, report.settings
     remedies = {c.id: RemediationInfo(**c.remediation.model_dump()) for c in report.catalog}
-    findings = [
-        _finding(f).model_copy(update={"remediation": _remediation_for(f, remedies[f.control_id], inventory)})
-        if f.status in (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED) and f.control_id in remedies
-        else _finding(f)
-        for f in report.findings
-    ]
+    findings = _FINDINGS.validate_python(
+        [
+            {**_finding(f), "remediation": _remediation_for(f, remedies[f.control_id], inventory)}
+            if f.status in (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED) and f.control_id in remedies
+            else _finding(f)
+            for f in report.findings
+        ]
+    )
     counts = _counts(findings)
     failed = Counter(f.severity for f in findings if f.status is Status.FAIL)
     keys = _keys_in_use(inventory)
     ages = [k.age_days for k in keys if k.age_days is not None]
+    per_control = Counter((f.control_id, f.status.value) for f in findings)
     controls = []
     for control in report.catalog:
-        own = _counts(f for f in findings if f.control_id == control.id)
+        own = StatusCounts(**{s.value: per_control[(control.id, s.value)] for s in Status})
         controls.append(
             ControlInfo(
                 id=control.id,

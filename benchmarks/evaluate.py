@@ -1,0 +1,116 @@
+"""Evaluation and report benchmark: one large snapshot, evaluated and rendered in all four formats.
+
+    python benchmarks/evaluate.py                      # 10,000 workspaces
+    python benchmarks/evaluate.py --workspaces 2000
+
+The snapshot holds the fake tenant of tools/fakearm.py (each workspace with its vault, a key with three
+versions, a disk encryption set and a DBFS storage account), mapped with the collector's own mapping
+functions; building it is not timed. What is timed is what a user runs:
+
+    cmkaudit evaluate SNAPSHOT --format console,json,sarif,html
+
+in a child process (snapshot loading, evaluation, the results document and the four reports, the console
+one to a pipe), with its wall time and peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.fakearm import DATABRICKS_SP, TENANT, Tenant, generate_tenant  # noqa: E402
+
+from cmkaudit.collect import mapping  # noqa: E402
+from cmkaudit.ids import PrincipalId  # noqa: E402
+from cmkaudit.inventory import assemble_inventory  # noqa: E402
+from cmkaudit.inventory.model import Inventory, PrincipalLookup, PrincipalSource, ScanScope  # noqa: E402
+from cmkaudit.inventory.snapshot import save_snapshot  # noqa: E402
+
+
+def inventory_of(tenant: Tenant) -> Inventory:
+    """The inventory a crawl of `tenant` collects, built from the same bodies with the same mapping."""
+
+    def listed(suffix: str) -> list[dict[str, object]]:
+        return [item for path, items in tenant.lists.items() if path.endswith(suffix) for item in items]
+
+    vaults = []
+    keys = []
+    for body in listed("/providers/microsoft.keyvault/vaults"):
+        vault = mapping.vault_from_arm(body)
+        settings = tenant.resources[f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings".lower()]
+        vaults.append(
+            replace(vault, diagnostic_settings=tuple(mapping.diagnostic_setting_from_arm(s) for s in settings["value"]))
+        )
+        versions = tenant.resources[f"{vault.id}/keys/cmk/versions".lower()]["value"]
+        mapped = tuple(v for v in (mapping.key_version_from_arm(item) for item in versions) if v is not None)
+        keys.append(mapping.key_from_arm(tenant.resources[f"{vault.id}/keys/cmk".lower()], vault.id, mapped))
+    return assemble_inventory(
+        collected_at=datetime(2026, 11, 1, 12, tzinfo=UTC),
+        tool_version="benchmark",
+        scope=ScanScope(tuple(tenant.subscriptions), "https://management.azure.com", "AzureCloud", ()),
+        subscriptions=[
+            mapping.subscription_from_arm(tenant.resources[f"/subscriptions/{s}"]) for s in tenant.subscriptions
+        ],
+        workspaces=[mapping.workspace_from_arm(b) for b in listed("/providers/microsoft.databricks/workspaces")],
+        vaults=vaults,
+        keys=keys,
+        disk_encryption_sets=[
+            mapping.disk_encryption_set_from_arm(b) for b in listed("/providers/microsoft.compute/diskencryptionsets")
+        ],
+        storage_accounts=[
+            mapping.storage_account_from_arm(b) for b in listed("/providers/microsoft.storage/storageaccounts")
+        ],
+        principals=[PrincipalLookup(TENANT, PrincipalId(DATABRICKS_SP), PrincipalSource.GRAPH)],
+        errors=[],
+        role_definitions=[],
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspaces", type=int, default=10_000)
+    args = parser.parse_args()
+    per_subscription = 25
+    subscriptions = max(1, -(-args.workspaces // per_subscription))
+    started = time.perf_counter()
+    tenant = generate_tenant(subscriptions, per_subscription)
+    inventory = inventory_of(tenant)
+    with tempfile.TemporaryDirectory() as scratch:
+        snapshot = Path(scratch) / "snapshot.json"
+        save_snapshot(inventory, snapshot)
+        print(
+            f"snapshot: {len(inventory.workspaces)} workspaces, {len(inventory.vaults)} vaults, {len(inventory.keys)} "
+            f"keys, {snapshot.stat().st_size / 1e6:.0f} MB (built in {time.perf_counter() - started:.0f} s, not timed)"
+        )
+        del tenant, inventory
+        out = Path(scratch) / "out"
+        command = [sys.executable, str(ROOT / "benchmarks" / "_scan_child.py"), "evaluate", str(snapshot)]
+        command += ["--format", "console,json,sarif,html", "--output-dir", str(out)]
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "160"}
+        began = time.perf_counter()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - began
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"evaluate failed ({done.returncode}):\n{done.stderr}")
+        peak = re.search(r"PEAK_RSS_KB=(\d+)", done.stderr)
+        rss = int(peak.group(1)) / 1024 if peak else float("nan")
+        sizes = {p.name: p.stat().st_size / 1e6 for p in sorted(out.iterdir())}
+    print(f"cmkaudit evaluate --format console,json,sarif,html: {wall:.1f} s wall, {rss:.0f} MB peak RSS")
+    print("files: " + ", ".join(f"{name} {size:.0f} MB" for name, size in sizes.items()))
+    print(f"console output: {len(done.stdout.splitlines())} lines")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
