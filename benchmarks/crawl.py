@@ -12,6 +12,7 @@ the lower bound calls x latency / concurrency.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -39,6 +40,7 @@ def crawl(arm: FakeArm, concurrency: int, out: Path, source: str = "arm") -> dic
     command = [sys.executable, str(ROOT / "benchmarks" / "_scan_child.py"), "scan", *subscriptions]
     command += ["--arm-endpoint", arm.url, "--graph-endpoint", arm.url, "--format", "json"]
     command += ["--output-dir", str(out), "--concurrency", str(concurrency), "--source", source]
+    command += ["--log-format", "json"]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
@@ -46,7 +48,15 @@ def crawl(arm: FakeArm, concurrency: int, out: Path, source: str = "arm") -> dic
         raise SystemExit(f"the scan failed ({done.returncode}):\n{done.stderr}")
     peak = re.search(r"PEAK_RSS_KB=(\d+)", done.stderr)
     calls = len(arm.requests) - before
-    return {"wall": wall, "calls": calls, "rss_mb": int(peak.group(1)) / 1024 if peak else float("nan")}
+    # The scanner's own figure for the crawl alone (from its first call to its last; its JSON log).
+    logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    crawl_seconds = next(r["seconds"] for r in logged if r.get("event") == "crawl_finished")
+    return {
+        "wall": wall,
+        "crawl": float(crawl_seconds),
+        "calls": calls,
+        "rss_mb": int(peak.group(1)) / 1024 if peak else float("nan"),
+    }
 
 
 def main() -> int:
@@ -77,16 +87,25 @@ def main() -> int:
             rows.append((label, result, bound))
             print(f"  done: {label}: {result['wall']:.1f} s", flush=True)
     print()
-    print("| run | wall time | ARM calls | calls per workspace | peak RSS | lower bound | wall / bound |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| run | wall time (whole command) | crawl time | calls | calls per workspace | peak RSS | lower bound "
+        "| crawl / bound | wall / bound |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, r, bound in rows:
         print(
-            f"| {label} | {r['wall']:.1f} s | {r['calls']:.0f} | {r['calls'] / tenant.workspaces:.2f} | "
-            f"{r['rss_mb']:.0f} MB | {bound:.1f} s | {r['wall'] / bound if bound else float('inf'):.2f} |"
+            f"| {label} | {r['wall']:.1f} s | {r['crawl']:.1f} s | {r['calls']:.0f} | "
+            f"{r['calls'] / tenant.workspaces:.2f} | {r['rss_mb']:.0f} MB | {bound:.1f} s | "
+            f"{r['crawl'] / bound:.2f} | {r['wall'] / bound:.2f} |"
         )
-    print("(lower bound: calls x latency / concurrency)")
+    print("(lower bound: calls x latency / concurrency; the whole command also starts Python, evaluates and writes")
+    print(" the JSON report; the crawl time is the scanner's own, from its log)")
     speedup = rows[0][1]["wall"] / rows[1][1]["wall"]
-    print(f"\nspeed-up of the concurrent crawl over the sequential one: {speedup:.1f}x")
+    crawl_speedup = rows[0][1]["crawl"] / rows[1][1]["crawl"]
+    print(
+        f"\nspeed-up of the concurrent crawl over the sequential one: {speedup:.1f}x (whole command), "
+        f"{crawl_speedup:.1f}x (crawl)"
+    )
     graph_calls, arm_calls = rows[2][1]["calls"], rows[1][1]["calls"]
     share = graph_calls / arm_calls
     print(f"Resource Graph mode's calls over the ARM crawl's: {share:.2f} ({graph_calls:.0f} / {arm_calls:.0f})")
