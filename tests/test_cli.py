@@ -181,3 +181,15 @@ def test_sovereign_cloud_endpoints(cloud: str, arm: str, graph: str) -> None:
     endpoints = endpoints_for(Cloud(cloud))
     assert (endpoints.arm, endpoints.graph) == (arm, graph)
     assert endpoints_for(Cloud(cloud), "https://127.0.0.1:8443/").arm == "https://127.0.0.1:8443"
+
+
+def test_the_cyclic_collector_is_back_on_after_a_run(tmp_path: Path) -> None:
+    """Evaluation pauses Python's cyclic collector for speed; a run leaves it as it found it."""
+    import gc
+
+    assert gc.isenabled()
+    run(
+        ["scan", "--demo", "--format", "json", "--output-dir", str(tmp_path), "--quiet"],
+        Streams(io.StringIO(), io.StringIO()),
+    )
+    assert gc.isenabled()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -337,14 +338,30 @@ def _report(
         settings = replace(settings, rotation_max_days=args.rotation_days)
     if args.retention_days is not None:
         settings = replace(settings, soft_delete_min_retention_days=args.retention_days)
-    evaluated = evaluate(inventory, catalog, settings)
-    findings, waivers = apply_waivers(evaluated, config.waiver_list(), inventory.collected_at.date())
-    threshold = _threshold(args.fail_on, Severity.LOW)
-    result = outcome(findings, inventory, threshold)
-    report = Report(inventory, findings, catalog, settings, result, waivers, tuple(sorted(disabled)))
-    results = build_results(report)
-    _render(args, results, streams, messages)
+    with _cyclic_gc_paused():
+        evaluated = evaluate(inventory, catalog, settings)
+        findings, waivers = apply_waivers(evaluated, config.waiver_list(), inventory.collected_at.date())
+        threshold = _threshold(args.fail_on, Severity.LOW)
+        result = outcome(findings, inventory, threshold)
+        report = Report(inventory, findings, catalog, settings, result, waivers, tuple(sorted(disabled)))
+        results = build_results(report)
+        _render(args, results, streams, messages)
     return _exit_code(result)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Evaluation and reports build millions of small objects that hold no reference cycles (frozen dataclasses,
+    findings, report rows); Python's cyclic collector would walk all of them again and again as they pile up
+    (on 10,000 workspaces, over a third of the time). Reference counting still frees everything; the collector
+    is back on when the block ends."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _threshold(value: str | None, default: Severity | None) -> Severity | None:
