@@ -48,19 +48,24 @@ def inventory_from_json(document: object, *, origin: str = "snapshot") -> Invent
         ) from exc
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename: an interruption (Ctrl-C, a crash)
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file and a rename: an interruption (Ctrl-C, a crash)
     leaves either the old file or the new one, never half of one, and no temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         Path(tmp).chmod(0o644)  # like any file the user writes, not mkstemp's 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` as UTF-8 to `path` atomically (see write_bytes_atomic)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(path: Path, document: object) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
-from cmkaudit.evaluate.model import EvidenceValue, Finding, Severity, Status
+from cmkaudit.evaluate.model import Evidence, Finding, Severity, Status
 from cmkaudit.ids import id_key
 from cmkaudit.inventory.links import find_dbfs_storage_account
 from cmkaudit.inventory.model import Inventory, KeyVersion, Scope
@@ -156,13 +157,6 @@ class KeyInUse(_Model):
     used_by: list[str] = Field(description="'workspace name: scope' for every scope encrypted with this version")
 
 
-class EvidenceInfo(_Model):
-    label: str
-    value: str | int | bool | list[str] | None
-    resource_id: str | None = Field(description="the ARM resource the value was read from")
-    source: str | None = Field(description="the property path it was read from")
-
-
 class AppliedWaiverInfo(_Model):
     justification: str
     owner: str
@@ -170,23 +164,37 @@ class AppliedWaiverInfo(_Model):
     waived_status: Literal["FAIL", "UNKNOWN"]
 
 
-class FindingInfo(_Model):
+@dataclass(frozen=True, slots=True)
+class FindingInfo:
+    """One control's verdict on one workspace (or one encryption scope of it), with its evidence."""
+
+    # A slotted dataclass, not a pydantic model: a large tenant has hundreds of thousands of findings, and
+    # building, holding and serialising a model for each cost several times the evaluation itself. pydantic
+    # still validates it when a results file is read, serialises it and gives its schema. The evidence is
+    # the evaluation's own `Evidence` records, shared rather than copied.
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
     control_id: str
     title: str
     severity: Severity
     status: Status
-    resource_id: str = Field(description="ARM id of the workspace the finding concerns")
+    resource_id: Annotated[str, Field(description="ARM id of the workspace the finding concerns")]
     resource_name: str
     scope: Scope | None
     reason: str
-    evidence: list[EvidenceInfo]
+    evidence: tuple[Evidence, ...]
     waiver: AppliedWaiverInfo | None
-    remediation: RemediationInfo | None = Field(
-        None, description="for FAIL, UNKNOWN and SUPPRESSED findings: the control's steps, filled in for this resource"
-    )
-    baseline: Literal["new", "unchanged"] | None = Field(
-        None, description="for FAIL and UNKNOWN findings, when a baseline was given"
-    )
+    remediation: Annotated[
+        RemediationInfo | None,
+        Field(
+            description="for FAIL, UNKNOWN and SUPPRESSED findings: the control's steps, filled in for this resource"
+        ),
+    ] = None
+    baseline: Annotated[
+        Literal["new", "unchanged"] | None,
+        Field(description="for FAIL and UNKNOWN findings, when a baseline was given"),
+    ] = None
 
     @property
     def identity(self) -> tuple[str, str, str]:
@@ -259,39 +267,29 @@ def compliance_rate(counts: StatusCounts) -> float | None:
     return round(counts.PASS / evaluated, 4) if evaluated else None
 
 
-def _evidence_value(value: EvidenceValue) -> str | int | bool | list[str] | None:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _finding(finding: Finding) -> dict[str, object]:
-    """The finding in the document's shape, to be validated with the others in one pass (`_FINDINGS`)."""
+def _finding(finding: Finding, remediation: RemediationInfo | None) -> FindingInfo:
+    """The finding as the document holds it (its evidence records shared with the evaluation)."""
     waiver = finding.waiver
-    return {
-        "control_id": finding.control_id,
-        "title": finding.title,
-        "severity": finding.severity,
-        "status": finding.status,
-        "resource_id": finding.resource_id,
-        "resource_name": finding.resource_name,
-        "scope": finding.scope,
-        "reason": finding.reason,
-        "evidence": [
-            {"label": e.label, "value": _evidence_value(e.value), "resource_id": e.resource_id, "source": e.source}
-            for e in finding.evidence
-        ],
-        "waiver": None
+    return FindingInfo(
+        control_id=finding.control_id,
+        title=finding.title,
+        severity=finding.severity,
+        status=finding.status,
+        resource_id=finding.resource_id,
+        resource_name=finding.resource_name,
+        scope=finding.scope,
+        reason=finding.reason,
+        evidence=finding.evidence,
+        waiver=None
         if waiver is None
-        else {
-            "justification": waiver.justification,
-            "owner": waiver.owner,
-            "expires": date.fromisoformat(waiver.expires),
-            "waived_status": "FAIL" if waiver.waived_status is Status.FAIL else "UNKNOWN",
-        },
-    }
-
-
-_FINDINGS: TypeAdapter[list[FindingInfo]] = TypeAdapter(list[FindingInfo])
-"""Validates a whole list of findings in one call: much faster than one model at a time for large scans."""
+        else AppliedWaiverInfo(
+            justification=waiver.justification,
+            owner=waiver.owner,
+            expires=date.fromisoformat(waiver.expires),
+            waived_status="FAIL" if waiver.waived_status is Status.FAIL else "UNKNOWN",
+        ),
+        remediation=remediation,
+    )
 
 
 def _placeholders(finding: Finding, inventory: Inventory) -> dict[str, str]:
@@ -375,14 +373,12 @@ def build_results(report: Report) -> ResultsDocument:
     """The results document of one evaluation."""
     inventory, settings = report.inventory, report.settings
     remedies = {c.id: RemediationInfo(**c.remediation.model_dump()) for c in report.catalog}
-    findings = _FINDINGS.validate_python(
-        [
-            {**_finding(f), "remediation": _remediation_for(f, remedies[f.control_id], inventory)}
-            if f.status in (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED) and f.control_id in remedies
-            else _finding(f)
-            for f in report.findings
-        ]
-    )
+    findings = [
+        _finding(f, _remediation_for(f, remedies[f.control_id], inventory))
+        if f.status in (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED) and f.control_id in remedies
+        else _finding(f, None)
+        for f in report.findings
+    ]
     counts = _counts(findings)
     failed = Counter(f.severity for f in findings if f.status is Status.FAIL)
     keys = _keys_in_use(inventory)
@@ -494,7 +490,7 @@ def compare_with_baseline(current: ResultsDocument, baseline: ResultsDocument) -
     before = {f.identity: f for f in baseline.findings if f.status in PROBLEMS}
     now = {f.identity for f in current.findings if f.status in PROBLEMS}
     marked = [
-        f.model_copy(update={"baseline": "unchanged" if f.identity in before else "new"}) if f.status in PROBLEMS else f
+        replace(f, baseline="unchanged" if f.identity in before else "new") if f.status in PROBLEMS else f
         for f in current.findings
     ]
     resolved = [

@@ -131,7 +131,15 @@ def _result(finding: FindingInfo, rule_index: int) -> dict[str, Any]:
             "status": finding.status.value,
             "severity": finding.severity.value,
             "scope": finding.scope.value if finding.scope else None,
-            "evidence": [e.model_dump(mode="json") for e in finding.evidence],
+            "evidence": [
+                {
+                    "label": e.label,
+                    "value": list(e.value) if isinstance(e.value, tuple) else e.value,
+                    "resource_id": e.resource_id,
+                    "source": e.source,
+                }
+                for e in finding.evidence
+            ],
         },
     }
     if finding.baseline:
