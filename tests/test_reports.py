@@ -46,12 +46,18 @@ def test_results_schema_is_generated_from_the_model() -> None:
     assert (ROOT / "reports" / "results.schema.json").read_text() == results_schema(), "run tools/generate_docs.py"
 
 
-def test_json_report_is_the_document_as_python_json_would_write_it(demo_outputs: Path) -> None:
-    from cmkaudit.report.json_report import results_json
+@pytest.mark.parametrize("chunk", [5000, 7, 1])
+def test_json_report_is_the_document_as_python_json_would_write_it(
+    chunk: int, demo_outputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written piece by piece, the file is exactly what json.dumps would write, whatever the piece size."""
+    from cmkaudit.report import json_report
 
-    text = (demo_outputs / "cmkaudit-results.json").read_text(encoding="utf-8")
-    document = ResultsDocument.model_validate_json(text)
-    assert text == json.dumps(results_json(document), indent=2, ensure_ascii=False) + "\n"
+    monkeypatch.setattr(json_report, "CHUNK", chunk)
+    document = ResultsDocument.model_validate_json((demo_outputs / "cmkaudit-results.json").read_text())
+    for results in (document, document.model_copy(update={"findings": []})):
+        written = json_report.write_json(results, tmp_path / "results.json").read_text(encoding="utf-8")
+        assert written == json.dumps(json_report.results_json(results), indent=2, ensure_ascii=False) + "\n"
 
 
 def test_sarif_is_valid_against_the_official_schema(demo_outputs: Path) -> None:

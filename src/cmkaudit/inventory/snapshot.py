@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,16 @@ def inventory_from_json(document: object, *, origin: str = "snapshot") -> Invent
         ) from exc
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename: an interruption (Ctrl-C, a crash)
+def write_chunks_atomic(path: Path, chunks: Iterable[bytes]) -> None:
+    """Write `chunks` to `path` through a temporary file and a rename: an interruption (Ctrl-C, a crash)
     leaves either the old file or the new one, never half of one, and no temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         Path(tmp).chmod(0o644)  # like any file the user writes, not mkstemp's 0600
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -64,8 +66,8 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` as UTF-8 to `path` atomically (see write_bytes_atomic)."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+    """Write `text` as UTF-8 to `path` atomically (see write_chunks_atomic)."""
+    write_chunks_atomic(path, [text.encode("utf-8")])
 
 
 def write_json_atomic(path: Path, document: object) -> None:
