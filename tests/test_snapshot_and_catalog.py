@@ -24,6 +24,24 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".snap.json.*"))  # no temporary file left behind
 
 
+def test_snapshot_read_in_one_pass_or_carefully_is_the_same(tmp_path: Path) -> None:
+    """The one-pass read is only for snapshots as cmkaudit writes them; reordered or old ones take the careful
+    path, which reads the same inventory or names the problem."""
+    original = inventory(vaults=[vault(purge_protection_enabled=None)], keys=[key(rotation_policy=None)])
+    document = inventory_to_json(original)
+    reordered = tmp_path / "reordered.json"
+    reordered.write_text(json.dumps(dict(reversed(list(document.items())))))  # "kind" last
+    assert load_snapshot(reordered) == original
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({**document, "schema_version": 0}, indent=2))  # "kind" first, old version
+    with pytest.raises(SnapshotError, match="schema version 0"):
+        load_snapshot(old)
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({**document, "workspaces": "not a list"}, indent=2))
+    with pytest.raises(SnapshotError, match="not a valid snapshot: workspaces"):
+        load_snapshot(broken)
+
+
 def test_snapshot_version_is_checked() -> None:
     document = inventory_to_json(inventory())
     document["schema_version"] = 99
