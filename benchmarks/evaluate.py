@@ -1,7 +1,7 @@
 """Evaluation and report benchmark: one large snapshot, evaluated and rendered in all four formats.
 
     python benchmarks/evaluate.py                      # 10,000 workspaces
-    python benchmarks/evaluate.py --workspaces 2000
+    python benchmarks/evaluate.py --workspaces 2000 --failing-every 0   # every workspace compliant
 
 The snapshot holds the fake tenant of tools/fakearm.py (each workspace with its vault, a key with three
 versions, a disk encryption set and a DBFS storage account), mapped with the collector's own mapping
@@ -38,8 +38,12 @@ from cmkaudit.inventory.model import Inventory, PrincipalLookup, PrincipalSource
 from cmkaudit.inventory.snapshot import save_snapshot  # noqa: E402
 
 
-def inventory_of(tenant: Tenant) -> Inventory:
-    """The inventory a crawl of `tenant` collects, built from the same bodies with the same mapping."""
+def inventory_of(tenant: Tenant, failing_every: int = 0) -> Inventory:
+    """The inventory a crawl of `tenant` collects, built from the same bodies with the same mapping.
+
+    With `failing_every` N, every Nth workspace is on the Standard tier (DBX-01 fails) and every Nth vault
+    has no purge protection (KV-01 fails for each scope keyed there), so the reports have findings to act on.
+    """
 
     def listed(suffix: str) -> list[dict[str, object]]:
         return [item for path, items in tenant.lists.items() if path.endswith(suffix) for item in items]
@@ -48,6 +52,8 @@ def inventory_of(tenant: Tenant) -> Inventory:
     keys = []
     for body in listed("/providers/microsoft.keyvault/vaults"):
         vault = mapping.vault_from_arm(body)
+        if failing_every and len(vaults) % failing_every == 0:
+            vault = replace(vault, purge_protection_enabled=False)
         settings = tenant.resources[f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings".lower()]
         vaults.append(
             replace(vault, diagnostic_settings=tuple(mapping.diagnostic_setting_from_arm(s) for s in settings["value"]))
@@ -62,7 +68,12 @@ def inventory_of(tenant: Tenant) -> Inventory:
         subscriptions=[
             mapping.subscription_from_arm(tenant.resources[f"/subscriptions/{s}"]) for s in tenant.subscriptions
         ],
-        workspaces=[mapping.workspace_from_arm(b) for b in listed("/providers/microsoft.databricks/workspaces")],
+        workspaces=[
+            replace(w, sku="standard") if failing_every and i % failing_every == 0 else w
+            for i, w in enumerate(
+                mapping.workspace_from_arm(b) for b in listed("/providers/microsoft.databricks/workspaces")
+            )
+        ],
         vaults=vaults,
         keys=keys,
         disk_encryption_sets=[
@@ -117,18 +128,26 @@ def stages(snapshot: Path, out: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspaces", type=int, default=10_000)
+    parser.add_argument(
+        "--failing-every",
+        type=int,
+        default=5,
+        metavar="N",
+        help="every Nth workspace on the Standard tier and every Nth vault without purge protection (0: none)",
+    )
     parser.add_argument("--stages", action="store_true", help="also time each stage in this process")
     args = parser.parse_args()
     per_subscription = 25
     subscriptions = max(1, -(-args.workspaces // per_subscription))
     started = time.perf_counter()
     tenant = generate_tenant(subscriptions, per_subscription)
-    inventory = inventory_of(tenant)
+    inventory = inventory_of(tenant, args.failing_every)
     with tempfile.TemporaryDirectory() as scratch:
         snapshot = Path(scratch) / "snapshot.json"
         save_snapshot(inventory, snapshot)
         print(
-            f"snapshot: {len(inventory.workspaces)} workspaces, {len(inventory.vaults)} vaults, {len(inventory.keys)} "
+            f"snapshot (every {args.failing_every}th workspace and vault failing a control): "
+            f"{len(inventory.workspaces)} workspaces, {len(inventory.vaults)} vaults, {len(inventory.keys)} "
             f"keys, {snapshot.stat().st_size / 1e6:.0f} MB (built in {time.perf_counter() - started:.0f} s, not timed)"
         )
         del tenant, inventory
