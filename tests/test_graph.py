@@ -55,3 +55,10 @@ def test_pages_carry_the_token_and_the_quota() -> None:
 def test_answers_that_would_lose_rows_are_refused(data: Any, truncated: str, message: str) -> None:
     with pytest.raises(GraphAnswerError, match=message):
         page(data, None, truncated)
+
+
+def test_a_query_answer_that_would_lose_rows_is_reported_as_malformed() -> None:
+    from cmkaudit.collect.azure import _read_error
+
+    error = _read_error("/subscriptions/x", "query Azure Resource Graph", GraphAnswerError("truncated"), "s")
+    assert (error.code, error.message) == ("MalformedResponse", "truncated")

@@ -215,7 +215,9 @@ def _read_error(resource_id: str, operation: str, exc: Exception, scope: str) ->
         return collection_error(resource_id, operation, exc, scope)
     if isinstance(exc, MappingError):
         return CollectionError(resource_id, operation, None, "MalformedResource", str(exc))
-    return CollectionError(resource_id, operation, None, "MalformedResponse", f"the answer is not JSON: {exc}")
+    if isinstance(exc, json.JSONDecodeError):
+        return CollectionError(resource_id, operation, None, "MalformedResponse", f"the answer is not JSON: {exc}")
+    return CollectionError(resource_id, operation, None, "MalformedResponse", str(exc))
 
 
 READ_FAILURES = (AzureError, ValueError)
