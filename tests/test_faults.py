@@ -213,8 +213,12 @@ def test_resource_graph_gives_the_same_inventory_and_findings_in_fewer_calls(
             snapshots[source] = json.loads((out / "s").read_text())
             sent = arm.requests[before:]
             calls[source] = Counter((method, path.split("/providers/")[-1].lower()) for method, path, _ in sent)
+    # The same inventory; only the provenance differs.
+    assert snapshots["resource-graph"]["scope"].pop("source") == "resource-graph"
+    assert snapshots["arm"]["scope"].pop("source") == "arm"
     assert snapshots["resource-graph"] == snapshots["arm"]
     assert statuses(documents["resource-graph"]) == statuses(documents["arm"])
+    assert documents["resource-graph"]["scan"]["source"] == "resource-graph"
     graph = calls["resource-graph"]
     assert graph[("POST", "microsoft.resourcegraph/resources")] == 1 + 10  # subscriptions, then ten pages
     for listed in ("microsoft.databricks/workspaces", "microsoft.keyvault/vaults", "microsoft.storage/storageaccounts"):

@@ -399,7 +399,13 @@ class AzureCollector:
         return assemble_inventory(
             collected_at=now,
             tool_version=__version__,
-            scope=ScanScope(subs, self._conn.endpoints.arm, self._conn.endpoints.cloud.value, tuple(skipped)),
+            scope=ScanScope(
+                subs,
+                self._conn.endpoints.arm,
+                self._conn.endpoints.cloud.value,
+                tuple(skipped),
+                self._settings.source.value,
+            ),
             subscriptions=got.subscriptions,
             workspaces=got.workspaces,
             vaults=got.vaults,

@@ -371,6 +371,9 @@ class ScanScope:
     cloud: str
     skipped: tuple[str, ...] = ()
     """Subscriptions that --all-subscriptions found but did not scan (disabled or deleted), with why."""
+    source: str = "arm"
+    """Where the resource lists came from: "arm" (Resource Manager) or "resource-graph" (Azure Resource Graph,
+    which can lag Resource Manager by minutes)."""
 
 
 @dataclass(frozen=True)

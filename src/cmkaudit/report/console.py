@@ -138,7 +138,10 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
     header = Text()
     header.append("cmkaudit ", style="bold")
     header.append(f"{results.tool.version}  ")
-    header.append(f"evidence collected {scan.collected_at.isoformat()}  cloud {scan.cloud}\n")
+    header.append(f"evidence collected {scan.collected_at.isoformat()}  cloud {scan.cloud}")
+    if scan.source == "resource-graph":
+        header.append("  resources listed by Azure Resource Graph")
+    header.append("\n")
     header.append("subscriptions: " + ", ".join(scan.subscriptions))
     for note in scan.skipped_subscriptions:
         header.append("\nskipped: ")

@@ -50,6 +50,11 @@ class ScanInfo(_Model):
     skipped_subscriptions: list[str] = Field(description="found by --all-subscriptions but not scanned, with why")
     cloud: str
     arm_endpoint: str
+    source: Literal["arm", "resource-graph"] = Field(
+        "arm",
+        description="where the resource lists came from: Resource Manager, or Azure Resource Graph (which can lag "
+        "Resource Manager by minutes)",
+    )
     workspaces: int = Field(ge=0)
 
 
@@ -414,6 +419,7 @@ def build_results(report: Report) -> ResultsDocument:
             ],
             cloud=inventory.scope.cloud,
             arm_endpoint=inventory.scope.arm_endpoint,
+            source="resource-graph" if inventory.scope.source == "resource-graph" else "arm",
             workspaces=len(inventory.workspaces),
         ),
         settings=SettingsInfo(
