@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -97,6 +98,23 @@ def demo_inventory() -> Inventory:
 
 def test_demo_tenant_findings_exactly(demo_inventory: Inventory) -> None:
     assert observed(demo_inventory) == DEMO_EXPECTED
+
+
+def test_findings_come_in_report_order(demo_inventory: Inventory) -> None:
+    """The engine walks workspaces and key usages in report order instead of sorting findings afterwards."""
+    from cmkaudit.evaluate.catalog import load_catalog
+
+    # Shuffle what the engine is given: the order of its output must not depend on it.
+    shuffled = replace(
+        demo_inventory,
+        workspaces=tuple(reversed(demo_inventory.workspaces)),
+        key_usages=tuple(reversed(demo_inventory.key_usages)),
+    )
+    for inventory in (demo_inventory, shuffled):
+        findings = evaluate(inventory, load_catalog(), Settings())
+        assert len(findings) == 184
+        assert list(findings) == sorted(findings, key=lambda f: f.sort_key)
+    assert evaluate(shuffled, load_catalog(), Settings()) == evaluate(demo_inventory, load_catalog(), Settings())
 
 
 def test_demo_tenant_exercises_every_control_both_ways(demo_inventory: Inventory) -> None:
