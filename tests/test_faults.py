@@ -243,6 +243,20 @@ def test_resource_graph_throttling_is_waited_out(
     assert statuses(document) == statuses(reference)
 
 
+def test_resource_graph_failures_are_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The query POST gets the GET treatment: a 502 (which azure-core alone does not retry for a POST) and a
+    dropped connection are retried."""
+    with FakeArm(TENANT, Faults(graph_page_size=8)) as arm:
+        _, reference = scan(arm, tmp_path / "clean", monkeypatch, "--source", "resource-graph")
+    faults = Faults(graph_page_size=8, fail={GRAPH_QUERY_PATH: [502]}, drop={GRAPH_QUERY_PATH: 1})
+    with FakeArm(TENANT, faults) as arm:
+        code, document = scan(arm, tmp_path / "faulty", monkeypatch, "--source", "resource-graph")
+        failed = sorted(status for method, _, status in arm.requests if method == "POST" and status != 200)
+    assert failed == [0, 502]  # 0: the dropped connection
+    assert code == 0 and document["coverage"]["errors"] == []
+    assert statuses(document) == statuses(reference)
+
+
 def test_resource_graph_reports_a_subscription_it_cannot_see(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Resource Graph omits what the identity cannot read; the scan says so instead of calling it empty."""
     hidden = TENANT.subscriptions[1]

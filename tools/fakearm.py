@@ -304,8 +304,6 @@ class FakeArm:
         query = parse_qs(split.query)
         if self.faults.latency:
             time.sleep(self.faults.latency)
-        if method == "POST" and path == GRAPH_QUERY_PATH:
-            return self._graph_answer(content)
         with self._lock:
             dropped = self._take(self._drop, path)
             if dropped and self._drop[dropped] > 0:
@@ -315,6 +313,9 @@ class FakeArm:
             if failing and self._fail[failing]:
                 status = self._fail[failing].pop(0)
                 return status, {"error": {"code": "InternalServerError", "message": "injected fault"}}, {}
+        if method == "POST" and path == GRAPH_QUERY_PATH:
+            return self._graph_answer(content)
+        with self._lock:
             if self.faults.bucket is not None and path.startswith("/subscriptions/"):
                 sub = path.split("/")[2]
                 bucket = self._buckets.setdefault(sub, _Bucket(self.faults.bucket, self.faults.refill_per_second))

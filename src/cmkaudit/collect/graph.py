@@ -89,8 +89,9 @@ def query_pages(
 ) -> Iterator[Mapping[str, Any]]:
     """Every row of `query` over `subscriptions`, page after page, batch after batch.
 
-    A query is a POST that only reads, so it is retried like a GET (azure-core retries a POST only on
-    500/503/504): on 408, 429 and 5xx, honouring Retry-After. When Resource Graph says the caller's quota
+    A query is a POST that only reads, so it is retried like a GET on 408, 429 and 5xx, honouring
+    Retry-After (on its own, azure-core retries a POST only on 500, 503 and 504, or when the answer says
+    Retry-After). When Resource Graph says the caller's quota
     is spent, the next page waits for the reset it announces instead of running into a 429.
     """
     client = connection.resource_graph()
