@@ -1,0 +1,27 @@
+"""The whole benchmark in one command: the crawl (crawl.py), then evaluation and reports (evaluate.py).
+
+    python benchmarks/run.py
+
+Each part runs with its defaults and prints its figures; benchmarks/README.md records those of a run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    for script, extra in (("crawl.py", []), ("evaluate.py", ["--stages"])):
+        print(f"== {script} ==", flush=True)
+        done = subprocess.run([sys.executable, str(HERE / script), *extra], check=False)
+        if done.returncode:
+            return done.returncode
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
