@@ -13,50 +13,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._scan_child import timed_run  # noqa: E402
 from tools.fakearm import FakeArm, Faults, generate_tenant  # noqa: E402
 
 
 def crawl(arm: FakeArm, concurrency: int, out: Path, source: str = "arm") -> dict[str, float]:
     before = len(arm.requests)
     env = {
-        **os.environ,
         "REQUESTS_CA_BUNDLE": str(arm.ca_file),
         "CMKAUDIT_ACCESS_TOKEN": "benchmark-arm-token",
         "CMKAUDIT_GRAPH_ACCESS_TOKEN": "benchmark-graph-token",
-        "PYTHONPATH": str(ROOT / "src"),
     }
     subscriptions = [arg for sub in arm.tenant.subscriptions for arg in ("--subscription", sub)]
-    command = [sys.executable, str(ROOT / "benchmarks" / "_scan_child.py"), "scan", *subscriptions]
-    command += ["--arm-endpoint", arm.url, "--graph-endpoint", arm.url, "--format", "json"]
-    command += ["--output-dir", str(out), "--concurrency", str(concurrency), "--source", source]
-    command += ["--log-format", "json"]
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"the scan failed ({done.returncode}):\n{done.stderr}")
-    peak = re.search(r"PEAK_RSS_KB=(\d+)", done.stderr)
+    argv = ["scan", *subscriptions, "--arm-endpoint", arm.url, "--graph-endpoint", arm.url, "--format", "json"]
+    argv += ["--output-dir", str(out), "--concurrency", str(concurrency), "--source", source]
+    argv += ["--log-format", "json"]
+    run = timed_run(argv, env)
     calls = len(arm.requests) - before
     # The scanner's own figure for the crawl alone (from its first call to its last; its JSON log).
-    logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    logged = [json.loads(line) for line in run.done.stderr.splitlines() if line.startswith("{")]
     crawl_seconds = next(r["seconds"] for r in logged if r.get("event") == "crawl_finished")
-    return {
-        "wall": wall,
-        "crawl": float(crawl_seconds),
-        "calls": calls,
-        "rss_mb": int(peak.group(1)) / 1024 if peak else float("nan"),
-    }
+    return {"wall": run.wall, "crawl": float(crawl_seconds), "calls": calls, "rss_mb": run.rss_mb}
 
 
 def main() -> int:

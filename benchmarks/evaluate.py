@@ -16,9 +16,6 @@ one to a pipe), with its wall time and peak resident memory.
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._scan_child import timed_run  # noqa: E402
 from tools.fakearm import DATABRICKS_SP, TENANT, Tenant, generate_tenant  # noqa: E402
 
 from cmkaudit.collect import mapping  # noqa: E402
@@ -152,20 +150,14 @@ def main() -> int:
         )
         del tenant, inventory
         out = Path(scratch) / "out"
-        command = [sys.executable, str(ROOT / "benchmarks" / "_scan_child.py"), "evaluate", str(snapshot)]
-        command += ["--format", "console,json,sarif,html", "--output-dir", str(out)]
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "160"}
-        began = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - began
-        if done.returncode not in (0, 1):
-            raise SystemExit(f"evaluate failed ({done.returncode}):\n{done.stderr}")
-        peak = re.search(r"PEAK_RSS_KB=(\d+)", done.stderr)
-        rss = int(peak.group(1)) / 1024 if peak else float("nan")
+        argv = ["evaluate", str(snapshot), "--format", "console,json,sarif,html", "--output-dir", str(out)]
+        run = timed_run(argv, {"COLUMNS": "160"})
         sizes = {p.name: p.stat().st_size / 1e6 for p in sorted(out.iterdir())}
-        print(f"cmkaudit evaluate --format console,json,sarif,html: {wall:.1f} s wall, {rss:.0f} MB peak RSS")
+        print(
+            f"cmkaudit evaluate --format console,json,sarif,html: {run.wall:.1f} s wall, {run.rss_mb:.0f} MB peak RSS"
+        )
         print("files: " + ", ".join(f"{name} {size:.0f} MB" for name, size in sizes.items()))
-        print(f"console output: {len(done.stdout.splitlines())} lines")
+        print(f"console output: {len(run.done.stdout.splitlines())} lines")
         if args.stages:
             print("stage by stage, in this process:")
             stages(snapshot, Path(scratch) / "stages")

@@ -49,6 +49,8 @@ from tools.build_cassettes import (
 
 Json = dict[str, Any]
 GRAPH_QUERY_PATH = "/providers/microsoft.resourcegraph/resources"
+LISTED_KINDS = ("/workspaces", "/vaults", "/diskencryptionsets", "/storageaccounts")
+"""The per-subscription lists the scanner reads (and Resource Graph answers for)."""
 TENANT = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
 DATABRICKS_SP = "0f1e2d3c-4b5a-4697-8877-665544332211"
 
@@ -351,9 +353,7 @@ class FakeArm:
                     f"{self.url}{split.path}?api-version={query.get('api-version', [''])[0]}&$skiptoken={start + size}"
                 )
             return 200, body, {}
-        if path.startswith("/subscriptions/") and path.endswith(
-            ("/workspaces", "/vaults", "/diskencryptionsets", "/storageaccounts")
-        ):
+        if path.startswith("/subscriptions/") and path.endswith(LISTED_KINDS):
             return 200, {"value": []}, {}
         if path in self.tenant.resources:
             return 200, self.tenant.resources[path], {}
@@ -403,7 +403,7 @@ class FakeArm:
                 for path, items in self.tenant.lists.items()
                 if path.startswith("/subscriptions/")
                 and path.split("/")[2] in subscriptions
-                and path.endswith(("/workspaces", "/vaults", "/diskencryptionsets", "/storageaccounts"))
+                and path.endswith(LISTED_KINDS)
                 and not any(p.lower() in path for p in self.faults.forbid)
                 for item in items
             ]

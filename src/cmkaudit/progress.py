@@ -130,6 +130,11 @@ class _Counting:
                 elif status is None or status >= 500 or status in (401, 403):
                     tally.failed += 1
 
+    def _summary(self) -> tuple[float, str]:
+        """Seconds since the crawl started, and the closing line's text."""
+        seconds = round(time.monotonic() - self.started, 1)
+        return seconds, f"collected in {seconds} s: {self._stats(self.total)}"
+
     def _stats(self, tally: _Tally) -> str:
         found = ", ".join(f"{n} {name}" for name, n in self.counts.items())
         calls = f"{tally.calls} calls, {tally.throttled} throttled, {tally.failed} failed"
@@ -174,10 +179,10 @@ class LogObserver(_Counting):
     def finished(self) -> None:
         """Close the last phase and write the summary."""
         self._end_phase()
-        seconds = round(time.monotonic() - self.started, 1)
+        seconds, text = self._summary()
         self._messages.info(
             "crawl_finished",
-            f"collected in {seconds} s: {self._stats(self.total)}",
+            text,
             seconds=seconds,
             calls=self.total.calls,
             throttled=self.total.throttled,
@@ -249,6 +254,4 @@ class RichObserver(_Counting):
 
     def finished(self) -> None:
         """Leave one line with the totals once the display is gone."""
-        seconds = round(time.monotonic() - self.started, 1)
-        line = f"cmkaudit: collected in {seconds} s: {self._stats(self.total)}"
-        self._progress.console.print(line, highlight=False, soft_wrap=True)
+        self._progress.console.print(f"cmkaudit: {self._summary()[1]}", highlight=False, soft_wrap=True)

@@ -371,8 +371,9 @@ class AzureCollector:
                 phase("vaults, disk encryption sets and storage accounts", lists)
                 got.merge(start(self._resources_part, lists)())
             # 3. The referenced keys, the vaults holding them, and the AzureDatabricks service principal.
-            wanted = {id_key(v.id) for v, _ in self._referenced_vault_refs(got)}
-            referenced, tenants = self._referenced_keys(got), self._managed_services_tenants(got)
+            refs = self._referenced_vault_refs(got)
+            wanted = {id_key(v.id) for v, _ in refs}
+            referenced, tenants = self._distinct_keys(refs), self._managed_services_tenants(got)
             phase("keys and vault details", referenced, got.vaults, tenants)
             keys = start(self._key_part, referenced)
             details = start(
@@ -592,10 +593,10 @@ class AzureCollector:
             got.errors.append(_read_error(resource_id, operation, exc, scope))
 
     @staticmethod
-    def _referenced_keys(got: _Collected) -> list[tuple[Vault, KeyReference]]:
-        """Each distinct (vault, key name) that a workspace scope, its DES or its storage account names."""
+    def _distinct_keys(refs: Iterable[tuple[Vault, KeyReference]]) -> list[tuple[Vault, KeyReference]]:
+        """Each distinct (vault, key name) among the references, in key id order."""
         wanted: dict[str, tuple[Vault, KeyReference]] = {}
-        for vault, ref in AzureCollector._referenced_vault_refs(got):
+        for vault, ref in refs:
             wanted.setdefault(id_key(key_resource_id(vault.id, ref.key_name)), (vault, ref))
         return [wanted[k] for k in sorted(wanted)]
 

@@ -48,6 +48,10 @@ def _status(status: Status) -> Text:
     return Text(label, style=STATUS_STYLE[status])
 
 
+def _scope(finding: FindingInfo) -> Text:
+    return Text(SCOPE_LABELS.get(finding.scope.value, finding.scope.value) if finding.scope else "workspace")
+
+
 def _reason(finding: FindingInfo) -> Text:
     text = clean(finding.reason)
     if finding.baseline == "new":
@@ -83,7 +87,7 @@ def _workspace_table(name: str, resource_id: str, findings: list[FindingInfo]) -
             continue
         table.add_row(
             Text(f.control_id),
-            Text(SCOPE_LABELS.get(f.scope.value, f.scope.value) if f.scope else "workspace"),
+            _scope(f),
             _status(f.status),
             Text(f.severity.value),
             _reason(f),
@@ -120,7 +124,7 @@ def _large_tenant(console: Console, results: ResultsDocument) -> None:
         table.add_row(
             clean(f.resource_name),
             Text(f.control_id),
-            Text(SCOPE_LABELS.get(f.scope.value, f.scope.value) if f.scope else "workspace"),
+            _scope(f),
             _status(f.status),
             Text(f.severity.value),
             _reason(f),
