@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from cmkaudit.ids import ControlId, ResourceId
 from cmkaudit.inventory.model import Scope
+from cmkaudit.records import record
 
 
 class Status(StrEnum):
@@ -42,7 +43,7 @@ _RANKS = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.L
 EvidenceValue = str | int | bool | None | tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Evidence:
     """One observed value, and the ARM resource and property it was read from."""
 
@@ -52,7 +53,7 @@ class Evidence:
     source: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Verdict:
     """What a check concluded, before the engine attaches the control's metadata."""
 
@@ -72,7 +73,7 @@ class AppliedWaiver:
     waived_status: Status
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Finding:
     """One control evaluated on one resource (a workspace, or one encryption scope of a workspace)."""
 

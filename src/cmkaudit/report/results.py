@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -19,6 +19,7 @@ from cmkaudit.evaluate.model import Evidence, Finding, Severity, Status
 from cmkaudit.ids import id_key
 from cmkaudit.inventory.links import find_dbfs_storage_account
 from cmkaudit.inventory.model import Inventory, KeyVersion, Scope
+from cmkaudit.records import record
 
 if TYPE_CHECKING:
     from cmkaudit.report import Report
@@ -169,11 +170,11 @@ class AppliedWaiverInfo(_Model):
     waived_status: Literal["FAIL", "UNKNOWN"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FindingInfo:
     """One control's verdict on one workspace (or one encryption scope of it), with its evidence."""
 
-    # A slotted dataclass, not a pydantic model: a large tenant has hundreds of thousands of findings, and
+    # A record (cmkaudit.records), not a pydantic model: a large tenant has hundreds of thousands of findings, and
     # building, holding and serialising a model for each cost several times the evaluation itself. pydantic
     # still validates it when a results file is read, serialises it and gives its schema. The evidence is
     # the evaluation's own `Evidence` records, shared rather than copied.
