@@ -17,7 +17,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from cmkaudit._data import data_path
-from cmkaudit.evaluate.model import Status
+from cmkaudit.evaluate.model import Severity, Status
 from cmkaudit.ids import id_key
 from cmkaudit.inventory.snapshot import write_text_atomic
 from cmkaudit.report.results import FindingInfo, ResultsDocument
@@ -68,16 +68,19 @@ def _bars(results: ResultsDocument, width: float) -> list[Bar]:
 def _matrix(results: ResultsDocument) -> list[tuple[str, str, list[tuple[str, Status | None]]]]:
     """Rows of (workspace name, workspace id, [(control id, worst status)])."""
     grouped: dict[tuple[str, str], list[FindingInfo]] = {}
+    keys: dict[str, str] = {}  # each resource id normalised once, not once per finding
     for f in results.findings:
-        grouped.setdefault((id_key(f.resource_id), f.control_id), []).append(f)
-    return [
-        (
-            workspace.name,
-            workspace.id,
-            [(c.id, _worst(grouped.get((id_key(workspace.id), c.id), []))) for c in results.controls],
+        key = keys.get(f.resource_id)
+        if key is None:
+            key = keys[f.resource_id] = id_key(f.resource_id)
+        grouped.setdefault((key, f.control_id), []).append(f)
+    rows = []
+    for workspace in results.workspaces:
+        key = id_key(workspace.id)
+        rows.append(
+            (workspace.name, workspace.id, [(c.id, _worst(grouped.get((key, c.id), []))) for c in results.controls])
         )
-        for workspace in results.workspaces
-    ]
+    return rows
 
 
 def _csp_hash(text: str) -> str:
@@ -106,8 +109,8 @@ def render_html(results: ResultsDocument) -> str:
     )
     problems = [f for f in results.findings if f.status in (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED)]
     order = {c.id: i for i, c in enumerate(results.controls)}
-    severity_rank = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-    problems.sort(key=lambda f: (severity_rank[f.severity.value], order.get(f.control_id, 99), f.resource_name))
+    severity_rank = {s: i for i, s in enumerate(Severity)}  # most severe first
+    problems.sort(key=lambda f: (severity_rank[f.severity], order.get(f.control_id, 99), f.resource_name))
     return env.get_template("report.html.j2").render(
         r=results,
         style=style,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,18 @@ from cmkaudit.report.results import FindingInfo, ResultsDocument
 
 CHUNK = 5000
 """Findings serialised at a time: the file is written piece by piece, never held whole in memory."""
-_FINDINGS: TypeAdapter[list[FindingInfo]] = TypeAdapter(list[FindingInfo])
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """Some findings, wrapped as the document wraps them, so the serialiser indents them as deep."""
+
+    findings: list[FindingInfo]
+
+
+_PIECE: TypeAdapter[_Piece] = TypeAdapter(_Piece)
+_PIECE_HEAD = b'{\n  "findings": [\n    '
+_PIECE_TAIL = b"\n  ]\n}"
 _EMPTY = b'\n  "findings": [],'
 
 
@@ -25,10 +37,9 @@ def results_json(results: ResultsDocument) -> dict[str, Any]:
 def _findings(findings: Sequence[FindingInfo]) -> Iterator[bytes]:
     """The findings array's items, at the depth they have in the document (two levels of two spaces)."""
     for start in range(0, len(findings), CHUNK):
-        items = _FINDINGS.dump_json(list(findings[start : start + CHUNK]), indent=2)
-        # "[\n  {...},\n  {...}\n]" -> the items, one level deeper
-        body = items[2:-2].replace(b"\n", b"\n  ")
-        yield (b",\n  " if start else b"\n  ") + body
+        piece = _PIECE.dump_json(_Piece(list(findings[start : start + CHUNK])), indent=2)
+        # '{\n  "findings": [\n    {...},\n    {...}\n  ]\n}' -> the items, already at their depth
+        yield (b",\n    " if start else b"\n    ") + piece[len(_PIECE_HEAD) : -len(_PIECE_TAIL)]
 
 
 def json_chunks(results: ResultsDocument) -> Iterator[bytes]:

@@ -263,8 +263,9 @@ EVALUATED = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED)
 
 
 def _counts(findings: Iterable[FindingInfo]) -> StatusCounts:
-    counted = Counter(f.status.value for f in findings)
-    return StatusCounts(**counted)
+    # Counted by member: an enum's `.value` is a Python-level property, slow over a large tenant's findings.
+    counted = Counter(f.status for f in findings)
+    return StatusCounts(**{s.value: counted[s] for s in Status})
 
 
 def compliance_rate(counts: StatusCounts) -> float | None:
@@ -389,10 +390,10 @@ def build_results(report: Report) -> ResultsDocument:
     failed = Counter(f.severity for f in findings if f.status is Status.FAIL)
     keys = _keys_in_use(inventory)
     ages = [k.age_days for k in keys if k.age_days is not None]
-    per_control = Counter((f.control_id, f.status.value) for f in findings)
+    per_control = Counter((f.control_id, f.status) for f in findings)
     controls = []
     for control in report.catalog:
-        own = StatusCounts(**{s.value: per_control[(control.id, s.value)] for s in Status})
+        own = StatusCounts(**{s.value: per_control[(control.id, s)] for s in Status})
         controls.append(
             ControlInfo(
                 id=control.id,
