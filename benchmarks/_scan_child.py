@@ -47,7 +47,7 @@ def peak_rss_kb() -> int:
     of this program's memory alone, so it is used where there is one.
     """
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1])

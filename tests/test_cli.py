@@ -166,6 +166,25 @@ def test_access_token_from_the_environment_is_used_for_arm_only() -> None:
     assert credential.get_token(endpoints.arm_scope).token == "abc.def.ghi"
     with pytest.raises(ClientAuthenticationError, match="ARM token"):
         credential.get_token("https://graph.microsoft.com/.default")
+    with pytest.raises(ClientAuthenticationError, match="ARM token"):
+        credential.get_token("https://vault.azure.net/.default")
+
+
+def test_key_vault_token_from_the_environment_is_used_for_the_data_plane_only() -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from cmkaudit.collect.credentials import default_credential
+    from cmkaudit.collect.http import Cloud, endpoints_for
+
+    endpoints = endpoints_for(Cloud.PUBLIC)
+    environ = {"CMKAUDIT_ACCESS_TOKEN": "arm", "CMKAUDIT_KEYVAULT_ACCESS_TOKEN": " kv "}
+    credential = default_credential(endpoints, environ)
+    assert credential.get_token("https://vault.azure.net/.default").token == "kv"
+    assert credential.get_token(endpoints.arm_scope).token == "arm"
+    with pytest.raises(ClientAuthenticationError, match="ARM and Key Vault tokens"):
+        credential.get_token("https://graph.microsoft.com/.default")
+    china = endpoints_for(Cloud.CHINA)
+    assert default_credential(china, environ).get_token("https://vault.azure.cn/.default").token == "kv"
 
 
 @pytest.mark.parametrize(

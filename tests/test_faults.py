@@ -109,6 +109,74 @@ def test_one_forbidden_subscription_is_reported_not_hidden(tmp_path: Path, monke
     assert "list Databricks workspaces" in operations
 
 
+POLICY_IN_DATA_PLANE_ONLY = generate_tenant(subscriptions=2, workspaces=3, rotation_policy_in_arm=False)
+
+
+def data_plane_statuses(arm: FakeArm) -> list[int]:
+    return [status for _, path, status in arm.requests if path.startswith("https://") and ".vault.azure.net/" in path]
+
+
+def reach_the_data_plane(arm: FakeArm, monkeypatch: pytest.MonkeyPatch, token: str | None = "fake-kv-token") -> None:
+    """The vaults' hosts through the fake server's proxy (ARM itself directly), with a Key Vault token or none."""
+    monkeypatch.setenv("HTTPS_PROXY", arm.proxy_url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    if token:
+        monkeypatch.setenv("CMKAUDIT_KEYVAULT_ACCESS_TOKEN", token)
+    else:
+        monkeypatch.delenv("CMKAUDIT_KEYVAULT_ACCESS_TOKEN", raising=False)
+
+
+def test_rotation_policies_are_read_from_the_data_plane_when_arm_omits_them(
+    clean_findings: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeArm(POLICY_IN_DATA_PLANE_ONLY) as arm:
+        reach_the_data_plane(arm, monkeypatch)
+        code, document = scan(arm, tmp_path, monkeypatch)
+        calls = data_plane_statuses(arm)
+    assert code == 0 and document["coverage"]["errors"] == []
+    assert statuses(document) == clean_findings
+    # Each of the six keys' policy, with the Key Vault token (after Key Vault's 401 challenge, unless the
+    # Key Vault client already holds the vault's challenge from an earlier test in this process).
+    assert calls.count(200) == 6 and set(calls) <= {200, 401}
+
+
+def test_a_data_plane_refusal_makes_only_that_rotation_policy_unknown(
+    clean_findings: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeArm(POLICY_IN_DATA_PLANE_ONLY, Faults(forbid=["kv-1-2.vault.azure.net"])) as arm:
+        reach_the_data_plane(arm, monkeypatch)
+        code, document = scan(arm, tmp_path, monkeypatch)
+        calls = data_plane_statuses(arm)
+    assert code == 3  # nothing failed, but the scan is incomplete
+    assert calls.count(403) == 1
+    changed = set(statuses(document)) - set(clean_findings)
+    assert {(control, workspace, status) for control, workspace, _, status in changed} == {
+        ("KEY-03", "dbw-1-2", "UNKNOWN")
+    }
+    assert len(changed) == 3  # the key encrypts the workspace's three scopes
+    (error,) = document["coverage"]["errors"]
+    assert (error["operation"], error["status_code"]) == ("get key rotation policy (data plane)", 403)
+    assert error["resource_id"] == "https://kv-1-2.vault.azure.net/keys/cmk/rotationpolicy"
+    assert "Get Rotation Policy" in error["hint"]
+
+
+def test_without_a_key_vault_token_no_token_goes_to_the_data_plane(
+    clean_findings: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CMKAUDIT_ACCESS_TOKEN alone: the ARM token is never sent to a vault; the reason says what to pass."""
+    with FakeArm(POLICY_IN_DATA_PLANE_ONLY) as arm:
+        reach_the_data_plane(arm, monkeypatch, token=None)
+        code, document = scan(arm, tmp_path, monkeypatch)
+        calls = data_plane_statuses(arm)
+    assert code == 3
+    assert set(calls) <= {401}  # at most Key Vault's challenge: no request with a token (the fake accepts any)
+    errors = document["coverage"]["errors"]
+    assert len(errors) == 6
+    assert all("CMKAUDIT_KEYVAULT_ACCESS_TOKEN" in e["hint"] for e in errors)
+    unknown = {(c, w) for c, w, _, status in set(statuses(document)) - set(clean_findings)}
+    assert {c for c, _ in unknown} == {"KEY-03"} and len(unknown) == 6
+
+
 def test_malformed_answers_do_not_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     faults = Faults(malformed=["/providers/microsoft.compute/diskencryptionsets", "/providers/microsoft.insights"])
     with FakeArm(TENANT, faults) as arm:

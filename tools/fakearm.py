@@ -6,9 +6,15 @@ subscription answering 429 with Retry-After), to fail (500/503), to drop connect
 chosen paths (403), to return malformed bodies, and to page lists with nextLink. It counts every
 request by method and path, so a test can assert that nothing but GET was sent.
 
+It also plays the vaults' data plane (https://<vault>.vault.azure.net, for rotation policies): an HTTP
+proxy on 127.0.0.1 (`proxy_url`, used through HTTPS_PROXY) tunnels *.vault.azure.net to the same
+server, whose certificate names them too; it answers as Key Vault does, a 401 challenge first.
+
     with FakeArm(generate_tenant(subscriptions=2, workspaces=3)) as arm:
         # cmkaudit scan --arm-endpoint arm.url --graph-endpoint arm.url
         #   with CMKAUDIT_ACCESS_TOKEN=... and REQUESTS_CA_BUNDLE=arm.ca_file
+        #   (and for the data plane: CMKAUDIT_KEYVAULT_ACCESS_TOKEN=..., HTTPS_PROXY=arm.proxy_url,
+        #    NO_PROXY=127.0.0.1)
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+import select
+import socket
+import socketserver
 import ssl
 import tempfile
 import threading
@@ -53,6 +62,9 @@ LISTED_KINDS = ("/workspaces", "/vaults", "/diskencryptionsets", "/storageaccoun
 """The per-subscription lists the scanner reads (and Resource Graph answers for)."""
 TENANT = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
 DATABRICKS_SP = "0f1e2d3c-4b5a-4697-8877-665544332211"
+SCANNER = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
+"""The scanning identity, as Key Vault names it in a refusal."""
+VAULT_SUFFIX = ".vault.azure.net"
 
 
 @dataclass
@@ -90,8 +102,12 @@ def _guid(*numbers: int) -> str:
     return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-8{digits[17:20]}-{digits[20:]}"
 
 
-def generate_tenant(subscriptions: int, workspaces: int) -> Tenant:
-    """`subscriptions` x `workspaces` compliant workspaces, each with its vault, a 3-version key, DES and storage."""
+def generate_tenant(subscriptions: int, workspaces: int, *, rotation_policy_in_arm: bool = True) -> Tenant:
+    """`subscriptions` x `workspaces` compliant workspaces, each with its vault, a 3-version key, DES and storage.
+
+    With `rotation_policy_in_arm` False, Resource Manager's key answers carry no rotation policy (as older
+    API versions did) and the policy is served by the vault's data plane only.
+    """
     tenant = Tenant([_guid(0xA, s) for s in range(subscriptions)])
     for s, sub in enumerate(tenant.subscriptions):
         tenant.add_subscription(sub, f"Fake subscription {s}")
@@ -196,9 +212,11 @@ def generate_tenant(subscriptions: int, workspaces: int) -> Tenant:
                     size=3072,
                     created=versions[0][1],
                     latest=versions[-1],
-                    policy=rotation_policy("P90D"),
+                    policy=rotation_policy("P90D") if rotation_policy_in_arm else None,
                 ),
             )
+            policy_url = f"{uri}keys/cmk/rotationpolicy"
+            tenant.add(policy_url.removeprefix("https://"), {"id": policy_url, **rotation_policy("P90D")})
             tenant.add(
                 f"{vault_id}/providers/Microsoft.Insights/diagnosticSettings",
                 {"value": [diagnostic_setting(vault_id, "audit", logs=audit_logs(), workspace="/law")]},
@@ -255,6 +273,43 @@ class _Bucket:
         return (1 - self.tokens) / self.refill
 
 
+class _TunnelProxy(socketserver.ThreadingTCPServer):
+    """An HTTP proxy that only tunnels (CONNECT) to *.vault.azure.net:443, always to the fake server's port."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], target_port: int) -> None:
+        self.target_port = target_port
+        super().__init__(address, _TunnelHandler)
+
+
+class _TunnelHandler(socketserver.StreamRequestHandler):
+    server: _TunnelProxy
+
+    def handle(self) -> None:
+        request = self.rfile.readline(65536).decode("latin-1").split()
+        while self.rfile.readline(65536) not in (b"\r\n", b"\n", b""):
+            pass  # the request's headers
+        host, _, port = (request[1] if len(request) > 1 else "").rpartition(":")
+        if len(request) < 3 or request[0] != "CONNECT" or not host.lower().endswith(VAULT_SUFFIX) or port != "443":
+            self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        with socket.create_connection(("127.0.0.1", self.server.target_port)) as upstream:
+            self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            self.wfile.flush()
+            client = self.connection
+            while True:
+                ready, _, _ = select.select([client, upstream], [], [], 30)
+                if not ready:
+                    return
+                for source in ready:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    (upstream if source is client else client).sendall(data)
+
+
 class FakeArm:
     """The server: start it in a `with` block; `url`, `ca_file` and the request log are its outputs."""
 
@@ -272,20 +327,27 @@ class FakeArm:
         self.ca_file = Path(self._dir.name) / "fake-arm-ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_file))
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1").configure_cert(self._context)
+        ca.issue_cert("127.0.0.1", f"*{VAULT_SUFFIX}").configure_cert(self._context)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._server.socket = self._context.wrap_socket(self._server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        port = self._server.server_address[1]
+        self.url = f"https://127.0.0.1:{port}"
+        self._proxy = _TunnelProxy(("127.0.0.1", 0), port)
+        self.proxy_url = f"http://127.0.0.1:{self._proxy.server_address[1]}"
+        self._threads = [
+            threading.Thread(target=server.serve_forever, daemon=True) for server in (self._server, self._proxy)
+        ]
 
     def __enter__(self) -> FakeArm:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *args: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        for server in (self._server, self._proxy):
+            server.shutdown()
+            server.server_close()
         self._dir.cleanup()
 
     @property
@@ -299,10 +361,18 @@ class FakeArm:
                 return pattern
         return None
 
-    def answer(self, method: str, raw_path: str, content: bytes = b"") -> tuple[int, Json | str | None, dict[str, str]]:
-        """Decide the answer to one request: (status, body or None to drop the connection, headers)."""
+    def answer(
+        self, method: str, raw_path: str, content: bytes = b"", host: str = "", authorization: str = ""
+    ) -> tuple[int, Json | str | None, dict[str, str]]:
+        """Decide the answer to one request: (status, body or None to drop the connection, headers).
+
+        A request to a vault's host is a data-plane request; its path, as faults match it, starts with the
+        host (e.g. "kv-1-2.vault.azure.net/keys/cmk/rotationpolicy").
+        """
         split = urlsplit(raw_path)
         path = unquote(split.path).rstrip("/").lower()
+        vault_host = host.lower() if host.lower().endswith(VAULT_SUFFIX) else ""
+        path = vault_host + path
         query = parse_qs(split.query)
         if self.faults.latency:
             time.sleep(self.faults.latency)
@@ -330,6 +400,8 @@ class FakeArm:
                     )
         if method != "GET":
             return 405, {"error": {"code": "MethodNotAllowed", "message": f"{method} is not served"}}, {}
+        if vault_host:
+            return self._data_plane_answer(vault_host, path, authorization)
         if any(p.lower() in path for p in self.faults.forbid):
             return (
                 403,
@@ -358,6 +430,28 @@ class FakeArm:
         if path in self.tenant.resources:
             return 200, self.tenant.resources[path], {}
         return 404, {"error": {"code": "ResourceNotFound", "message": f"{path} was not found"}}, {}
+
+    def _data_plane_answer(self, host: str, path: str, authorization: str) -> tuple[int, Json, dict[str, str]]:
+        """Key Vault's data plane: a 401 challenge without a token, then 403, the resource, or 404."""
+        if not authorization.lower().startswith("bearer "):
+            challenge = (
+                f'Bearer authorization="https://login.microsoftonline.com/{TENANT}", resource="https://vault.azure.net"'
+            )
+            error = {
+                "error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer or PoP token."}
+            }
+            return 401, error, {"WWW-Authenticate": challenge}
+        vault = host.split(".")[0]
+        if any(p.lower() in path for p in self.faults.forbid):
+            message = (
+                f"The user, group or application 'appid={SCANNER};oid={SCANNER};iss=https://sts.windows.net/{TENANT}/' "
+                f"does not have keys getrotationpolicy permission on key vault '{vault};location=westeurope'. "
+                "For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287"
+            )
+            return 403, {"error": {"code": "Forbidden", "message": message, "innererror": {"code": "AccessDenied"}}}, {}
+        if path in self.tenant.resources:
+            return 200, self.tenant.resources[path], {}
+        return 404, {"error": {"code": "KeyNotFound", "message": f"A key with (name/id) was not found ({path})"}}, {}
 
     def _graph_answer(self, content: bytes) -> tuple[int, Json | str | None, dict[str, str]]:
         """Resources - query (Azure Resource Graph), for the two queries cmkaudit sends, paged by $skipToken."""
@@ -470,9 +564,14 @@ class FakeArm:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 content = self.rfile.read(length) if length else b""
-                status, body, headers = server.answer(self.command, self.path, content)
+                host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+                authorization = self.headers.get("Authorization") or ""
+                status, body, headers = server.answer(self.command, self.path, content, host, authorization)
+                logged = unquote(urlsplit(self.path).path)
+                if host.lower().endswith(VAULT_SUFFIX):
+                    logged = f"https://{host.lower()}{logged}"
                 with server._lock:
-                    server.requests.append((self.command, unquote(urlsplit(self.path).path), status))
+                    server.requests.append((self.command, logged, status))
                 if body is None:
                     self.close_connection = True
                     self.connection.close()

@@ -20,6 +20,7 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpRes
 from azure.core.rest import HttpRequest, HttpResponse
 
 from cmkaudit import __version__
+from cmkaudit.collect.credentials import ACCESS_TOKEN_ENV, KEYVAULT_TOKEN_ENV
 from cmkaudit.collect.graph import (
     DES_TYPE,
     RESOURCE_TYPES,
@@ -140,6 +141,10 @@ def _arm_error(resource_id: str, operation: str, exc: HttpResponseError, scope: 
     return error
 
 
+_KEYVAULT_TOKEN_HINT = (
+    f"with {ACCESS_TOKEN_ENV}, pass one in {KEYVAULT_TOKEN_ENV}: az account get-access-token --resource "
+    "https://vault.azure.net (vault.azure.cn, vault.usgovcloudapi.net in the other clouds)"
+)
 DATA_PLANE_HINT = (
     "grant the scanner the key permission 'Get Rotation Policy' (access policies) or Key Vault Reader (Azure RBAC)"
 )
@@ -650,7 +655,8 @@ class AzureCollector:
         except ClientAuthenticationError as exc:
             error = collection_error(resource, operation, exc)
             if exc.status_code is None:  # no token for Key Vault, e.g. CMKAUDIT_ACCESS_TOKEN holds an ARM token
-                return key, [replace(error, hint="the credential cannot get a Key Vault token: " + DATA_PLANE_HINT)]
+                hint = f"the credential cannot get a Key Vault token ({_KEYVAULT_TOKEN_HINT}); then {DATA_PLANE_HINT}"
+                return key, [replace(error, hint=hint)]
             return key, [replace(error, hint=DATA_PLANE_HINT)]
         except HttpResponseError as exc:
             return key, [replace(collection_error(resource, operation, exc), hint=DATA_PLANE_HINT)]

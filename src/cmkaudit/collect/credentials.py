@@ -1,10 +1,12 @@
-"""Credentials: DefaultAzureCredential, a pre-issued ARM token, and the demo tenant's offline token."""
+"""Credentials: DefaultAzureCredential, pre-issued tokens (ARM, and optionally Graph and Key Vault), and the
+demo tenant's offline token."""
 
 from __future__ import annotations
 
 import base64
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from azure.core.credentials import AccessToken, TokenCredential
@@ -14,6 +16,7 @@ from cmkaudit.collect.http import Endpoints
 
 ACCESS_TOKEN_ENV = "CMKAUDIT_ACCESS_TOKEN"
 GRAPH_TOKEN_ENV = "CMKAUDIT_GRAPH_ACCESS_TOKEN"
+KEYVAULT_TOKEN_ENV = "CMKAUDIT_KEYVAULT_ACCESS_TOKEN"
 
 
 def _jwt_expiry(token: str) -> int | None:
@@ -31,25 +34,28 @@ def _jwt_expiry(token: str) -> int | None:
 
 
 class StaticTokenCredential:
-    """Bearer tokens issued elsewhere (e.g. `az account get-access-token`): one for ARM, optionally one for Graph.
+    """Bearer tokens issued elsewhere (e.g. `az account get-access-token`): one for ARM, optionally others
+    (Microsoft Graph, Key Vault's data plane), each for its own audience.
 
-    Each token answers only for its own audience; a request for another (a vault's data plane, or Graph
-    without a Graph token) fails with an explanation instead of sending a token where it does not belong.
+    A token answers only for its own audience; a request for another (a vault's data plane without a Key
+    Vault token, Graph without a Graph token) fails with an explanation instead of sending a token where
+    it does not belong.
     """
 
-    def __init__(
-        self, token: str, arm_scope: str, graph_token: str | None = None, graph_scope: str | None = None
-    ) -> None:
-        self._tokens = {arm_scope.rstrip("/"): token.strip()}
-        if graph_token and graph_scope:
-            self._tokens[graph_scope.rstrip("/")] = graph_token.strip()
+    def __init__(self, token: str, arm_scope: str, others: Mapping[str, tuple[str, str]] | None = None) -> None:
+        """`others`: scope -> (what the token is for, the token), e.g. {"https://vault.azure.net/.default":
+        ("Key Vault", "eyJ...")}."""
+        self._tokens = {arm_scope.rstrip("/"): ("ARM", token.strip())}
+        for scope, (audience, other) in (others or {}).items():
+            self._tokens[scope.rstrip("/")] = (audience, other.strip())
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         """The token for the requested audience, if one was given."""
         wanted = {s.rstrip("/") for s in scopes}
-        token = next((self._tokens[s] for s in wanted if s in self._tokens), None)
+        token = next((self._tokens[s][1] for s in wanted if s in self._tokens), None)
         if token is None or len(wanted) != 1:
-            held = "an ARM token" if len(self._tokens) == 1 else "ARM and Graph tokens"
+            audiences = [audience for audience, _ in self._tokens.values()]
+            held = "an ARM token" if len(audiences) == 1 else f"{', '.join(audiences[:-1])} and {audiences[-1]} tokens"
             raise ClientAuthenticationError(
                 message=f"{ACCESS_TOKEN_ENV} holds {held}; it cannot be used for {', '.join(scopes)}"
             )
@@ -76,8 +82,14 @@ def default_credential(endpoints: Endpoints, environ: dict[str, str]) -> TokenCr
     """
     token = environ.get(ACCESS_TOKEN_ENV, "").strip()
     if token:
-        graph = environ.get(GRAPH_TOKEN_ENV, "").strip() or None
-        return StaticTokenCredential(token, endpoints.arm_scope, graph, f"{endpoints.graph}/.default")
+        others = {}
+        graph = environ.get(GRAPH_TOKEN_ENV, "").strip()
+        if graph:
+            others[f"{endpoints.graph}/.default"] = ("Graph", graph)
+        keyvault = environ.get(KEYVAULT_TOKEN_ENV, "").strip()
+        if keyvault:
+            others[endpoints.keyvault_scope] = ("Key Vault", keyvault)
+        return StaticTokenCredential(token, endpoints.arm_scope, others)
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential(authority=endpoints.authority, additionally_allowed_tenants=["*"])

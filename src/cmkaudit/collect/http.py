@@ -62,13 +62,14 @@ class Cloud(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Endpoints:
-    """Where ARM and Microsoft Graph are, and the token audience for ARM."""
+    """Where ARM and Microsoft Graph are, and the token audiences for ARM and Key Vault's data plane."""
 
     cloud: Cloud
     arm: str
     arm_scope: str
     graph: str
     authority: str
+    keyvault_scope: str
 
 
 def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint: str | None = None) -> Endpoints:
@@ -81,6 +82,7 @@ def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint:
                 "https://management.azure.com/.default",
                 "https://graph.microsoft.com",
                 "login.microsoftonline.com",
+                "https://vault.azure.net/.default",
             )
         case Cloud.CHINA:
             base = Endpoints(
@@ -89,6 +91,7 @@ def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint:
                 "https://management.chinacloudapi.cn/.default",
                 "https://microsoftgraph.chinacloudapi.cn",
                 "login.chinacloudapi.cn",
+                "https://vault.azure.cn/.default",
             )
         case Cloud.US_GOVERNMENT:
             base = Endpoints(
@@ -97,6 +100,7 @@ def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint:
                 "https://management.usgovcloudapi.net/.default",
                 "https://graph.microsoft.us",
                 "login.microsoftonline.us",
+                "https://vault.usgovcloudapi.net/.default",
             )
     return Endpoints(
         cloud=base.cloud,
@@ -104,6 +108,7 @@ def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint:
         arm_scope=base.arm_scope,
         graph=(graph_endpoint or base.graph).rstrip("/"),
         authority=base.authority,
+        keyvault_scope=base.keyvault_scope,
     )
 
 
