@@ -104,35 +104,13 @@ class Cassette:
         then asks for a token and repeats the request. Both exchanges are recorded, as they happen.
         """
         uri = f"{vault_uri.rstrip('/')}/keys/{key}/rotationpolicy?api-version={ApiVersion.KEYVAULT_DATA_PLANE.value}"
-        challenge = (
-            f'Bearer authorization="https://login.microsoftonline.com/{tenant}", resource="https://vault.azure.net"'
-        )
-        self.get(
-            uri,
-            {"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer or PoP token."}},
-            status=401,
-            headers={"WWW-Authenticate": challenge},
-        )
+        body, headers = key_vault_challenge(tenant)
+        self.get(uri, body, status=401, headers=headers)
         if policy is not None:
             self.get(uri, {"id": uri.split("?")[0], **policy}, status=status)
             return
         vault = vault_uri.split("//")[1].split(".")[0]
-        self.get(
-            uri,
-            {
-                "error": {
-                    "code": "Forbidden",
-                    "message": (
-                        f"The user, group or application 'appid={SCANNER_OBJECT_ID};oid={SCANNER_OBJECT_ID};"
-                        f"iss=https://sts.windows.net/{tenant}/' does not have keys getrotationpolicy permission on "
-                        f"key vault '{vault};location=uksouth'. For help resolving this issue, please see "
-                        "https://go.microsoft.com/fwlink/?linkid=2125287"
-                    ),
-                    "innererror": {"code": "AccessDenied"},
-                }
-            },
-            status=403,
-        )
+        self.get(uri, key_vault_refusal(SCANNER_OBJECT_ID, tenant, vault, "uksouth"), status=403)
 
     def diagnostics(self, vault_id: str, settings: list[Json]) -> None:
         """Record DiagnosticSettings_List for a vault (listDiagnosticSettings.json)."""
@@ -389,6 +367,29 @@ def vault_body(
             "lastModifiedByType": "User",
         },
         "tags": {},
+    }
+
+
+def key_vault_challenge(tenant: str) -> tuple[Json, dict[str, str]]:
+    """Key Vault's answer to a request without a token: 401 with the challenge naming tenant and resource."""
+    challenge = f'Bearer authorization="https://login.microsoftonline.com/{tenant}", resource="https://vault.azure.net"'
+    body = {"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer or PoP token."}}
+    return body, {"WWW-Authenticate": challenge}
+
+
+def key_vault_refusal(principal: str, tenant: str, vault: str, location: str) -> Json:
+    """Key Vault's 403 body when the caller may not read a key's rotation policy."""
+    return {
+        "error": {
+            "code": "Forbidden",
+            "message": (
+                f"The user, group or application 'appid={principal};oid={principal};"
+                f"iss=https://sts.windows.net/{tenant}/' does not have keys getrotationpolicy permission on "
+                f"key vault '{vault};location={location}'. For help resolving this issue, please see "
+                "https://go.microsoft.com/fwlink/?linkid=2125287"
+            ),
+            "innererror": {"code": "AccessDenied"},
+        }
     }
 
 

@@ -49,6 +49,8 @@ from tools.build_cassettes import (
     disk_encryption_set_body,
     epoch,
     key_body,
+    key_vault_challenge,
+    key_vault_refusal,
     key_versions_body,
     rotation_policy,
     storage_account_body,
@@ -434,21 +436,10 @@ class FakeArm:
     def _data_plane_answer(self, host: str, path: str, authorization: str) -> tuple[int, Json, dict[str, str]]:
         """Key Vault's data plane: a 401 challenge without a token, then 403, the resource, or 404."""
         if not authorization.lower().startswith("bearer "):
-            challenge = (
-                f'Bearer authorization="https://login.microsoftonline.com/{TENANT}", resource="https://vault.azure.net"'
-            )
-            error = {
-                "error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer or PoP token."}
-            }
-            return 401, error, {"WWW-Authenticate": challenge}
-        vault = host.split(".")[0]
+            body, headers = key_vault_challenge(TENANT)
+            return 401, body, headers
         if any(p.lower() in path for p in self.faults.forbid):
-            message = (
-                f"The user, group or application 'appid={SCANNER};oid={SCANNER};iss=https://sts.windows.net/{TENANT}/' "
-                f"does not have keys getrotationpolicy permission on key vault '{vault};location=westeurope'. "
-                "For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287"
-            )
-            return 403, {"error": {"code": "Forbidden", "message": message, "innererror": {"code": "AccessDenied"}}}, {}
+            return 403, key_vault_refusal(SCANNER, TENANT, host.split(".")[0], "westeurope"), {}
         if path in self.tenant.resources:
             return 200, self.tenant.resources[path], {}
         return 404, {"error": {"code": "KeyNotFound", "message": f"A key with (name/id) was not found ({path})"}}, {}
