@@ -47,17 +47,29 @@ def test_results_schema_is_generated_from_the_model() -> None:
 
 
 @pytest.mark.parametrize("chunk", [5000, 7, 1])
-def test_json_report_is_the_document_as_python_json_would_write_it(
+def test_json_report_is_the_document_with_one_finding_per_line(
     chunk: int, demo_outputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Written piece by piece, the file is exactly what json.dumps would write, whatever the piece size."""
+    """Written piece by piece, the file is what json.dumps would write with an indent of 2, except that each
+    finding is one compact line, whatever the piece size."""
     from cmkaudit.report import json_report
 
     monkeypatch.setattr(json_report, "CHUNK", chunk)
     document = ResultsDocument.model_validate_json((demo_outputs / "cmkaudit-results.json").read_text())
+    assert len(document.findings) > 7
     for results in (document, document.model_copy(update={"findings": []})):
         written = json_report.write_json(results, tmp_path / "results.json").read_text(encoding="utf-8")
-        assert written == json.dumps(json_report.results_json(results), indent=2, ensure_ascii=False) + "\n"
+        expected = json_report.results_json(results)
+        assert json.loads(written) == expected
+        findings = ["    " + json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in expected["findings"]]
+        placeholder = "FINDINGS-GO-HERE"
+        expected["findings"] = [placeholder]  # in its place: the document's keys keep their order
+        layout = json.dumps(expected, indent=2, ensure_ascii=False) + "\n"
+        if findings:
+            layout = layout.replace(f'    "{placeholder}"', ",\n".join(findings))
+        else:
+            layout = layout.replace(f'[\n    "{placeholder}"\n  ]', "[]")
+        assert written == layout
 
 
 def test_sarif_is_valid_against_the_official_schema(demo_outputs: Path) -> None:

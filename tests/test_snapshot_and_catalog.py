@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cmkaudit.errors import MetadataError, SnapshotError
 from cmkaudit.evaluate.catalog import load_catalog
 from cmkaudit.evaluate.durations import duration_days
 from cmkaudit.ids import is_guid, parse_arm_id, parse_key_url, vault_host
-from cmkaudit.inventory.snapshot import inventory_from_json, inventory_to_json, load_snapshot, save_snapshot
+from cmkaudit.inventory.snapshot import (
+    inventory_from_json,
+    inventory_to_json,
+    load_snapshot,
+    save_snapshot,
+    write_json_atomic,
+)
 
 from .conftest import ROOT, inventory, key, vault
 
@@ -22,6 +31,24 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
     save_snapshot(original, path)
     assert load_snapshot(path) == original
     assert not list(tmp_path.glob(".snap.json.*"))  # no temporary file left behind
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=_JSON_VALUES)
+def test_json_files_are_written_as_json_dumps_writes_them(document: object) -> None:
+    """Snapshots and SARIF files: the bytes of `json.dumps(document, indent=2, ensure_ascii=False)`, whatever
+    the document holds (numbers keep their text, every string its escapes, empty containers their brackets)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "document.json"
+        write_json_atomic(path, document)
+        assert path.read_text(encoding="utf-8") == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def test_snapshot_read_in_one_pass_or_carefully_is_the_same(tmp_path: Path) -> None:

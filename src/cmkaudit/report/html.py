@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from cmkaudit._data import data_path
 from cmkaudit.evaluate.model import Severity, Status
 from cmkaudit.ids import id_key
 from cmkaudit.inventory.snapshot import write_text_atomic
-from cmkaudit.report.results import FindingInfo, ResultsDocument
+from cmkaudit.report.results import ResultsDocument
 
 STATUS_ORDER = (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED, Status.PASS, Status.NOT_APPLICABLE)
 STATUS_TEXT = {
@@ -45,11 +45,6 @@ class Bar:
     total: int
 
 
-def _worst(findings: Iterable[FindingInfo]) -> Status | None:
-    statuses = {f.status for f in findings}
-    return next((s for s in STATUS_ORDER if s in statuses), None)
-
-
 def _bars(results: ResultsDocument, width: float) -> list[Bar]:
     bars = []
     for control in results.controls:
@@ -65,21 +60,35 @@ def _bars(results: ResultsDocument, width: float) -> list[Bar]:
     return bars
 
 
-def _matrix(results: ResultsDocument) -> list[tuple[str, str, list[tuple[str, Status | None]]]]:
-    """Rows of (workspace name, workspace id, [(control id, worst status)])."""
-    grouped: dict[tuple[str, str], list[FindingInfo]] = {}
+_RANK = {s: i for i, s in enumerate(STATUS_ORDER)}  # worst first
+_NO_FINDING = len(STATUS_ORDER)
+_CELLS: list[str] = [
+    *(f'<td class="cell cell-{s.value}">{STATUS_TEXT[s]}</td>' for s in STATUS_ORDER),
+    '<td class="cell cell-NOT_APPLICABLE">&ndash;</td>',
+]
+"""A matrix cell for each rank of status, then one for a control with no finding on the workspace: markup of
+constants only, nothing from Azure. They are written here rather than in the template, because a large
+tenant's matrix has hundreds of thousands of cells."""
+
+
+def _matrix(results: ResultsDocument) -> list[tuple[str, str, Markup]]:
+    """Rows of (workspace name, workspace id, its cells: the worst status of each control on it)."""
+    worst: dict[tuple[str, str], int] = {}  # (workspace, control) -> rank of the worst status
     keys: dict[str, str] = {}  # each resource id normalised once, not once per finding
+    rank = _RANK
     for f in results.findings:
         key = keys.get(f.resource_id)
         if key is None:
             key = keys[f.resource_id] = id_key(f.resource_id)
-        grouped.setdefault((key, f.control_id), []).append(f)
+        cell = (key, f.control_id)
+        if rank[f.status] < worst.get(cell, _NO_FINDING):
+            worst[cell] = rank[f.status]
+    controls = [c.id for c in results.controls]
     rows = []
     for workspace in results.workspaces:
         key = id_key(workspace.id)
-        rows.append(
-            (workspace.name, workspace.id, [(c.id, _worst(grouped.get((key, c.id), []))) for c in results.controls])
-        )
+        cells = Markup("".join([_CELLS[worst.get((key, c), _NO_FINDING)] for c in controls]))
+        rows.append((workspace.name, workspace.id, cells))
     return rows
 
 

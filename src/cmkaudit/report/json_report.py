@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
+import msgspec
+from pydantic import BaseModel
 
 from cmkaudit.inventory.snapshot import write_chunks_atomic
 from cmkaudit.report.results import FindingInfo, ResultsDocument
@@ -16,17 +16,20 @@ CHUNK = 5000
 """Findings serialised at a time: the file is written piece by piece, never held whole in memory."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    """Some findings, wrapped as the document wraps them, so the serialiser indents them as deep."""
+def _model_json(value: object) -> object:
+    """The few pydantic models a finding holds (its remediation, its waiver), as pydantic writes them."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"cannot write {type(value).__name__} in a finding")
 
-    findings: list[FindingInfo]
 
-
-_PIECE: TypeAdapter[_Piece] = TypeAdapter(_Piece)
-_PIECE_HEAD = b'{\n  "findings": [\n    '
-_PIECE_TAIL = b"\n  ]\n}"
+# msgspec writes findings (records: slotted dataclasses of strings, enums and tuples) several times as fast as
+# pydantic's serialiser, which writes the rest of the document; both write what a finding holds the way
+# `json.dumps` does (a test holds each finding's line equal to it).
+_ENCODER = msgspec.json.Encoder(enc_hook=_model_json)
 _EMPTY = b'\n  "findings": [],'
+_ITEM_SEPARATOR = b",\n    "
+"""Between two findings: they are items of an array two levels deep."""
 
 
 def results_json(results: ResultsDocument) -> dict[str, Any]:
@@ -34,17 +37,22 @@ def results_json(results: ResultsDocument) -> dict[str, Any]:
     return results.model_dump(mode="json")
 
 
-def _findings(findings: Sequence[FindingInfo]) -> Iterator[bytes]:
-    """The findings array's items, at the depth they have in the document (two levels of two spaces)."""
+def _findings(findings: Sequence[FindingInfo]) -> Iterator[bytes | memoryview]:
+    """The findings array's items, one finding per line, indented to their depth in the document."""
     for start in range(0, len(findings), CHUNK):
-        piece = _PIECE.dump_json(_Piece(list(findings[start : start + CHUNK])), indent=2)
-        # '{\n  "findings": [\n    {...},\n    {...}\n  ]\n}' -> the items, already at their depth
-        yield (b",\n    " if start else b"\n    ") + piece[len(_PIECE_HEAD) : -len(_PIECE_TAIL)]
+        # One compact JSON object per line. JSON text never holds a raw newline, so the line breaks are
+        # exactly the boundaries between findings. (Views, not slices: no copy of hundreds of megabytes.)
+        lines = _ENCODER.encode_lines(findings[start : start + CHUNK])
+        yield _ITEM_SEPARATOR[1:] if start == 0 else _ITEM_SEPARATOR
+        yield memoryview(lines.replace(b"\n", _ITEM_SEPARATOR))[: -len(_ITEM_SEPARATOR)]
 
 
-def json_chunks(results: ResultsDocument) -> Iterator[bytes]:
-    """The results file, piece by piece: the same bytes as `json.dumps(results_json(results), indent=2,
-    ensure_ascii=False)` plus a newline (a test holds them equal), from pydantic's serialiser."""
+def json_chunks(results: ResultsDocument) -> Iterator[bytes | memoryview]:
+    """The results file, piece by piece: laid out as `json.dumps(results_json(results), indent=2,
+    ensure_ascii=False)` would, except that each finding is one compact line. A finding changed between two
+    scans is one changed line of a diff, a `grep` finds whole findings, and the file is a fifth smaller and
+    several times faster to write than fully indented (a large tenant has hundreds of thousands of findings).
+    The findings are written by msgspec, the rest by pydantic's serialiser."""
     head = results.model_copy(update={"findings": []})
     text = head.__pydantic_serializer__.to_json(head, indent=2)
     before, found, after = text.partition(_EMPTY)
