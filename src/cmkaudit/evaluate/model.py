@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
+from typing import Annotated, Literal
 
-from cmkaudit.ids import ControlId, ResourceId
+from pydantic import ConfigDict, Field
+
+from cmkaudit.ids import ControlId, ResourceId, id_key
 from cmkaudit.inventory.model import Scope
 from cmkaudit.records import record
 
@@ -62,37 +66,68 @@ class Verdict:
     evidence: tuple[Evidence, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AppliedWaiver:
     """The waiver that suppressed a finding, and the status the finding had."""
 
     justification: str
     owner: str
-    expires: str
-    """ISO date: the last day the waiver applies."""
-    waived_status: Status
+    expires: date
+    """The last day the waiver applies."""
+    waived_status: Literal["FAIL", "UNKNOWN"]
+
+
+@record
+class RemediationSteps:
+    """How to fix a failure of a control; on a finding, filled in for its resource."""
+
+    arm_path: str
+    portal: str
+    cli: str
+    terraform: str | None
 
 
 @record
 class Finding:
-    """One control evaluated on one resource (a workspace, or one encryption scope of a workspace)."""
+    """One control evaluated on one resource (a workspace, or one encryption scope of a workspace), with its
+    evidence."""
+
+    # The engine makes hundreds of thousands on a large tenant; the results document and every report use them
+    # as they are (only those to act on are copied, to carry their remediation). A record, not a pydantic
+    # model: pydantic still validates it when a results file is read and gives its schema.
+    __pydantic_config__ = ConfigDict(extra="forbid")
 
     control_id: ControlId
     title: str
     severity: Severity
     status: Status
-    resource_id: ResourceId
+    resource_id: Annotated[ResourceId, Field(description="ARM id of the workspace the finding concerns")]
     resource_name: str
     scope: Scope | None
     """The workspace encryption scope the finding concerns; None for workspace-wide controls."""
     reason: str
     evidence: tuple[Evidence, ...]
     waiver: AppliedWaiver | None = None
+    remediation: Annotated[
+        RemediationSteps | None,
+        Field(
+            description="for FAIL, UNKNOWN and SUPPRESSED findings: the control's steps, filled in for this resource"
+        ),
+    ] = None
+    baseline: Annotated[
+        Literal["new", "unchanged"] | None,
+        Field(description="for FAIL and UNKNOWN findings, when a baseline was given"),
+    ] = None
 
     @property
     def sort_key(self) -> tuple[str, str, str]:
         """Findings are reported in (control id, resource id, scope) order."""
         return (self.control_id, self.resource_id.lower(), self.scope.value if self.scope else "")
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """What makes a finding the same finding across scans."""
+        return (self.control_id, id_key(self.resource_id), self.scope.value if self.scope else "")
 
 
 @dataclass(frozen=True, slots=True)

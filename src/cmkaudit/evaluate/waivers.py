@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
+from typing import Literal
 
 from cmkaudit.evaluate.model import AppliedWaiver, Finding, Status
 from cmkaudit.ids import ControlId
@@ -77,7 +78,8 @@ def apply_waivers(
         if waiver.expires < today:
             result.append(finding)
             continue
-        applied = AppliedWaiver(waiver.justification, waiver.owner, waiver.expires.isoformat(), finding.status)
+        was: Literal["FAIL", "UNKNOWN"] = "FAIL" if finding.status is Status.FAIL else "UNKNOWN"
+        applied = AppliedWaiver(waiver.justification, waiver.owner, waiver.expires, was)
         result.append(replace(finding, status=Status.SUPPRESSED, waiver=applied))
     outcomes = tuple(
         WaiverOutcome(

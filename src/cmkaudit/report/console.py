@@ -16,9 +16,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cmkaudit.evaluate.model import Severity, Status
+from cmkaudit.evaluate.model import Finding, Severity, Status
 from cmkaudit.ids import id_key
-from cmkaudit.report.results import FindingInfo, ResultsDocument
+from cmkaudit.report.results import ResultsDocument
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -48,11 +48,11 @@ def _status(status: Status) -> Text:
     return Text(label, style=STATUS_STYLE[status])
 
 
-def _scope(finding: FindingInfo) -> Text:
+def _scope(finding: Finding) -> Text:
     return Text(SCOPE_LABELS.get(finding.scope.value, finding.scope.value) if finding.scope else "workspace")
 
 
-def _reason(finding: FindingInfo) -> Text:
+def _reason(finding: Finding) -> Text:
     text = clean(finding.reason)
     if finding.baseline == "new":
         text.append("  [new since the baseline]", style="bold")
@@ -65,7 +65,7 @@ def _reason(finding: FindingInfo) -> Text:
     return text
 
 
-def _workspace_table(name: str, resource_id: str, findings: list[FindingInfo]) -> Table:
+def _workspace_table(name: str, resource_id: str, findings: list[Finding]) -> Table:
     """One workspace's findings; NOT_APPLICABLE rows are counted in the caption, not listed."""
     title = clean(name)
     identifier = clean(resource_id)
@@ -160,7 +160,7 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
     if len(results.workspaces) > WORKSPACE_TABLES_UP_TO:
         _large_tenant(console, results)
     else:
-        by_workspace: dict[str, list[FindingInfo]] = {}
+        by_workspace: dict[str, list[Finding]] = {}
         for f in results.findings:
             by_workspace.setdefault(id_key(f.resource_id), []).append(f)
         order = {c.id: i for i, c in enumerate(results.controls)}

@@ -9,8 +9,9 @@ from typing import Any
 import msgspec
 from pydantic import BaseModel
 
+from cmkaudit.evaluate.model import Finding
 from cmkaudit.inventory.snapshot import write_chunks_atomic
-from cmkaudit.report.results import FindingInfo, ResultsDocument
+from cmkaudit.report.results import ResultsDocument
 
 CHUNK = 5000
 """Findings serialised at a time: the file is written piece by piece, never held whole in memory."""
@@ -37,7 +38,7 @@ def results_json(results: ResultsDocument) -> dict[str, Any]:
     return results.model_dump(mode="json")
 
 
-def _findings(findings: Sequence[FindingInfo]) -> Iterator[bytes | memoryview]:
+def _findings(findings: Sequence[Finding]) -> Iterator[bytes | memoryview]:
     """The findings array's items, one finding per line, indented to their depth in the document."""
     for start in range(0, len(findings), CHUNK):
         # One compact JSON object per line. JSON text never holds a raw newline, so the line breaks are

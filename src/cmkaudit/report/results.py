@@ -11,17 +11,17 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cmkaudit.evaluate.model import Evidence, Finding, Severity, Status
+from cmkaudit.evaluate.model import Finding, RemediationSteps, Severity, Status
 from cmkaudit.ids import id_key
 from cmkaudit.inventory.links import find_dbfs_storage_account
 from cmkaudit.inventory.model import Inventory, KeyVersion, Scope
-from cmkaudit.records import record
 
 if TYPE_CHECKING:
+    from cmkaudit.evaluate.catalog import Remediation
     from cmkaudit.report import Report
 
 RESULTS_KIND: Literal["cmkaudit.results"] = "cmkaudit.results"
@@ -119,13 +119,6 @@ class Coverage(_Model):
     errors: list[CollectionErrorInfo]
 
 
-class RemediationInfo(_Model):
-    arm_path: str
-    portal: str
-    cli: str
-    terraform: str | None
-
-
 class ControlInfo(_Model):
     id: str = Field(pattern=r"^[A-Z]{2,4}-\d{2}$")
     title: str
@@ -133,7 +126,7 @@ class ControlInfo(_Model):
     applies_to: Literal["workspace", "key_usage"]
     rationale: str
     impact: str
-    remediation: RemediationInfo
+    remediation: RemediationSteps
     references: list[str]
     frameworks: dict[str, list[str]]
     counts: StatusCounts
@@ -161,51 +154,6 @@ class KeyInUse(_Model):
     expires: datetime | None
     days_to_expiry: int | None
     used_by: list[str] = Field(description="'workspace name: scope' for every scope encrypted with this version")
-
-
-class AppliedWaiverInfo(_Model):
-    justification: str
-    owner: str
-    expires: date
-    waived_status: Literal["FAIL", "UNKNOWN"]
-
-
-@record
-class FindingInfo:
-    """One control's verdict on one workspace (or one encryption scope of it), with its evidence."""
-
-    # A record (cmkaudit.records), not a pydantic model: a large tenant has hundreds of thousands of findings, and
-    # building, holding and serialising a model for each cost several times the evaluation itself. pydantic
-    # still validates it when a results file is read, serialises it and gives its schema. The evidence is
-    # the evaluation's own `Evidence` records, shared rather than copied.
-
-    __pydantic_config__ = ConfigDict(extra="forbid")
-
-    control_id: str
-    title: str
-    severity: Severity
-    status: Status
-    resource_id: Annotated[str, Field(description="ARM id of the workspace the finding concerns")]
-    resource_name: str
-    scope: Scope | None
-    reason: str
-    evidence: tuple[Evidence, ...]
-    waiver: AppliedWaiverInfo | None
-    remediation: Annotated[
-        RemediationInfo | None,
-        Field(
-            description="for FAIL, UNKNOWN and SUPPRESSED findings: the control's steps, filled in for this resource"
-        ),
-    ] = None
-    baseline: Annotated[
-        Literal["new", "unchanged"] | None,
-        Field(description="for FAIL and UNKNOWN findings, when a baseline was given"),
-    ] = None
-
-    @property
-    def identity(self) -> tuple[str, str, str]:
-        """What makes a finding the same finding across scans."""
-        return (self.control_id, id_key(self.resource_id), self.scope.value if self.scope else "")
 
 
 class WaiverInfo(_Model):
@@ -250,7 +198,7 @@ class ResultsDocument(_Model):
     workspaces: list[WorkspaceInfo]
     keys: list[KeyInUse]
     waivers: list[WaiverInfo]
-    findings: list[FindingInfo]
+    findings: list[Finding]
     baseline: BaselineInfo | None = None
 
     def control(self, control_id: str) -> ControlInfo | None:
@@ -259,10 +207,12 @@ class ResultsDocument(_Model):
 
 
 PROBLEMS = frozenset({Status.FAIL, Status.UNKNOWN})
+ACTIONABLE = frozenset({Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED})
+"""The findings that carry their control's remediation steps."""
 EVALUATED = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED)
 
 
-def _counts(findings: Iterable[FindingInfo]) -> StatusCounts:
+def _counts(findings: Iterable[Finding]) -> StatusCounts:
     # Counted by member: an enum's `.value` is a Python-level property, slow over a large tenant's findings.
     counted = Counter(f.status for f in findings)
     return StatusCounts(**{s.value: counted[s] for s in Status})
@@ -272,31 +222,6 @@ def compliance_rate(counts: StatusCounts) -> float | None:
     """Passed over evaluated (NOT_APPLICABLE left out; UNKNOWN and SUPPRESSED are not compliant)."""
     evaluated = sum(counts.get(s) for s in EVALUATED)
     return round(counts.PASS / evaluated, 4) if evaluated else None
-
-
-def _finding(finding: Finding, remediation: RemediationInfo | None) -> FindingInfo:
-    """The finding as the document holds it (its evidence records shared with the evaluation)."""
-    waiver = finding.waiver
-    return FindingInfo(
-        control_id=finding.control_id,
-        title=finding.title,
-        severity=finding.severity,
-        status=finding.status,
-        resource_id=finding.resource_id,
-        resource_name=finding.resource_name,
-        scope=finding.scope,
-        reason=finding.reason,
-        evidence=finding.evidence,
-        waiver=None
-        if waiver is None
-        else AppliedWaiverInfo(
-            justification=waiver.justification,
-            owner=waiver.owner,
-            expires=date.fromisoformat(waiver.expires),
-            waived_status="FAIL" if waiver.waived_status is Status.FAIL else "UNKNOWN",
-        ),
-        remediation=remediation,
-    )
 
 
 def _placeholders(finding: Finding, inventory: Inventory) -> dict[str, str]:
@@ -327,7 +252,16 @@ def _placeholders(finding: Finding, inventory: Inventory) -> dict[str, str]:
     return values
 
 
-def _remediation_for(finding: Finding, control: RemediationInfo, inventory: Inventory) -> RemediationInfo:
+def _steps(remediation: Remediation) -> RemediationSteps:
+    return RemediationSteps(
+        arm_path=remediation.arm_path,
+        portal=remediation.portal,
+        cli=remediation.cli,
+        terraform=remediation.terraform,
+    )
+
+
+def _remediation_for(finding: Finding, control: RemediationSteps, inventory: Inventory) -> RemediationSteps:
     values = _placeholders(finding, inventory)
 
     def fill(text: str) -> str:
@@ -335,7 +269,7 @@ def _remediation_for(finding: Finding, control: RemediationInfo, inventory: Inve
             text = text.replace(placeholder, value)
         return text
 
-    return RemediationInfo(
+    return RemediationSteps(
         arm_path=control.arm_path,
         portal=control.portal,
         cli=fill(control.cli),
@@ -379,18 +313,19 @@ def _keys_in_use(inventory: Inventory) -> list[KeyInUse]:
 def build_results(report: Report) -> ResultsDocument:
     """The results document of one evaluation."""
     inventory, settings = report.inventory, report.settings
-    remedies = {c.id: RemediationInfo(**c.remediation.model_dump()) for c in report.catalog}
+    remedies = {c.id: _steps(c.remediation) for c in report.catalog}
+    # The evaluation's findings themselves; only those to act on are copied, to carry their remediation.
     findings = [
-        _finding(f, _remediation_for(f, remedies[f.control_id], inventory))
-        if f.status in (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED) and f.control_id in remedies
-        else _finding(f, None)
+        replace(f, remediation=_remediation_for(f, remedies[f.control_id], inventory))
+        if f.status in ACTIONABLE and f.control_id in remedies
+        else f
         for f in report.findings
     ]
     counts = _counts(findings)
     failed = Counter(f.severity for f in findings if f.status is Status.FAIL)
     keys = _keys_in_use(inventory)
     ages = [k.age_days for k in keys if k.age_days is not None]
-    per_control = Counter((f.control_id, f.status) for f in findings)
+    per_control: Counter[tuple[str, Status]] = Counter((f.control_id, f.status) for f in findings)
     controls = []
     for control in report.catalog:
         own = StatusCounts(**{s.value: per_control[(control.id, s)] for s in Status})
@@ -402,7 +337,7 @@ def build_results(report: Report) -> ResultsDocument:
                 applies_to=control.applies_to.value,
                 rationale=control.rationale,
                 impact=control.impact,
-                remediation=RemediationInfo(**control.remediation.model_dump()),
+                remediation=remedies[control.id],
                 references=list(control.references),
                 frameworks={k: list(v) for k, v in control.frameworks.model_dump().items() if v},
                 counts=own,

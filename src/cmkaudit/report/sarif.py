@@ -21,9 +21,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from cmkaudit.evaluate.model import Severity, Status
+from cmkaudit.evaluate.model import Finding, Severity, Status
 from cmkaudit.inventory.snapshot import write_json_atomic
-from cmkaudit.report.results import ControlInfo, FindingInfo, ResultsDocument
+from cmkaudit.report.results import ControlInfo, ResultsDocument
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://learn.microsoft.com/azure/databricks/security/keys/customer-managed-keys"
@@ -94,19 +94,19 @@ def _rule(control: ControlInfo) -> dict[str, Any]:
     }
 
 
-def fingerprint(finding: FindingInfo) -> str:
+def fingerprint(finding: Finding) -> str:
     """Stable across runs: the control, the resource (case-insensitive) and the scope."""
     identity = "|".join(finding.identity)
     return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
-def _message(finding: FindingInfo) -> str:
+def _message(finding: Finding) -> str:
     where = f" ({finding.scope.value})" if finding.scope else ""
     status = finding.waiver.waived_status if finding.waiver else finding.status.value
     return f"{finding.control_id} {status} on {finding.resource_name}{where}: {finding.reason}"
 
 
-def _result(finding: FindingInfo, rule_index: int) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
     effective = Status(finding.waiver.waived_status) if finding.waiver else finding.status
     unknown = effective is Status.UNKNOWN
     result: dict[str, Any] = {
