@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from pydantic import BaseModel
 
 from cmkaudit.evaluate.model import Finding
 from cmkaudit.inventory.snapshot import write_chunks_atomic
@@ -17,17 +16,10 @@ CHUNK = 5000
 """Findings serialised at a time: the file is written piece by piece, never held whole in memory."""
 
 
-def _model_json(value: object) -> object:
-    """The few pydantic models a finding holds (its remediation, its waiver), as pydantic writes them."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    raise TypeError(f"cannot write {type(value).__name__} in a finding")
-
-
-# msgspec writes findings (records: slotted dataclasses of strings, enums and tuples) several times as fast as
-# pydantic's serialiser, which writes the rest of the document; both write what a finding holds the way
-# `json.dumps` does (a test holds each finding's line equal to it).
-_ENCODER = msgspec.json.Encoder(enc_hook=_model_json)
+# msgspec writes findings (records of strings, enums, dates and tuples) several times as fast as pydantic's
+# serialiser, which writes the rest of the document; both write what a finding holds the way `json.dumps`
+# does (a test holds each finding's line equal to it). Anything else in a finding is an error, not a guess.
+_ENCODER = msgspec.json.Encoder()
 _EMPTY = b'\n  "findings": [],'
 _ITEM_SEPARATOR = b",\n    "
 """Between two findings: they are items of an array two levels deep."""
