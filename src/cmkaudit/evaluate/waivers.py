@@ -69,7 +69,10 @@ def apply_waivers(
     counts = [0] * len(rules)
     result: list[Finding] = []
     for finding in findings:
-        index = next((i for i, w in enumerate(rules) if finding.status in WAIVABLE and w.matches(finding)), None)
+        if not rules or finding.status not in WAIVABLE:
+            result.append(finding)
+            continue
+        index = next((i for i, w in enumerate(rules) if w.matches(finding)), None)
         if index is None:
             result.append(finding)
             continue
