@@ -3,13 +3,52 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from cmkaudit.evaluate.catalog import AppliesTo, Catalog, ControlMeta
-from cmkaudit.evaluate.checks import KEY_USAGE_CHECKS, SEVERITY_RAISED_FOR_SENSITIVE, WORKSPACE_CHECKS, workspace_of
-from cmkaudit.evaluate.model import Finding, Settings, Severity, Status
+from cmkaudit.evaluate.checks import (
+    KEY_USAGE_CHECKS,
+    SEVERITY_RAISED_FOR_SENSITIVE,
+    WORKSPACE_CHECKS,
+    KeyUsageCheck,
+    SubjectCheck,
+    workspace_of,
+)
+from cmkaudit.evaluate.model import Finding, Settings, Severity, Status, Verdict
 from cmkaudit.inventory.model import Inventory, KeyUsage, Workspace
+
+Resolved = dict[Callable[[KeyUsage, Inventory], object], list[object]]
+"""What each usage leads to (a vault, a key, a key version, or the verdict when it leads nowhere), by the
+function that finds it: found once per evaluation, for every check that judges that kind of subject."""
+
+
+def _usage_verdicts(
+    check: KeyUsageCheck,
+    inventory: Inventory,
+    settings: Settings,
+    usages: Sequence[tuple[KeyUsage, str]],
+    subjects: Resolved,
+) -> Iterator[Verdict]:
+    """A key-usage check's verdict on each usage, in order. A check on the usage's vault, key or key version
+    alone judges each of those once; the usages that lead to it share the verdict (see `SubjectCheck`)."""
+    if not isinstance(check, SubjectCheck):
+        for usage, _ in usages:
+            yield check(usage, inventory, settings)
+        return
+    found = subjects.get(check.resolve)
+    if found is None:
+        found = subjects[check.resolve] = [check.resolve(usage, inventory) for usage, _ in usages]
+    judged: dict[Hashable, Verdict] = {}
+    for subject in found:
+        if isinstance(subject, Verdict):
+            yield subject
+            continue
+        same = check.same(subject)
+        verdict = judged.get(same)
+        if verdict is None:
+            verdict = judged[same] = check.judge(subject, inventory, settings)
+        yield verdict
 
 
 def _evaluate_control(
@@ -19,6 +58,7 @@ def _evaluate_control(
     workspaces: Sequence[Workspace],
     usages: Sequence[tuple[KeyUsage, str]],
     sensitive: frozenset[str],
+    subjects: Resolved,
 ) -> Iterator[Finding]:
     """One control over the workspaces or key usages, given in report order."""
     control_id, title, severity = control.control_id, control.title, control.severity
@@ -42,9 +82,8 @@ def _evaluate_control(
                     verdict.evidence,
                 )
         case AppliesTo.KEY_USAGE:
-            usage_check = KEY_USAGE_CHECKS[control_id]
-            for usage, name in usages:
-                verdict = usage_check(usage, inventory, settings)
+            verdicts = _usage_verdicts(KEY_USAGE_CHECKS[control_id], inventory, settings, usages, subjects)
+            for (usage, name), verdict in zip(usages, verdicts, strict=True):
                 yield Finding(
                     control_id,
                     title,
@@ -72,10 +111,11 @@ def evaluate(inventory: Inventory, catalog: Catalog, settings: Settings) -> tupl
     )
     sensitive = frozenset(w.id for w in inventory.workspaces if settings.is_sensitive(w.tags))
     controls = sorted(catalog, key=lambda c: c.control_id)
+    subjects: Resolved = {}
     return tuple(
         f
         for control in controls
-        for f in _evaluate_control(control, inventory, settings, workspaces, usages, sensitive)
+        for f in _evaluate_control(control, inventory, settings, workspaces, usages, sensitive, subjects)
     )
 
 

@@ -10,13 +10,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from cmkaudit.evaluate.checks import access, governance, key, vault, workspace
-from cmkaudit.evaluate.checks._common import workspace_by_id
+from cmkaudit.evaluate.checks._common import SubjectCheck, workspace_by_id
 from cmkaudit.evaluate.model import Settings, Verdict
 from cmkaudit.ids import ControlId
 from cmkaudit.inventory.model import Inventory, KeyUsage, Workspace
 
 WorkspaceCheck = Callable[[Workspace, Inventory, Settings], Verdict]
 KeyUsageCheck = Callable[[KeyUsage, Inventory, Settings], Verdict]
+"""A key-usage check; a `SubjectCheck` among them judges the vault, key or key version alone."""
+
+__all__ = [
+    "KEY_USAGE_CHECKS",
+    "SEVERITY_RAISED_FOR_SENSITIVE",
+    "WORKSPACE_CHECKS",
+    "KeyUsageCheck",
+    "SubjectCheck",
+    "WorkspaceCheck",
+    "workspace_of",
+]
 
 WORKSPACE_CHECKS: Mapping[ControlId, WorkspaceCheck] = {
     ControlId("DBX-01"): workspace.check_premium_sku,

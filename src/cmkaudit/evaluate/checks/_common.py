@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from cmkaudit.evaluate.model import Evidence, Status, Verdict
+from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import id_key
 from cmkaudit.inventory.model import Inventory, Key, KeyUsage, KeyVersion, Scope, Subscription, Vault, Workspace
 
@@ -105,6 +107,17 @@ def resolved_vault(usage: KeyUsage, inventory: Inventory) -> Verdict | Vault:
     return vault
 
 
+def resolved_key(usage: KeyUsage, inventory: Inventory) -> Verdict | Key:
+    """The scope's key, or the verdict to return when there is none to judge."""
+    early = not_applicable_or_unresolved(usage, needs_key=True)
+    if early:
+        return early
+    key = key_of(inventory, usage)
+    if key is None:  # resolved links always name an inventoried key; stay honest if not
+        return Verdict(Status.UNKNOWN, f"the key {usage.key_id} is not in the inventory")
+    return key
+
+
 def resolved_version(usage: KeyUsage, inventory: Inventory) -> Verdict | tuple[Key, KeyVersion]:
     """The key and the version of it in use, or the verdict to return when they are not known."""
     early = not_applicable_or_unresolved(usage, needs_key=True)
@@ -114,3 +127,32 @@ def resolved_version(usage: KeyUsage, inventory: Inventory) -> Verdict | tuple[K
     if version is None or key is None:
         return Verdict(Status.UNKNOWN, why or "the key version in use is not known")
     return key, version
+
+
+def the_version(resolved: tuple[Key, KeyVersion]) -> Hashable:
+    """What makes two resolved key versions the same: the inventory's record of the version."""
+    return id(resolved[1])
+
+
+Subject = TypeVar("Subject")
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectCheck(Generic[Subject]):
+    """A key-usage check whose verdict depends on one thing the usage leads to (its vault, its key or the key
+    version in use) and on nothing else about the usage, once that thing is found.
+
+    Called on a usage like any key-usage check: `resolve` finds the subject (or returns the verdict for a
+    usage that has none, such as NOT_APPLICABLE or UNKNOWN), and `judge` judges it. Because nothing else goes
+    in, the engine judges each subject once and gives every usage that leads to it the same verdict: the three
+    scopes of a workspace, and all workspaces sharing a central vault, are judged together. `same` says
+    which resolved subjects are one (by default, the very same inventory record).
+    """
+
+    resolve: Callable[[KeyUsage, Inventory], Verdict | Subject]
+    judge: Callable[[Subject, Inventory, Settings], Verdict]
+    same: Callable[[Subject], Hashable] = id
+
+    def __call__(self, usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+        subject = self.resolve(usage, inventory)
+        return subject if isinstance(subject, Verdict) else self.judge(subject, inventory, settings)

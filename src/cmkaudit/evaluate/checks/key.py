@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from cmkaudit.evaluate.checks._common import (
-    key_of,
-    not_applicable_or_unresolved,
+    SubjectCheck,
+    resolved_key,
     resolved_version,
-    vault_of,
+    the_version,
 )
 from cmkaudit.evaluate.durations import duration_days
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
-from cmkaudit.ids import rotation_policy_url
+from cmkaudit.ids import id_key, rotation_policy_url
 from cmkaudit.inventory.links import errors_about
-from cmkaudit.inventory.model import Inventory, KeyUsage, KeyVersion
+from cmkaudit.inventory.model import Inventory, Key, KeyUsage, KeyVersion
 
 
 def _rotation_interval_days(
@@ -31,16 +31,11 @@ def _rotation_interval_days(
     return None
 
 
-def check_rotation_policy(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+def _rotation_policy(key: Key, inventory: Inventory, settings: Settings) -> Verdict:
     """KEY-03: the key rotates automatically within the cadence."""
-    early = not_applicable_or_unresolved(usage, needs_key=True)
-    if early:
-        return early
-    key = key_of(inventory, usage)
-    assert key is not None
     policy = key.rotation_policy
     if policy is None:
-        vault = vault_of(inventory, usage)
+        vault = inventory.index.vaults.get(id_key(key.vault_id))
         url = rotation_policy_url(vault.vault_uri, key.name) if vault and vault.vault_uri else None
         failed = errors_about(inventory.index, url) if url else []
         why = f": {failed[0].message}" if failed else ""
@@ -82,17 +77,15 @@ def check_rotation_policy(usage: KeyUsage, inventory: Inventory, settings: Setti
     )
 
 
+check_rotation_policy = SubjectCheck(resolved_key, _rotation_policy)
+
+
 RSA_KEY_TYPES = frozenset({"rsa", "rsa-hsm"})
 RECOMMENDED_KEY_SIZE = 3072
 
 
-def check_key_type_and_size(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+def _key_type_and_size(key: Key, inventory: Inventory, settings: Settings) -> Verdict:
     """KEY-01: the key is RSA or RSA-HSM and at least the minimum size."""
-    early = not_applicable_or_unresolved(usage, needs_key=True)
-    if early:
-        return early
-    key = key_of(inventory, usage)
-    assert key is not None
     evidence = (
         Evidence("kty", key.kty, key.id, "properties.kty"),
         Evidence("keySize", key.key_size, key.id, "properties.keySize"),
@@ -115,6 +108,9 @@ def check_key_type_and_size(usage: KeyUsage, inventory: Inventory, settings: Set
     return Verdict(Status.PASS, f"key {key.name} is {key.kty} {key.key_size}{advice}", evidence)
 
 
+check_key_type_and_size = SubjectCheck(resolved_key, _key_type_and_size)
+
+
 def _version_evidence(key_id: str, version: KeyVersion) -> tuple[Evidence, ...]:
     source = f"versions/{version.version} properties.attributes"
     return (
@@ -125,11 +121,8 @@ def _version_evidence(key_id: str, version: KeyVersion) -> tuple[Evidence, ...]:
     )
 
 
-def check_key_version_validity(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+def _key_version_validity(resolved: tuple[Key, KeyVersion], inventory: Inventory, settings: Settings) -> Verdict:
     """KEY-02: the key version in use is enabled, not expired and not expiring soon."""
-    resolved = resolved_version(usage, inventory)
-    if isinstance(resolved, Verdict):
-        return resolved
     key, version = resolved
     evidence = _version_evidence(key.id, version)
     now = inventory.collected_at
@@ -154,6 +147,9 @@ def check_key_version_validity(usage: KeyUsage, inventory: Inventory, settings: 
         )
     until = f"until {version.expires:%Y-%m-%d}" if version.expires else "with no expiry date"
     return Verdict(Status.PASS, f"version {version.version} of key {key.name} is enabled {until}", evidence)
+
+
+check_key_version_validity = SubjectCheck(resolved_version, _key_version_validity, the_version)
 
 
 def check_key_version_age(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from cmkaudit.evaluate.checks._common import (
+    SubjectCheck,
     resolved_vault,
     subscription_of_workspace,
     workspace_by_id,
 )
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.inventory.links import errors_about
-from cmkaudit.inventory.model import Inventory, KeyUsage
+from cmkaudit.inventory.model import Inventory, KeyUsage, Vault
 
 
-def check_purge_protection(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+def _purge_protection(vault: Vault, inventory: Inventory, settings: Settings) -> Verdict:
     """KV-01: the vault holding the key has purge protection."""
-    vault = resolved_vault(usage, inventory)
-    if isinstance(vault, Verdict):
-        return vault
     evidence = (
         Evidence(
             "enablePurgeProtection",
@@ -36,15 +34,15 @@ def check_purge_protection(usage: KeyUsage, inventory: Inventory, settings: Sett
     return Verdict(Status.FAIL, f"vault {vault.name} has purge protection disabled", evidence)
 
 
+check_purge_protection = SubjectCheck(resolved_vault, _purge_protection)
+
+
 # The ARM API documents 90 days as the retention when softDeleteRetentionInDays is not set.
 DEFAULT_SOFT_DELETE_RETENTION_DAYS = 90
 
 
-def check_soft_delete(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+def _soft_delete(vault: Vault, inventory: Inventory, settings: Settings) -> Verdict:
     """KV-02: the vault has soft delete with enough retention."""
-    vault = resolved_vault(usage, inventory)
-    if isinstance(vault, Verdict):
-        return vault
     evidence = (
         Evidence("enableSoftDelete", vault.soft_delete_enabled, vault.id, "properties.enableSoftDelete"),
         Evidence(
@@ -69,6 +67,9 @@ def check_soft_delete(usage: KeyUsage, inventory: Inventory, settings: Settings)
             evidence,
         )
     return Verdict(Status.PASS, f"vault {vault.name} has soft delete with retention {shown}", evidence)
+
+
+check_soft_delete = SubjectCheck(resolved_vault, _soft_delete)
 
 
 def _region(name: str | None) -> str | None:
@@ -104,11 +105,8 @@ def check_vault_tenant_and_region(usage: KeyUsage, inventory: Inventory, setting
     return Verdict(Status.PASS, f"vault {vault.name} is in the workspace's tenant and region", evidence)
 
 
-def check_vault_network(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+def _vault_network(vault: Vault, inventory: Inventory, settings: Settings) -> Verdict:
     """KV-05: the vault is not open to all networks."""
-    vault = resolved_vault(usage, inventory)
-    if isinstance(vault, Verdict):
-        return vault
     evidence = (
         Evidence("publicNetworkAccess", vault.public_network_access, vault.id, "properties.publicNetworkAccess"),
         Evidence(
@@ -138,15 +136,15 @@ def check_vault_network(usage: KeyUsage, inventory: Inventory, settings: Setting
     )
 
 
+check_vault_network = SubjectCheck(resolved_vault, _vault_network)
+
+
 AUDIT_CATEGORY = "auditevent"
 AUDIT_GROUPS = frozenset({"audit", "alllogs"})
 
 
-def check_vault_audit_logging(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+def _vault_audit_logging(vault: Vault, inventory: Inventory, settings: Settings) -> Verdict:
     """KV-04: the vault sends its AuditEvent logs (or the audit/allLogs group) somewhere."""
-    vault = resolved_vault(usage, inventory)
-    if isinstance(vault, Verdict):
-        return vault
     if vault.diagnostic_settings is None:
         failed = errors_about(inventory.index, f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings")
         why = f": {failed[0].message}" if failed else ""
@@ -178,3 +176,6 @@ def check_vault_audit_logging(usage: KeyUsage, inventory: Inventory, settings: S
         f"no diagnostic setting of vault {vault.name} sends AuditEvent (or the audit/allLogs group) to a destination",
         evidence,
     )
+
+
+check_vault_audit_logging = SubjectCheck(resolved_vault, _vault_audit_logging)
