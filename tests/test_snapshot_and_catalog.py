@@ -22,7 +22,7 @@ from cmkaudit.inventory.snapshot import (
     write_json_atomic,
 )
 
-from .conftest import ROOT, inventory, key, vault
+from .conftest import NOW, ROOT, inventory, key, vault
 
 
 def test_snapshot_round_trip(tmp_path: Path) -> None:
@@ -67,6 +67,40 @@ def test_snapshot_read_in_one_pass_or_carefully_is_the_same(tmp_path: Path) -> N
     broken.write_text(json.dumps({**document, "workspaces": "not a list"}, indent=2))
     with pytest.raises(SnapshotError, match="not a valid snapshot: workspaces"):
         load_snapshot(broken)
+
+
+def test_snapshot_one_pass_is_strict_and_the_careful_path_reads_the_rest(tmp_path: Path) -> None:
+    """The one-pass read accepts only the types as written; a value the careful path can still read (a number
+    written as a string) takes that path and yields the same inventory."""
+    original = inventory(vaults=[vault(soft_delete_retention_days=90)])
+    document = inventory_to_json(original)
+    document["vaults"][0]["soft_delete_retention_days"] = "90"
+    lax = tmp_path / "lax.json"
+    lax.write_text(json.dumps(document, indent=2))
+    assert load_snapshot(lax) == original
+
+
+RECORDED_TENANTS = [
+    ("demo-tenant.yaml", ["6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"]),
+    ("permission-denied.yaml", ["2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"]),
+    ("cross-subscription-vault.yaml", ["1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"]),
+]
+
+
+def test_snapshots_of_recorded_tenants_read_the_same_either_way(tmp_path: Path) -> None:
+    """Every kind of record a scan collects (collection errors, principals, role definitions, RBAC and
+    access-policy vaults, key versions), read in one pass and carefully: the same inventory as was saved."""
+    from cmkaudit.collect.demo import replay_scan
+
+    seen = set()
+    for name, subscriptions in RECORDED_TENANTS:
+        original = replay_scan(ROOT / "cassettes" / name, subscriptions, now=NOW)  # type: ignore[arg-type]
+        seen |= {kind for kind in ("errors", "role_definitions", "principals", "keys") if getattr(original, kind)}
+        path = tmp_path / f"{name}.json"
+        save_snapshot(original, path)
+        assert load_snapshot(path) == original
+        assert inventory_from_json(json.loads(path.read_text())) == original
+    assert seen == {"errors", "role_definitions", "principals", "keys"}
 
 
 def test_snapshot_version_is_checked() -> None:

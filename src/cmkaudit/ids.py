@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NewType
 from urllib.parse import urlsplit
 
@@ -89,11 +90,13 @@ class KeyUrl:
     version: str | None
 
 
+@lru_cache(maxsize=1 << 16)
 def vault_host(uri: str) -> str:
     """The host of a vault URI, lower-cased and without port: the join key between vaults and keys.
 
     Vault URIs arrive as `https://name.vault.azure.net/`, with `:443`, without a trailing slash,
-    or in other clouds' suffixes; never assume a suffix.
+    or in other clouds' suffixes; never assume a suffix. (Remembered: a tenant has a few vault URIs, and the
+    checks ask for their hosts hundreds of thousands of times.)
     """
     parsed = urlsplit(uri.strip() if "://" in uri else f"https://{uri.strip()}")
     return (parsed.hostname or "").lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from cmkaudit.evaluate.catalog import AppliesTo, Catalog, ControlMeta
 from cmkaudit.evaluate.checks import (
@@ -17,6 +18,8 @@ from cmkaudit.evaluate.checks import (
 )
 from cmkaudit.evaluate.model import Finding, Settings, Severity, Status, Verdict
 from cmkaudit.inventory.model import Inventory, KeyUsage, Workspace
+
+_STATUS = attrgetter("status")
 
 Resolved = dict[Callable[[KeyUsage, Inventory], object], list[object]]
 """What each usage leads to (a vault, a key, a key version, or the verdict when it leads nowhere), by the
@@ -137,12 +140,13 @@ class Outcome:
 
 def outcome(findings: Iterable[Finding], inventory: Inventory, threshold: Severity | None) -> Outcome:
     """Summarise findings against the --fail-on threshold (None: never fail)."""
-    counts: Counter[Status] = Counter()
-    over = 0
-    for f in findings:
-        counts[f.status] += 1
-        if f.status is Status.FAIL and threshold is not None and f.severity.rank >= threshold.rank:
-            over += 1
+    findings = findings if isinstance(findings, Sequence) else tuple(findings)
+    counts = Counter(map(_STATUS, findings))
+    over = (
+        sum(1 for f in findings if f.status is Status.FAIL and f.severity.rank >= threshold.rank)
+        if threshold is not None and counts[Status.FAIL]
+        else 0
+    )
     return Outcome(
         failed=counts[Status.FAIL],
         failed_at_or_above_threshold=over,

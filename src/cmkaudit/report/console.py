@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from operator import attrgetter
 from typing import TextIO
 
 from rich.console import Console
@@ -177,7 +178,7 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
     totals.add_column("Severity")
     for status in Status:
         totals.add_column(status.value if status is not Status.NOT_APPLICABLE else "N/A", justify="right")
-    tally = Counter((f.severity, f.status) for f in results.findings)
+    tally = Counter(map(attrgetter("severity", "status"), results.findings))
     for severity in Severity:
         row = [tally[(severity, s)] for s in Status]
         if any(row):
