@@ -60,6 +60,7 @@ from cmkaudit.inventory.model import (
 from .conftest import (
     DATABRICKS_SP,
     DES_PRINCIPAL,
+    KEY_ID,
     NOW,
     STORAGE_PRINCIPAL,
     SUB,
@@ -727,10 +728,12 @@ def test_sensitive_workspace_raises_scope_severities(catalog: Catalog) -> None:
     assert plain["DBX-02"] == "high"
 
 
-def test_engine_gives_each_usage_the_verdict_its_check_gives(catalog: Catalog) -> None:
+@pytest.mark.parametrize("rbac", [False, True])
+def test_engine_gives_each_usage_the_verdict_its_check_gives(catalog: Catalog, rbac: bool) -> None:
     """The engine judges a vault, key or key version once for all the usages that lead to it; each finding
     must still be what the check says of that usage alone. The tenant mixes usages that share a vault and a
-    key, pin different versions of it, name a key or a vault that is not in the inventory, and use no CMK."""
+    key, pin different versions of it, name a key or a vault that is not in the inventory, and use no CMK;
+    on Azure RBAC, a key administrator is assigned on one key of the shared vault only."""
     from cmkaudit.evaluate.engine import evaluate
 
     def on(vault_uri: str, name: str, version: str | None) -> Workspace:
@@ -758,6 +761,11 @@ def test_engine_gives_each_usage_the_verdict_its_check_gives(catalog: Catalog) -
         on("https://kv-elsewhere.vault.azure.net/", "cmk", None),
     ]
     inv = inventory(workspaces=workspaces, keys=[key(versions=versions)])
+    if rbac:
+        officer = assignment("eeeeeeee-0000-4000-8000-00000000000e", OFFICER_ID, scope=f"{KEY_ID}", kind="User")
+        roles = (*EVERYONE_CSEU, officer)
+        shared = vault(rbac_authorization=True, access_policies=(), role_assignments=roles)
+        inv = replace(inventory(workspaces=workspaces, vaults=[shared], keys=inv.keys), role_definitions=DEFINITIONS)
     usages = {(u.workspace_id, u.scope): u for u in inv.key_usages}
     checked = 0
     statuses = set()
@@ -774,6 +782,8 @@ def test_engine_gives_each_usage_the_verdict_its_check_gives(catalog: Catalog) -
         assert {(control_id, s) for s in (Status.PASS, Status.UNKNOWN)} <= statuses
     assert ("KEY-02", Status.FAIL) in statuses  # the pinned expired version, not its sibling's verdict
     assert ("KV-01", Status.NOT_APPLICABLE) in statuses  # the managed disks, on Microsoft-managed keys
+    if rbac:  # the officer administers key cmk, not the other key of the same vault
+        assert {("IAM-03", Status.FAIL), ("IAM-03", Status.PASS)} <= statuses
 
 
 def test_every_check_is_covered_here() -> None:

@@ -129,6 +129,28 @@ def resolved_version(usage: KeyUsage, inventory: Inventory) -> Verdict | tuple[K
     return key, version
 
 
+def resolved_vault_and_workspace(usage: KeyUsage, inventory: Inventory) -> Verdict | tuple[Vault, Workspace]:
+    """The vault holding the scope's key and the workspace of the scope, or the verdict when there is no vault."""
+    vault = resolved_vault(usage, inventory)
+    return vault if isinstance(vault, Verdict) else (vault, workspace_by_id(inventory, usage.workspace_id))
+
+
+def resolved_vault_and_key_id(usage: KeyUsage, inventory: Inventory) -> Verdict | tuple[Vault, str | None]:
+    """The vault holding the scope's key and the key's id, or the verdict when there is no vault."""
+    vault = resolved_vault(usage, inventory)
+    return vault if isinstance(vault, Verdict) else (vault, usage.key_id)
+
+
+def the_pair(resolved: tuple[object, object]) -> Hashable:
+    """What makes two resolved (vault, workspace) pairs the same: the very same two inventory records."""
+    return id(resolved[0]), id(resolved[1])
+
+
+def the_vault_and_key(resolved: tuple[Vault, str | None]) -> Hashable:
+    """What makes two resolved (vault, key id) pairs the same: the vault's record and the key's id."""
+    return id(resolved[0]), id_key(resolved[1]) if resolved[1] else None
+
+
 def the_version(resolved: tuple[Key, KeyVersion]) -> Hashable:
     """What makes two resolved key versions the same: the inventory's record of the version."""
     return id(resolved[1])

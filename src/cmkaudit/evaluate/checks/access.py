@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from cmkaudit.evaluate.checks._common import (
     REQUIRED_KEY_PERMISSIONS,
+    SubjectCheck,
     permission_names,
     resolved_vault,
+    resolved_vault_and_key_id,
+    the_vault_and_key,
 )
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import id_key
@@ -136,19 +140,35 @@ def _roles_evidence(identity: UsingIdentity, grants: list[Grant]) -> Evidence:
     )
 
 
-PolicyJudge = Callable[[set[str], set[str]], str | None]
+PolicyJudge = Callable[[AbstractSet[str], AbstractSet[str]], str | None]
 RoleJudge = Callable[[list[Grant], list[Grant]], tuple[Status, str] | None]
 """(the identity's own grants, grants held by groups) -> (FAIL or UNKNOWN, why), or None when fine."""
 
 
-def _judge_identities(
-    usage: KeyUsage,
-    inventory: Inventory,
-    by_policy: PolicyJudge,
-    by_role: RoleJudge,
-    passed: str,
-) -> Verdict:
-    """Judge every identity that uses the key, by access policies or by role assignments."""
+@dataclass(frozen=True, slots=True)
+class HeldAccess:
+    """What one identity that uses the key holds on its vault: key and other permissions by access policy,
+    or the role assignments that apply to the key (for a vault on Azure RBAC)."""
+
+    who: str
+    keys: frozenset[str] = frozenset()
+    others: frozenset[str] = frozenset()
+    own: tuple[Grant, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityAccess:
+    """What every identity that uses a key holds on its vault, read once and judged by IAM-01 and IAM-02."""
+
+    vault: Vault
+    held: tuple[HeldAccess, ...]
+    groups: tuple[Grant, ...]
+    """Role assignments to groups that apply to the key (RBAC only): membership is not expanded."""
+    evidence: tuple[Evidence, ...]
+
+
+def identity_access(usage: KeyUsage, inventory: Inventory) -> Verdict | IdentityAccess:
+    """The access of every identity that uses the scope's key, or the verdict when it cannot be known."""
     vault = resolved_vault(usage, inventory)
     if isinstance(vault, Verdict):
         return vault
@@ -166,37 +186,49 @@ def _judge_identities(
     if vault.rbac_authorization and vault.role_assignments is None:
         return _rbac_unread(vault, inventory)
     evidence: list[Evidence] = [model, *_identity_evidence(usage.identities)]
-    failures: list[str] = []
-    unknowns: list[str] = []
+    held: list[HeldAccess] = []
     grants = _grants(vault, inventory, usage.key_id) if vault.rbac_authorization else []
-    groups = [g for g in grants if (g.assignment.principal_type or "").lower() == "group"]
     for identity in usage.identities:
         who = f"{identity.role.value} {identity.principal_id}"
         if vault.rbac_authorization:
             own = [g for g in grants if g.assignment.principal_id.lower() == identity.principal_id.lower()]
             evidence.append(_roles_evidence(identity, own))
-            judged = by_role(own, groups)
-            if judged is not None:
-                (failures if judged[0] is Status.FAIL else unknowns).append(f"{who} {judged[1]}")
+            held.append(HeldAccess(who, own=tuple(own)))
         else:
             keys, others = _granted(vault, identity)
             evidence.append(_policy_evidence(vault, identity, keys, others))
-            found = by_policy(keys, others)
+            held.append(HeldAccess(who, frozenset(keys), frozenset(others)))
+    groups = tuple(g for g in grants if (g.assignment.principal_type or "").lower() == "group")
+    return IdentityAccess(vault, tuple(held), groups, tuple(evidence))
+
+
+def _judge_identities(access: IdentityAccess, by_policy: PolicyJudge, by_role: RoleJudge, passed: str) -> Verdict:
+    """Judge every identity that uses the key, by access policies or by role assignments."""
+    vault = access.vault
+    failures: list[str] = []
+    unknowns: list[str] = []
+    for held in access.held:
+        if vault.rbac_authorization:
+            judged = by_role(list(held.own), list(access.groups))
+            if judged is not None:
+                (failures if judged[0] is Status.FAIL else unknowns).append(f"{held.who} {judged[1]}")
+        else:
+            found = by_policy(held.keys, held.others)
             if found:
-                failures.append(f"{who} {found}")
+                failures.append(f"{held.who} {found}")
     if failures:
-        return Verdict(Status.FAIL, f"on vault {vault.name}: " + "; ".join(failures), tuple(evidence))
+        return Verdict(Status.FAIL, f"on vault {vault.name}: " + "; ".join(failures), access.evidence)
     if unknowns:
-        return Verdict(Status.UNKNOWN, f"on vault {vault.name}: " + "; ".join(unknowns), tuple(evidence))
-    return Verdict(Status.PASS, f"{passed} on vault {vault.name}", tuple(evidence))
+        return Verdict(Status.UNKNOWN, f"on vault {vault.name}: " + "; ".join(unknowns), access.evidence)
+    return Verdict(Status.PASS, f"{passed} on vault {vault.name}", access.evidence)
 
 
-def _missing_required(keys: set[str], others: set[str]) -> str | None:
+def _missing_required(keys: AbstractSet[str], others: AbstractSet[str]) -> str | None:
     missing = set() if "all" in keys else REQUIRED_KEY_PERMISSIONS - keys
     return f"lacks {permission_names(missing)}" if missing else None
 
 
-def _beyond_required(keys: set[str], others: set[str]) -> str | None:
+def _beyond_required(keys: AbstractSet[str], others: AbstractSet[str]) -> str | None:
     excess = (keys - REQUIRED_KEY_PERMISSIONS) | others
     return f"also holds {permission_names(excess)}" if excess else None
 
@@ -257,37 +289,38 @@ def _roles_beyond_required(own: list[Grant], groups: list[Grant]) -> tuple[Statu
     return None
 
 
-def check_required_permissions(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+def _required_permissions(access: IdentityAccess, inventory: Inventory, settings: Settings) -> Verdict:
     """IAM-01: every identity that uses the key holds get, wrapKey and unwrapKey."""
     return _judge_identities(
-        usage,
-        inventory,
+        access,
         _missing_required,
         _roles_missing_required,
         "every identity that uses the key holds get, wrapKey and unwrapKey",
     )
 
 
-def check_least_privilege(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+def _least_privilege(access: IdentityAccess, inventory: Inventory, settings: Settings) -> Verdict:
     """IAM-02: identities that use the key hold nothing beyond get, wrapKey and unwrapKey."""
     return _judge_identities(
-        usage,
-        inventory,
+        access,
         _beyond_required,
         _roles_beyond_required,
         "the identities that use the key hold no more than get, wrapKey and unwrapKey",
     )
 
 
+check_required_permissions = SubjectCheck(identity_access, _required_permissions)
+check_least_privilege = SubjectCheck(identity_access, _least_privilege)
+"""IAM-01 and IAM-02 judge the same access: the engine reads it once per key usage for both."""
+
+
 def _is_key_admin(grant: Grant) -> bool:
     return grant.guid in ADMIN_ROLE_IDS or any(grant.allows(action) for action in KEY_DESTROY_ACTIONS)
 
 
-def check_key_administrators(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+def _key_administrators(resolved: tuple[Vault, str | None], inventory: Inventory, settings: Settings) -> Verdict:
     """IAM-03: nobody outside the break-glass list can purge the key or administer the vault's keys."""
-    vault = resolved_vault(usage, inventory)
-    if isinstance(vault, Verdict):
-        return vault
+    vault, key_id = resolved
     model = _model_evidence(vault)
     allowed = {p.lower() for p in settings.break_glass_principals}
     evidence = [model, Evidence("break-glass principals", tuple(sorted(allowed)), None, "configuration")]
@@ -315,7 +348,7 @@ def check_key_administrators(usage: KeyUsage, inventory: Inventory, settings: Se
         )
     if vault.role_assignments is None:
         return _rbac_unread(vault, inventory)
-    grants = _grants(vault, inventory, usage.key_id)
+    grants = _grants(vault, inventory, key_id)
     admins = sorted(
         f"{g.assignment.principal_id} ({g.role} at {g.assignment.scope})"
         for g in grants
@@ -336,3 +369,6 @@ def check_key_administrators(usage: KeyUsage, inventory: Inventory, settings: Se
         f"on vault {vault.name}, no principal outside the break-glass list administers keys",
         tuple(evidence),
     )
+
+
+check_key_administrators = SubjectCheck(resolved_vault_and_key_id, _key_administrators, the_vault_and_key)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 
-from cmkaudit.evaluate.checks._common import not_applicable_or_unresolved, workspace_by_id
+from cmkaudit.evaluate.checks._common import SubjectCheck, not_applicable_or_unresolved, workspace_by_id
 from cmkaudit.evaluate.checks.workspace import check_dbfs_root_cmk, check_managed_disk_cmk, check_managed_services_cmk
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import id_key
@@ -16,32 +17,56 @@ def tag_value(tags: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in tags.items() if k.lower() == name.lower()), None)
 
 
-def _shares(usage: KeyUsage, other: KeyUsage) -> str | None:
-    """ "key" or "vault" when `other` uses the same key or vault as `usage`."""
-    if usage.key_id and other.key_id and id_key(usage.key_id) == id_key(other.key_id):
+@dataclass(frozen=True, slots=True)
+class KeyPlace:
+    """Where a scope's key lives (its key and vault ids) and the workspace it encrypts: all GOV-01 looks at,
+    so the scopes of a workspace on one key are judged once."""
+
+    workspace: Workspace
+    key_id: str | None
+    vault_id: str | None
+
+
+def the_place(place: KeyPlace) -> Hashable:
+    """Two places are the same when their workspace, key and vault are."""
+    return (
+        id(place.workspace),
+        id_key(place.key_id) if place.key_id else None,
+        id_key(place.vault_id) if place.vault_id else None,
+    )
+
+
+def key_place(usage: KeyUsage, inventory: Inventory) -> Verdict | KeyPlace:
+    """The scope's workspace, key and vault, or the verdict for a scope without a resolved key."""
+    early = not_applicable_or_unresolved(usage)
+    if early:
+        return early
+    return KeyPlace(workspace_by_id(inventory, usage.workspace_id), usage.key_id, usage.vault_id)
+
+
+def _shares(place: KeyPlace, other: KeyUsage) -> str | None:
+    """ "key" or "vault" when `other` uses the same key or vault as `place`."""
+    if place.key_id and other.key_id and id_key(place.key_id) == id_key(other.key_id):
         return "key"
-    if usage.vault_id and other.vault_id and id_key(usage.vault_id) == id_key(other.vault_id):
+    if place.vault_id and other.vault_id and id_key(place.vault_id) == id_key(other.vault_id):
         return "vault"
     return None
 
 
-def check_key_not_shared_across_environments(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+def _key_not_shared_across_environments(place: KeyPlace, inventory: Inventory, settings: Settings) -> Verdict:
     """GOV-01: the key (or its vault) is not shared with workspaces of another environment."""
-    early = not_applicable_or_unresolved(usage)
-    if early:
-        return early
-    workspace = workspace_by_id(inventory, usage.workspace_id)
+    workspace = place.workspace
     mine = tag_value(workspace.tags, settings.environment_tag)
     sharing: dict[str, tuple[Workspace, str]] = {}
     index = inventory.index
     neighbours = [
-        *(index.usages_by_key.get(id_key(usage.key_id), []) if usage.key_id else []),
-        *(index.usages_by_vault.get(id_key(usage.vault_id), []) if usage.vault_id else []),
+        *(index.usages_by_key.get(id_key(place.key_id), []) if place.key_id else []),
+        *(index.usages_by_vault.get(id_key(place.vault_id), []) if place.vault_id else []),
     ]
     for other in neighbours:
         if id_key(other.workspace_id) == id_key(workspace.id):
             continue
-        shared = _shares(usage, other)
+        shared = _shares(place, other)
         if shared:
             neighbour = workspace_by_id(inventory, other.workspace_id)
             previous = sharing.get(id_key(neighbour.id))
@@ -81,6 +106,9 @@ def check_key_not_shared_across_environments(usage: KeyUsage, inventory: Invento
             tuple(evidence),
         )
     return Verdict(Status.PASS, f"shared only with other {mine} workspaces", tuple(evidence))
+
+
+check_key_not_shared_across_environments = SubjectCheck(key_place, _key_not_shared_across_environments, the_place)
 
 
 SCOPE_CONTROL_CHECKS = {

@@ -5,12 +5,13 @@ from __future__ import annotations
 from cmkaudit.evaluate.checks._common import (
     SubjectCheck,
     resolved_vault,
+    resolved_vault_and_workspace,
     subscription_of_workspace,
-    workspace_by_id,
+    the_pair,
 )
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.inventory.links import errors_about
-from cmkaudit.inventory.model import Inventory, KeyUsage, Vault
+from cmkaudit.inventory.model import Inventory, Vault, Workspace
 
 
 def _purge_protection(vault: Vault, inventory: Inventory, settings: Settings) -> Verdict:
@@ -77,12 +78,9 @@ def _region(name: str | None) -> str | None:
     return name.replace(" ", "").lower() if name else None
 
 
-def check_vault_tenant_and_region(usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
+def _vault_tenant_and_region(resolved: tuple[Vault, Workspace], inventory: Inventory, settings: Settings) -> Verdict:
     """KV-03: the vault is in the workspace's tenant and region."""
-    vault = resolved_vault(usage, inventory)
-    if isinstance(vault, Verdict):
-        return vault
-    workspace = workspace_by_id(inventory, usage.workspace_id)
+    vault, workspace = resolved
     subscription = subscription_of_workspace(inventory, workspace)
     tenant = subscription.tenant_id if subscription else None
     evidence = (
@@ -103,6 +101,9 @@ def check_vault_tenant_and_region(usage: KeyUsage, inventory: Inventory, setting
     if not (vault.tenant_id and tenant and vault.location and workspace.location):
         return Verdict(Status.UNKNOWN, "the tenant or region of the vault or the workspace is not reported", evidence)
     return Verdict(Status.PASS, f"vault {vault.name} is in the workspace's tenant and region", evidence)
+
+
+check_vault_tenant_and_region = SubjectCheck(resolved_vault_and_workspace, _vault_tenant_and_region, the_pair)
 
 
 def _vault_network(vault: Vault, inventory: Inventory, settings: Settings) -> Verdict:
