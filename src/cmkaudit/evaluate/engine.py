@@ -142,8 +142,9 @@ def outcome(findings: Iterable[Finding], inventory: Inventory, threshold: Severi
     """Summarise findings against the --fail-on threshold (None: never fail)."""
     findings = findings if isinstance(findings, Sequence) else tuple(findings)
     counts = Counter(map(_STATUS, findings))
+    fail = Status.FAIL
     over = (
-        sum(1 for f in findings if f.status is Status.FAIL and f.severity.rank >= threshold.rank)
+        sum(1 for f in findings if f.status is fail and f.severity.rank >= threshold.rank)
         if threshold is not None and counts[Status.FAIL]
         else 0
     )

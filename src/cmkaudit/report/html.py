@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -60,6 +61,9 @@ def _bars(results: ResultsDocument, width: float) -> list[Bar]:
     return bars
 
 
+_LISTED = frozenset({Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED})
+"""The findings the page lists one by one, whatever the tenant's size."""
+_CELL_OF = attrgetter("resource_id", "control_id", "status")
 _RANK = {s: i for i, s in enumerate(STATUS_ORDER)}  # worst first
 _NO_FINDING = len(STATUS_ORDER)
 _CELLS: list[str] = [
@@ -76,13 +80,13 @@ def _matrix(results: ResultsDocument) -> list[tuple[str, str, Markup]]:
     worst: dict[tuple[str, str], int] = {}  # (workspace, control) -> rank of the worst status
     keys: dict[str, str] = {}  # each resource id normalised once, not once per finding
     rank = _RANK
-    for f in results.findings:
-        key = keys.get(f.resource_id)
+    for resource_id, control_id, status in map(_CELL_OF, results.findings):
+        key = keys.get(resource_id)
         if key is None:
-            key = keys[f.resource_id] = id_key(f.resource_id)
-        cell = (key, f.control_id)
-        if rank[f.status] < worst.get(cell, _NO_FINDING):
-            worst[cell] = rank[f.status]
+            key = keys[resource_id] = id_key(resource_id)
+        cell = (key, control_id)
+        if rank[status] < worst.get(cell, _NO_FINDING):
+            worst[cell] = rank[status]
     controls = [c.id for c in results.controls]
     rows = []
     for workspace in results.workspaces:
@@ -116,7 +120,7 @@ def render_html(results: ResultsDocument) -> str:
         f"style-src {_csp_hash(style)}; script-src {_csp_hash(script)}; "
         "img-src 'none'; base-uri 'none'; form-action 'none'"
     )
-    problems = [f for f in results.findings if f.status in (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED)]
+    problems = [f for f in results.findings if f.status in _LISTED]
     order = {c.id: i for i, c in enumerate(results.controls)}
     severity_rank = {s: i for i, s in enumerate(Severity)}  # most severe first
     problems.sort(key=lambda f: (severity_rank[f.severity], order.get(f.control_id, 99), f.resource_name))

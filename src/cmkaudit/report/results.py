@@ -322,7 +322,8 @@ def build_results(report: Report) -> ResultsDocument:
     for (_, status), n in per_control.items():
         counted[status] += n
     counts = StatusCounts(**{s.value: counted[s] for s in Status})
-    failed = Counter(f.severity for f in findings if f.status is Status.FAIL) if counted[Status.FAIL] else Counter()
+    fail = Status.FAIL
+    failed = Counter(f.severity for f in findings if f.status is fail) if counted[fail] else Counter()
     keys = _keys_in_use(inventory)
     ages = [k.age_days for k in keys if k.age_days is not None]
     controls = []
