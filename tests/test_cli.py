@@ -212,3 +212,32 @@ def test_the_cyclic_collector_is_back_on_after_a_run(tmp_path: Path) -> None:
         Streams(io.StringIO(), io.StringIO()),
     )
     assert gc.isenabled()
+
+
+def test_entry_point_ends_with_everything_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console script ends the process without the interpreter's clean-up (an exit handler registered
+    before it does not run); before it does, every file is complete, every line of the console report has
+    reached the pipe, and the exit code stands."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("COLUMNS", "120")
+    argv = ["scan", "--demo", "--format", "console,json,sarif,html"]
+    entry = (
+        "import atexit, sys; atexit.register(lambda: print('clean-up ran', file=sys.stderr)); "
+        "from cmkaudit.cli import main; sys.argv[0] = 'cmkaudit'; raise SystemExit(main())"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", entry, *argv, "--output-dir", str(tmp_path / "child")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    out, err = io.StringIO(), io.StringIO()
+    code = run([*argv, "--output-dir", str(tmp_path / "here")], Streams(out, err))
+    assert (child.returncode, code) == (1, 1), child.stderr
+    assert "clean-up ran" not in child.stderr
+    assert child.stdout == out.getvalue()
+    assert child.stderr == err.getvalue().replace(str(tmp_path / "here"), str(tmp_path / "child"))
+    for name in ("cmkaudit-results.json", "cmkaudit.sarif", "cmkaudit-report.html"):
+        assert (tmp_path / "child" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
