@@ -1,6 +1,8 @@
-"""Run one `cmkaudit` command line and report the process's peak resident memory; `timed_run` runs it so.
+"""Run one `cmkaudit` command line and report its process's peak resident memory; `timed_run` runs it so.
 
-Used by crawl.py and evaluate.py: the benchmarked command runs in a process of its own, as a user's would.
+Used by crawl.py and evaluate.py: the benchmarked command runs in a process of its own, as a user's would
+(`python -m cmkaudit ARGV`, through the console script's own exit). This script, run as a small launcher
+between the benchmark and that process, starts it and reads its peak from the kernel when it ends.
 """
 
 from __future__ import annotations
@@ -39,28 +41,20 @@ def timed_run(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Time
     return TimedRun(done, wall, int(peak.group(1)) / 1024 if peak else float("nan"))
 
 
-def peak_rss_kb() -> int:
-    """This process's own peak resident memory, in KiB.
+def _launch(argv: Sequence[str]) -> int:
+    """Run `python -m cmkaudit ARGV`, print its peak resident memory, return its exit code.
 
-    On Linux, getrusage's ru_maxrss survives exec: a child started from a large parent (the benchmark,
-    holding its fake tenant) reports at least the parent's size at the fork. /proc's VmHWM is the peak
-    of this program's memory alone, so it is used where there is one.
+    The peak is the kernel's `ru_maxrss` for that process. On Linux that figure survives `exec`: a process
+    started from a large one (the benchmark, holding its fake tenant) reports at least the starter's size.
+    So cmkaudit is started from this launcher, which holds little more than the interpreter (~10 MB), and
+    not from the benchmark; its own peak is far above that. (cmkaudit ends with `os._exit` after writing
+    a report, so the figure cannot be read from inside it at exit.)
     """
-    try:
-        with Path("/proc/self/status").open(encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "cmkaudit", *argv], os.environ)
+    _, status, usage = os.wait4(pid, 0)
+    print(f"PEAK_RSS_KB={usage.ru_maxrss}", file=sys.stderr)
+    return os.waitstatus_to_exitcode(status)
 
 
 if __name__ == "__main__":
-    from cmkaudit.cli import main
-
-    code = main()
-    print(f"PEAK_RSS_KB={peak_rss_kb()}", file=sys.stderr)
-    raise SystemExit(code)
+    raise SystemExit(_launch(sys.argv[1:]))
