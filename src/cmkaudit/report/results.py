@@ -272,13 +272,16 @@ def _remediation_for(finding: Finding, control: RemediationSteps, inventory: Inv
 
 
 def _keys_in_use(inventory: Inventory) -> list[KeyInUse]:
-    names = {id_key(w.id): w.name for w in inventory.workspaces}
-    keys = {id_key(k.id): k for k in inventory.keys}
+    workspaces, keys = inventory.index.workspaces, inventory.index.keys
     grouped: dict[tuple[str, str], list[str]] = {}
     for usage in inventory.key_usages:
-        if usage.key_id and usage.version_in_use and id_key(usage.key_id) in keys:
-            where = f"{names.get(id_key(usage.workspace_id), usage.workspace_id)}: {usage.scope.value}"
-            grouped.setdefault((id_key(usage.key_id), usage.version_in_use.lower()), []).append(where)
+        if not (usage.key_id and usage.version_in_use):
+            continue
+        key_ref = id_key(usage.key_id)
+        if key_ref in keys:
+            workspace = workspaces.get(id_key(usage.workspace_id))
+            where = f"{workspace.name if workspace else usage.workspace_id}: {usage.scope.value}"
+            grouped.setdefault((key_ref, usage.version_in_use.lower()), []).append(where)
     now = inventory.collected_at
     result: list[KeyInUse] = []
     for (key_ref, version_id), used_by in sorted(grouped.items()):
