@@ -126,6 +126,19 @@ def stages(snapshot: Path, out: Path) -> None:
         gc.enable()
 
 
+def _cpu_reference_seconds(rounds: int = 3) -> float:
+    """The fastest of `rounds` timings of a fixed pure-Python loop: this machine's speed at the time, so that
+    runs on different days (or on a shared machine in a busy hour) can be compared."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def _plain_write_seconds(path: Path, size: int, chunk: int = 6 << 20) -> float:
     """Seconds to write `size` bytes to a new file at `path` in pieces of `chunk` bytes (then removed).
 
@@ -172,6 +185,7 @@ def main() -> int:
             f"keys, {snapshot.stat().st_size / 1e6:.0f} MB (built in {time.perf_counter() - started:.0f} s, not timed)"
         )
         del tenant, inventory
+        print(f"machine speed reference (a fixed Python loop, fastest of 3): {_cpu_reference_seconds():.2f} s")
         walls, peaks = [], []
         for attempt in range(1, args.repeat + 1):
             out = Path(scratch) / f"out-{attempt}"
