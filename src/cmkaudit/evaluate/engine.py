@@ -145,11 +145,11 @@ def outcome(findings: Iterable[Finding], inventory: Inventory, threshold: Severi
     fail = Status.FAIL
     over = (
         sum(1 for f in findings if f.status is fail and f.severity.rank >= threshold.rank)
-        if threshold is not None and counts[Status.FAIL]
+        if threshold is not None and counts[fail]
         else 0
     )
     return Outcome(
-        failed=counts[Status.FAIL],
+        failed=counts[fail],
         failed_at_or_above_threshold=over,
         unknown=counts[Status.UNKNOWN],
         collection_errors=len(inventory.errors),

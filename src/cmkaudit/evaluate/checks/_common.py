@@ -97,25 +97,22 @@ def version_in_use(inventory: Inventory, usage: KeyUsage) -> tuple[Key | None, K
 
 
 def resolved_vault(usage: KeyUsage, inventory: Inventory) -> Verdict | Vault:
-    """The vault holding the scope's key, or the verdict to return when there is none to judge."""
-    early = not_applicable_or_unresolved(usage)
-    if early:
-        return early
-    vault = vault_of(inventory, usage)
-    if vault is None:  # resolved links always name an inventoried vault; stay honest if not
-        return Verdict(Status.UNKNOWN, f"the vault {usage.vault_id} is not in the inventory")
-    return vault
+    """The vault holding the scope's key, or the verdict to return when there is none to judge.
+    (Resolved links always name an inventoried vault; the last verdict stays honest if one does not.)"""
+    return (
+        not_applicable_or_unresolved(usage)
+        or vault_of(inventory, usage)
+        or Verdict(Status.UNKNOWN, f"the vault {usage.vault_id} is not in the inventory")
+    )
 
 
 def resolved_key(usage: KeyUsage, inventory: Inventory) -> Verdict | Key:
-    """The scope's key, or the verdict to return when there is none to judge."""
-    early = not_applicable_or_unresolved(usage, needs_key=True)
-    if early:
-        return early
-    key = key_of(inventory, usage)
-    if key is None:  # resolved links always name an inventoried key; stay honest if not
-        return Verdict(Status.UNKNOWN, f"the key {usage.key_id} is not in the inventory")
-    return key
+    """The scope's key, or the verdict to return when there is none to judge (as for the vault)."""
+    return (
+        not_applicable_or_unresolved(usage, needs_key=True)
+        or key_of(inventory, usage)
+        or Verdict(Status.UNKNOWN, f"the key {usage.key_id} is not in the inventory")
+    )
 
 
 def resolved_version(usage: KeyUsage, inventory: Inventory) -> Verdict | tuple[Key, KeyVersion]:

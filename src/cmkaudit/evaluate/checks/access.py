@@ -9,7 +9,7 @@ memberships are not expanded: a permission that only a group holds makes the ver
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -141,7 +141,7 @@ def _roles_evidence(identity: UsingIdentity, grants: list[Grant]) -> Evidence:
 
 
 PolicyJudge = Callable[[AbstractSet[str], AbstractSet[str]], str | None]
-RoleJudge = Callable[[list[Grant], list[Grant]], tuple[Status, str] | None]
+RoleJudge = Callable[[Sequence[Grant], Sequence[Grant]], tuple[Status, str] | None]
 """(the identity's own grants, grants held by groups) -> (FAIL or UNKNOWN, why), or None when fine."""
 
 
@@ -209,7 +209,7 @@ def _judge_identities(access: IdentityAccess, by_policy: PolicyJudge, by_role: R
     unknowns: list[str] = []
     for held in access.held:
         if vault.rbac_authorization:
-            judged = by_role(list(held.own), list(access.groups))
+            judged = by_role(held.own, access.groups)
             if judged is not None:
                 (failures if judged[0] is Status.FAIL else unknowns).append(f"{held.who} {judged[1]}")
         else:
@@ -237,7 +237,7 @@ def _unread_definitions(grants: Iterable[Grant]) -> list[str]:
     return sorted({g.assignment.role_definition_id for g in grants if g.definition is None})
 
 
-def _roles_missing_required(own: list[Grant], groups: list[Grant]) -> tuple[Status, str] | None:
+def _roles_missing_required(own: Sequence[Grant], groups: Sequence[Grant]) -> tuple[Status, str] | None:
     missing = [name for name, action in REQUIRED_DATA_ACTIONS.items() if not any(g.allows(action) for g in own)]
     if not missing:
         return None
@@ -279,7 +279,7 @@ def _excessive(grant: Grant) -> list[str]:
     return data + control
 
 
-def _roles_beyond_required(own: list[Grant], groups: list[Grant]) -> tuple[Status, str] | None:
+def _roles_beyond_required(own: Sequence[Grant], groups: Sequence[Grant]) -> tuple[Status, str] | None:
     broad = sorted({f"{g.role} ({', '.join(_excessive(g))})" for g in own if g.definition and _excessive(g)})
     if broad:
         return Status.FAIL, f"also holds {'; '.join(broad)}"
