@@ -241,3 +241,22 @@ def test_entry_point_ends_with_everything_written(tmp_path: Path, monkeypatch: p
     assert child.stderr == err.getvalue().replace(str(tmp_path / "here"), str(tmp_path / "child"))
     for name in ("cmkaudit-results.json", "cmkaudit.sarif", "cmkaudit-report.html"):
         assert (tmp_path / "child" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+
+
+def test_cyclic_collector_stays_paused_only_for_a_caller_that_keeps_the_report(tmp_path: Path) -> None:
+    """Evaluation runs with Python's cyclic collector paused. An ordinary call resumes it; a caller that keeps
+    the report's objects to end the process next (the console script) finds it still paused, since resuming
+    would make the collector walk every kept object once more."""
+    import gc
+
+    argv = ["scan", "--demo", "--format", "json", "--output-dir", str(tmp_path), "--quiet"]
+    assert gc.isenabled()
+    try:
+        assert run(argv, Streams(io.StringIO(), io.StringIO()), now=NOW) == 1
+        assert gc.isenabled()
+        kept: list[object] = []
+        assert run(argv, Streams(io.StringIO(), io.StringIO()), now=NOW, keep=kept) == 1
+        assert kept
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

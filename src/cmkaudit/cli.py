@@ -353,18 +353,21 @@ def _report(
 
 
 @contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
+def _cyclic_gc_paused(*, resume: bool = True) -> Iterator[None]:
     """Evaluation and reports build millions of small objects that hold no reference cycles (records, findings,
     report rows); Python's cyclic collector would walk all of them again and again as they pile up (on 10,000
     workspaces, over a third of the time). Reference counting still frees everything; the collector is back on
     when the block ends. The block should hold the call that makes and drops them, so that they are gone by
-    then: alive, they would all be walked by the collector's first pass (half a second at that size)."""
+    then: alive, they would all be walked by the collector's first pass (a second at that size).
+
+    Without `resume`, the collector stays paused: for a caller that keeps those objects alive and ends the
+    process next (see `main`), resuming would only pay for that pass."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if enabled:
+        if enabled and resume:
             gc.enable()
 
 
@@ -453,7 +456,7 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None, k
     """Run the command line; returns the exit code. Errors become one line on stderr, never a traceback.
 
     With `keep`, the objects of the evaluation and its report are put there instead of being freed on the
-    way out (see `main`)."""
+    way out, and Python's cyclic garbage collector is left paused (see `main` and `_cyclic_gc_paused`)."""
     parser = build_parser()
     clock = now or datetime.now(UTC)
     messages = Messages(streams.stderr)  # until the command line says otherwise
@@ -482,12 +485,12 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None, k
 
                 save_snapshot(inventory, args.save_snapshot)
                 messages.info("wrote", f"wrote snapshot {args.save_snapshot}", path=str(args.save_snapshot))
-            with _cyclic_gc_paused():
+            with _cyclic_gc_paused(resume=keep is None):
                 return _report(args, inventory, config, catalog, streams, messages, keep)
         from cmkaudit.inventory.snapshot import load_snapshot
 
         # The snapshot is read inside the pause too, and nothing outlives `_report` but its exit code.
-        with _cyclic_gc_paused():
+        with _cyclic_gc_paused(resume=keep is None):
             return _report(args, load_snapshot(args.snapshot), config, catalog, streams, messages, keep)
     except CmkauditError as exc:
         messages.error(exc.message, exc.hint)
@@ -506,7 +509,9 @@ def main() -> int:
     A large tenant's evaluation and report are millions of small objects, and freeing them one at a time on
     the way out takes longer than writing the SARIF file (0.4 s at 10,000 workspaces). So once a report is
     written, the process ends at once and the operating system takes the memory back in one piece: the
-    report's objects are kept, the output streams flushed, and `os._exit` skips the interpreter's clean-up.
+    report's objects are kept (with the cyclic collector still paused, which would otherwise walk them all
+    once more: a second at 10,000 workspaces), the output streams flushed, and `os._exit` skips the
+    interpreter's clean-up.
     Every file was written and closed (renamed into place) before; when some thread is still running, or
     nothing was reported, the process ends the ordinary way.
     """
