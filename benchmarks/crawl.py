@@ -2,6 +2,7 @@
 
     python benchmarks/crawl.py                 # 20 subscriptions x 25 workspaces, 100 ms per call
     python benchmarks/crawl.py --subscriptions 2 --workspaces 5 --latency 0.05
+    python benchmarks/crawl.py --central-vaults 5  # the keys in 5 vaults of one subscription
 
 The tenant is served by tools/fakearm.py on 127.0.0.1 over TLS; the scanner runs in a child process,
 exactly as a user would run it (--arm-endpoint, CMKAUDIT_ACCESS_TOKEN, REQUESTS_CA_BUNDLE). For each
@@ -49,11 +50,19 @@ def main() -> int:
     parser.add_argument("--workspaces", type=int, default=25, help="per subscription")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds added to every answer")
     parser.add_argument("--concurrency", type=int, default=16, help="cmkaudit's concurrency (its default is 16)")
+    parser.add_argument(
+        "--central-vaults",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep the workspaces' keys in N vaults of the first subscription, taken in turn (0: a vault each)",
+    )
     args = parser.parse_args()
-    tenant = generate_tenant(args.subscriptions, args.workspaces)
+    tenant = generate_tenant(args.subscriptions, args.workspaces, central_vaults=args.central_vaults)
+    keys = f"keys in {args.central_vaults} central vaults" if args.central_vaults else "each with its vault"
     print(
         f"fake tenant: {args.subscriptions} subscriptions x {args.workspaces} workspaces = {tenant.workspaces} "
-        f"workspaces (each with its vault, a 3-version key, DES and storage), {args.latency * 1000:.0f} ms per call"
+        f"workspaces ({keys}, a 3-version key, DES and storage), {args.latency * 1000:.0f} ms per call"
     )
     rows = []
     with FakeArm(tenant, Faults(latency=args.latency)) as arm, tempfile.TemporaryDirectory() as scratch:

@@ -1,4 +1,5 @@
-"""The whole benchmark in one command: the crawl (crawl.py), then evaluation and reports (evaluate.py).
+"""The whole benchmark in one command: the crawl (crawl.py) of a tenant with a vault per workspace and of the
+same workspaces keyed in 5 central vaults, then evaluation and reports (evaluate.py).
 
     python benchmarks/run.py
 
@@ -15,8 +16,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    for script, extra in (("crawl.py", []), ("evaluate.py", ["--stages"])):
-        print(f"== {script} ==", flush=True)
+    for script, extra in (("crawl.py", []), ("crawl.py", ["--central-vaults", "5"]), ("evaluate.py", ["--stages"])):
+        print(f"== {' '.join([script, *extra])} ==", flush=True)
         done = subprocess.run([sys.executable, str(HERE / script), *extra], check=False)
         if done.returncode:
             return done.returncode

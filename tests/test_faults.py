@@ -294,6 +294,38 @@ def test_resource_graph_gives_the_same_inventory_and_findings_in_fewer_calls(
     assert sum(graph.values()) < sum(calls["arm"].values())
 
 
+def test_a_central_vault_is_read_once_for_all_the_workspaces_keyed_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys in two central vaults of one subscription, used by the workspaces of four: each vault's key,
+    versions and diagnostic settings are read once, in both modes, however many workspaces use them, and
+    every scope's key controls are judged on them."""
+    tenant = generate_tenant(subscriptions=4, workspaces=3, central_vaults=2)
+    documents, calls = {}, {}
+    with FakeArm(tenant) as arm:
+        for source in ("arm", "resource-graph"):
+            before = len(arm.requests)
+            code, documents[source] = scan(arm, tmp_path / source, monkeypatch, "--source", source)
+            assert code == 0 and documents[source]["coverage"]["errors"] == []
+            calls[source] = Counter(path.lower() for _, path, _ in arm.requests[before:])
+    assert statuses(documents["resource-graph"]) == statuses(documents["arm"])
+    by_vault = Counter(
+        e["resource_id"].rsplit("/", 1)[-1]
+        for f in documents["arm"]["findings"]
+        if f["control_id"] == "KV-01"
+        for e in f["evidence"]
+    )
+    assert by_vault == {"kv-central-0": 18, "kv-central-1": 18}  # 12 workspaces x 3 scopes, half in each
+    for source, seen in calls.items():
+        for vault in ("kv-central-0", "kv-central-1"):
+            reads = {path.split(f"/vaults/{vault}", 1)[1] for path in seen if f"/vaults/{vault}/" in path}
+            assert reads == {"/keys/cmk", "/keys/cmk/versions", "/providers/microsoft.insights/diagnosticsettings"}
+            assert all(n == 1 for path, n in seen.items() if f"/vaults/{vault}/" in path), (source, seen)
+    # 4 subscriptions x (the subscription + 4 lists), 2 x 3 vault reads, 1 Graph lookup; Resource Graph: 2 queries.
+    assert sum(calls["arm"].values()) == 20 + 6 + 1
+    assert sum(calls["resource-graph"].values()) == 2 + 6 + 1
+
+
 @pytest.mark.parametrize("headers", [True, False], ids=["quota-headers", "no-quota-headers"])
 def test_resource_graph_throttling_is_waited_out(
     headers: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

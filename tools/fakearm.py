@@ -104,27 +104,109 @@ def _guid(*numbers: int) -> str:
     return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-8{digits[17:20]}-{digits[20:]}"
 
 
-def generate_tenant(subscriptions: int, workspaces: int, *, rotation_policy_in_arm: bool = True) -> Tenant:
+@dataclass
+class _KeyHome:
+    """A vault holding one key, `cmk`, with three versions, and the identities granted its use."""
+
+    sub: str
+    group: str
+    name: str
+    seed: tuple[int, int]
+    """Two small numbers that make the key's version ids unique."""
+    principals: list[str] = field(default_factory=lambda: [DATABRICKS_SP])
+
+    @property
+    def id(self) -> str:
+        return f"/subscriptions/{self.sub}/resourceGroups/{self.group}/providers/Microsoft.KeyVault/vaults/{self.name}"
+
+    @property
+    def uri(self) -> str:
+        return f"https://{self.name}{VAULT_SUFFIX}/"
+
+    @property
+    def versions(self) -> list[tuple[str, int, int]]:
+        first, second = self.seed
+        return [
+            (f"{first:04x}{second:04x}000000000000000000000{v}", epoch(day), epoch("2028-01-01"))
+            for v, day in enumerate(("2026-03-01", "2026-06-01", "2026-09-01"))
+        ]
+
+    def list_vault(self, tenant: Tenant) -> None:
+        tenant.extend(
+            f"/subscriptions/{self.sub}/providers/Microsoft.KeyVault/vaults",
+            [
+                vault_body(
+                    self.sub,
+                    self.group,
+                    self.name,
+                    location="westeurope",
+                    tenant=TENANT,
+                    soft_delete_days=90,
+                    purge_protection=True,
+                    public_network_access="Disabled",
+                    policies=[access_policy(TENANT, p, ["get", "wrapKey", "unwrapKey"]) for p in self.principals],
+                )
+            ],
+        )
+
+    def add_key_and_settings(self, tenant: Tenant, *, rotation_policy_in_arm: bool) -> None:
+        versions = self.versions
+        tenant.add(
+            f"{self.id}/keys/cmk/versions",
+            key_versions_body(self.id, self.name, "cmk", location="westeurope", versions=versions),
+        )
+        tenant.add(
+            f"{self.id}/keys/cmk",
+            key_body(
+                self.id,
+                self.name,
+                "cmk",
+                location="westeurope",
+                kty="RSA-HSM",
+                size=3072,
+                created=versions[0][1],
+                latest=versions[-1],
+                policy=rotation_policy("P90D") if rotation_policy_in_arm else None,
+            ),
+        )
+        policy_url = f"{self.uri}keys/cmk/rotationpolicy"
+        tenant.add(policy_url.removeprefix("https://"), {"id": policy_url, **rotation_policy("P90D")})
+        tenant.add(
+            f"{self.id}/providers/Microsoft.Insights/diagnosticSettings",
+            {"value": [diagnostic_setting(self.id, "audit", logs=audit_logs(), workspace="/law")]},
+        )
+
+
+def generate_tenant(
+    subscriptions: int, workspaces: int, *, rotation_policy_in_arm: bool = True, central_vaults: int = 0
+) -> Tenant:
     """`subscriptions` x `workspaces` compliant workspaces, each with its vault, a 3-version key, DES and storage.
 
     With `rotation_policy_in_arm` False, Resource Manager's key answers carry no rotation policy (as older
     API versions did) and the policy is served by the vault's data plane only.
+
+    With `central_vaults` N, the workspaces' keys are not in vaults of their own but in N vaults of a
+    key-management resource group in the first subscription, the workspaces taking them in turn; each
+    central vault grants every identity that uses its key (Key Vault allows 1,024 access policies).
     """
     tenant = Tenant([_guid(0xA, s) for s in range(subscriptions)])
+    central = [
+        _KeyHome(tenant.subscriptions[0], "rg-keys", f"kv-central-{i}", (0xCE00 + i, 0xFFFF))
+        for i in range(central_vaults)
+    ]
     for s, sub in enumerate(tenant.subscriptions):
         tenant.add_subscription(sub, f"Fake subscription {s}")
         for w in range(workspaces):
             name = f"dbw-{s}-{w}"
             group, managed = f"rg-{s}-{w}", f"rg-{s}-{w}-managed"
-            vault = f"kv-{s}-{w}"
-            uri = f"https://{vault}.vault.azure.net/"
-            vault_id = f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{vault}"
+            home = (
+                central[(s * workspaces + w) % central_vaults]
+                if central
+                else _KeyHome(sub, group, f"kv-{s}-{w}", (s, w))
+            )
             des_principal, storage_principal = _guid(0xD, s, w), _guid(0xE, s, w)
-            versions = [
-                (f"{s:04x}{w:04x}000000000000000000000{v}", epoch(day), epoch("2028-01-01"))
-                for v, day in enumerate(("2026-03-01", "2026-06-01", "2026-09-01"))
-            ]
-            latest = versions[-1][0]
+            home.principals += [des_principal, storage_principal]
+            latest = home.versions[-1][0]
             tenant.extend(
                 f"/subscriptions/{sub}/providers/Microsoft.Databricks/workspaces",
                 [
@@ -138,37 +220,20 @@ def generate_tenant(subscriptions: int, workspaces: int, *, rotation_policy_in_a
                         managed_group=managed,
                         storage_account=f"dbst{s}x{w}",
                         workspace_number=f"{s:08d}{w:08d}",
-                        managed_services_key=(uri, "cmk", ""),
-                        managed_disk_key=(uri, "cmk", ""),
+                        managed_services_key=(home.uri, "cmk", ""),
+                        managed_disk_key=(home.uri, "cmk", ""),
                         disk_encryption_set=f"des-{s}-{w}",
                         disk_principal=des_principal,
                         tenant=TENANT,
-                        dbfs_key=(uri, "cmk", ""),
+                        dbfs_key=(home.uri, "cmk", ""),
                         prepare_encryption=True,
                         storage_principal=storage_principal,
                         infrastructure=True,
                     )
                 ],
             )
-            tenant.extend(
-                f"/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults",
-                [
-                    vault_body(
-                        sub,
-                        group,
-                        vault,
-                        location="westeurope",
-                        tenant=TENANT,
-                        soft_delete_days=90,
-                        purge_protection=True,
-                        public_network_access="Disabled",
-                        policies=[
-                            access_policy(TENANT, p, ["get", "wrapKey", "unwrapKey"])
-                            for p in (DATABRICKS_SP, des_principal, storage_principal)
-                        ],
-                    )
-                ],
-            )
+            if not central:
+                home.list_vault(tenant)
             tenant.extend(
                 f"/subscriptions/{sub}/providers/Microsoft.Compute/diskEncryptionSets",
                 [
@@ -177,8 +242,8 @@ def generate_tenant(subscriptions: int, workspaces: int, *, rotation_policy_in_a
                         managed,
                         f"des-{s}-{w}",
                         location="westeurope",
-                        key_url=f"{uri}keys/cmk/{latest}",
-                        source_vault_id=vault_id,
+                        key_url=f"{home.uri}keys/cmk/{latest}",
+                        source_vault_id=home.id,
                         principal=des_principal,
                         tenant=TENANT,
                     )
@@ -194,36 +259,17 @@ def generate_tenant(subscriptions: int, workspaces: int, *, rotation_policy_in_a
                         location="westeurope",
                         principal=storage_principal,
                         tenant=TENANT,
-                        key=(uri, "cmk", latest),
+                        key=(home.uri, "cmk", latest),
                         infrastructure=True,
                     )
                 ],
             )
-            tenant.add(
-                f"{vault_id}/keys/cmk/versions",
-                key_versions_body(vault_id, vault, "cmk", location="westeurope", versions=versions),
-            )
-            tenant.add(
-                f"{vault_id}/keys/cmk",
-                key_body(
-                    vault_id,
-                    vault,
-                    "cmk",
-                    location="westeurope",
-                    kty="RSA-HSM",
-                    size=3072,
-                    created=versions[0][1],
-                    latest=versions[-1],
-                    policy=rotation_policy("P90D") if rotation_policy_in_arm else None,
-                ),
-            )
-            policy_url = f"{uri}keys/cmk/rotationpolicy"
-            tenant.add(policy_url.removeprefix("https://"), {"id": policy_url, **rotation_policy("P90D")})
-            tenant.add(
-                f"{vault_id}/providers/Microsoft.Insights/diagnosticSettings",
-                {"value": [diagnostic_setting(vault_id, "audit", logs=audit_logs(), workspace="/law")]},
-            )
+            if not central:
+                home.add_key_and_settings(tenant, rotation_policy_in_arm=rotation_policy_in_arm)
             tenant.workspaces += 1
+    for home in central:
+        home.list_vault(tenant)
+        home.add_key_and_settings(tenant, rotation_policy_in_arm=rotation_policy_in_arm)
     tenant.add(
         "/v1.0/servicePrincipals(appId='2ff814a6-3304-4ab8-85cb-cd0e6f879c1d')",
         databricks_service_principal(DATABRICKS_SP),
