@@ -684,6 +684,30 @@ def test_environment_tag_is_a_setting() -> None:
     assert verdict.status is Status.FAIL
 
 
+def test_a_vault_shared_by_many_is_named_in_part_and_counted_in_full() -> None:
+    """A central vault: GOV-01 names ten of the workspaces sharing it (those of another environment first)
+    and counts all of them by environment, so a finding stays small however many share the vault."""
+    from cmkaudit.evaluate.checks.governance import LISTED_NEIGHBOURS
+
+    def sharing(i: int, environment: str) -> Workspace:
+        return replace(second_workspace(environment), id=ResourceId(f"{WORKSPACE_ID}-{i:02d}"), name=f"dbw-{i:02d}")
+
+    many = [workspace(tags={"environment": "Prod"}), *(sharing(i, "dev" if i % 2 else "prod") for i in range(30))]
+    verdict = usage_verdict(check_key_not_shared_across_environments, inventory(workspaces=many), Scope.DBFS_ROOT)
+    assert verdict.status is Status.FAIL
+    assert verdict.reason.startswith("this Prod workspace shares its key or vault with 15 workspace(s) of another")
+    assert verdict.reason.endswith("dbw-19 (dev, same key) and 5 more")
+    named = [e for e in verdict.evidence if e.label == "shares the key with"]
+    assert [e.value for e in named] == ["dev"] * LISTED_NEIGHBOURS
+    assert verdict.evidence[-1].value == ("dev: 15", "Prod: 15")  # case-insensitive, spelled as the first
+
+    alike = [workspace(tags={"environment": "prod"}), *(sharing(i, "prod") for i in range(30))]
+    verdict = usage_verdict(check_key_not_shared_across_environments, inventory(workspaces=alike), Scope.DBFS_ROOT)
+    assert (verdict.status, verdict.reason) == (Status.PASS, "shared only with 30 other prod workspace(s)")
+    assert len(verdict.evidence) == 1 + LISTED_NEIGHBOURS + 1
+    assert verdict.evidence[-1].value == ("prod: 30",)
+
+
 # --- GOV-02 -----------------------------------------------------------------------------------------
 
 SENSITIVE = {"data-classification": "Restricted"}
@@ -732,13 +756,14 @@ def test_sensitive_workspace_raises_scope_severities(catalog: Catalog) -> None:
 def test_engine_gives_each_usage_the_verdict_its_check_gives(catalog: Catalog, rbac: bool) -> None:
     """The engine judges a vault, key or key version once for all the usages that lead to it; each finding
     must still be what the check says of that usage alone. The tenant mixes usages that share a vault and a
-    key, pin different versions of it, name a key or a vault that is not in the inventory, and use no CMK;
-    on Azure RBAC, a key administrator is assigned on one key of the shared vault only."""
+    key, pin different versions of it, name a key or a vault that is not in the inventory, and use no CMK, in
+    different environments (GOV-01 judges all the workspaces on a vault together); on Azure RBAC, a key
+    administrator is assigned on one key of the shared vault only."""
     from cmkaudit.evaluate.engine import evaluate
 
-    def on(vault_uri: str, name: str, version: str | None) -> Workspace:
+    def on(vault_uri: str, name: str, version: str | None, environment: str | None = "prod") -> Workspace:
         ref = KeyReference(vault_uri, name, version, "test")
-        ws = second_workspace("prod")
+        ws = second_workspace(environment)
         suffix = f"{name}-{version}-{vault_uri.split('.')[0].rsplit('/', 1)[-1]}"
         return replace(
             ws,
@@ -756,8 +781,8 @@ def test_engine_gives_each_usage_the_verdict_its_check_gives(catalog: Catalog, r
     workspaces = [
         workspace(),
         on(VAULT_URI, "cmk", "v1"),
-        on(VAULT_URI, "cmk", "v2"),
-        on(VAULT_URI, "missing-key", None),
+        on(VAULT_URI, "cmk", "v2", "dev"),
+        on(VAULT_URI, "missing-key", None, None),
         on("https://kv-elsewhere.vault.azure.net/", "cmk", None),
     ]
     inv = inventory(workspaces=workspaces, keys=[key(versions=versions)])
@@ -782,6 +807,7 @@ def test_engine_gives_each_usage_the_verdict_its_check_gives(catalog: Catalog, r
         assert {(control_id, s) for s in (Status.PASS, Status.UNKNOWN)} <= statuses
     assert ("KEY-02", Status.FAIL) in statuses  # the pinned expired version, not its sibling's verdict
     assert ("KV-01", Status.NOT_APPLICABLE) in statuses  # the managed disks, on Microsoft-managed keys
+    assert {("GOV-01", Status.FAIL), ("GOV-01", Status.UNKNOWN)} <= statuses  # prod and dev; untagged
     if rbac:  # the officer administers key cmk, not the other key of the same vault
         assert {("IAM-03", Status.FAIL), ("IAM-03", Status.PASS)} <= statuses
 

@@ -42,16 +42,14 @@ def _usage_verdicts(
     found = subjects.get(check.resolve)
     if found is None:
         found = subjects[check.resolve] = [check.resolve(usage, inventory) for usage, _ in usages]
-    judged: dict[Hashable, Verdict] = {}
-    for subject in found:
-        if isinstance(subject, Verdict):
-            yield subject
-            continue
-        same = check.same(subject)
-        verdict = judged.get(same)
-        if verdict is None:
-            verdict = judged[same] = check.judge(subject, inventory, settings)
-        yield verdict
+    sames = [None if isinstance(subject, Verdict) else check.same(subject) for subject in found]
+    distinct: dict[Hashable, object] = {}
+    for subject, same in zip(found, sames, strict=True):
+        if not isinstance(subject, Verdict):
+            distinct.setdefault(same, subject)
+    judged = dict(zip(distinct, check.judge_all(list(distinct.values()), inventory, settings), strict=True))
+    for subject, same in zip(found, sames, strict=True):
+        yield subject if isinstance(subject, Verdict) else judged[same]
 
 
 def _evaluate_control(

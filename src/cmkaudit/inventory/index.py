@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 
 from cmkaudit.ids import id_key, vault_host
 from cmkaudit.inventory.model import (
+    AccessPolicy,
     CollectionError,
     DiskEncryptionSet,
     Key,
     KeyUsage,
     PrincipalLookup,
+    RoleAssignment,
     RoleDefinition,
     Scope,
     StorageAccount,
@@ -48,6 +50,26 @@ class InventoryIndex:
     usages: dict[tuple[str, Scope], KeyUsage] = field(default_factory=dict)
     usages_by_key: dict[str, list[KeyUsage]] = field(default_factory=dict)
     usages_by_vault: dict[str, list[KeyUsage]] = field(default_factory=dict)
+    policies_by_principal: dict[tuple[str, str], list[AccessPolicy]] = field(default_factory=dict)
+    """(vault id, lower-case object id) -> the vault's access policies for that principal."""
+    assignments_by_principal: dict[tuple[str, str], list[RoleAssignment]] = field(default_factory=dict)
+    """(vault id, lower-case principal id) -> the vault's role assignments to that principal."""
+    group_assignments: dict[str, list[RoleAssignment]] = field(default_factory=dict)
+    """Vault id -> the vault's role assignments to groups.
+
+    A central vault serves thousands of workspaces, and grants each of their identities: what one identity
+    holds is looked up, not searched for among them all."""
+
+
+def _index_grants(index: InventoryIndex, vault: Vault) -> None:
+    """The vault's access policies and role assignments, by principal."""
+    vault_key = id_key(vault.id)
+    for policy in vault.access_policies:
+        index.policies_by_principal.setdefault((vault_key, policy.object_id.lower()), []).append(policy)
+    for assignment in vault.role_assignments or ():
+        index.assignments_by_principal.setdefault((vault_key, assignment.principal_id.lower()), []).append(assignment)
+        if (assignment.principal_type or "").lower() == "group":
+            index.group_assignments.setdefault(vault_key, []).append(assignment)
 
 
 def build_index(
@@ -68,7 +90,8 @@ def build_index(
     for w in workspaces:
         index.workspaces.setdefault(id_key(w.id), w)
     for v in vaults:
-        index.vaults.setdefault(id_key(v.id), v)
+        if index.vaults.setdefault(id_key(v.id), v) is v:
+            _index_grants(index, v)
         if v.vault_uri:
             index.vaults_by_host.setdefault(vault_host(v.vault_uri), v)
     for k in keys:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -171,6 +171,15 @@ class SubjectCheck(Generic[Subject]):
     resolve: Callable[[KeyUsage, Inventory], Verdict | Subject]
     judge: Callable[[Subject, Inventory, Settings], Verdict]
     same: Callable[[Subject], Hashable] = id
+    together: Callable[[Sequence[Subject], Inventory, Settings], list[Verdict]] | None = None
+    """Judges many subjects in one pass, each as `judge` would alone, for a check whose subjects have much in
+    common to look at (GOV-01: every workspace on a central vault looks at all the others)."""
+
+    def judge_all(self, subjects: Sequence[Subject], inventory: Inventory, settings: Settings) -> list[Verdict]:
+        """The verdict on each subject, in order."""
+        if self.together is not None:
+            return self.together(subjects, inventory, settings)
+        return [self.judge(subject, inventory, settings) for subject in subjects]
 
     def __call__(self, usage: KeyUsage, inventory: Inventory, settings: Settings) -> Verdict:
         subject = self.resolve(usage, inventory)

@@ -83,11 +83,14 @@ def _applies_to_key(assignment: RoleAssignment, vault: Vault, key_id: str | None
     return key_id is not None and scope == id_key(key_id)
 
 
-def _grants(vault: Vault, inventory: Inventory, key_id: str | None) -> list[Grant]:
+def _grants(
+    assignments: Iterable[RoleAssignment], vault: Vault, inventory: Inventory, key_id: str | None
+) -> list[Grant]:
+    """Those of the vault's `assignments` that apply to the key, with their roles' definitions."""
     definitions = inventory.index.role_definitions
     return [
         Grant(a, definitions.get(id_key(a.role_definition_id)))
-        for a in vault.role_assignments or ()
+        for a in assignments
         if _applies_to_key(a, vault, key_id)
     ]
 
@@ -106,13 +109,11 @@ def _identity_evidence(identities: tuple[UsingIdentity, ...]) -> tuple[Evidence,
     return tuple(Evidence(f"{i.role.value}", str(i.principal_id), None, i.source) for i in identities)
 
 
-def _granted(vault: Vault, identity: UsingIdentity) -> tuple[set[str], set[str]]:
+def _granted(vault: Vault, identity: UsingIdentity, inventory: Inventory) -> tuple[set[str], set[str]]:
     """Key permissions, and other (secret/certificate/storage) permissions, granted by access policies."""
     keys: set[str] = set()
     others: set[str] = set()
-    for policy in vault.access_policies:
-        if policy.object_id.lower() != identity.principal_id.lower():
-            continue
+    for policy in inventory.index.policies_by_principal.get((id_key(vault.id), identity.principal_id.lower()), ()):
         if policy.tenant_id and vault.tenant_id and policy.tenant_id.lower() != vault.tenant_id.lower():
             continue
         keys.update(p.lower() for p in policy.keys)
@@ -187,18 +188,20 @@ def identity_access(usage: KeyUsage, inventory: Inventory) -> Verdict | Identity
         return _rbac_unread(vault, inventory)
     evidence: list[Evidence] = [model, *_identity_evidence(usage.identities)]
     held: list[HeldAccess] = []
-    grants = _grants(vault, inventory, usage.key_id) if vault.rbac_authorization else []
+    index, vault_key = inventory.index, id_key(vault.id)
     for identity in usage.identities:
         who = f"{identity.role.value} {identity.principal_id}"
         if vault.rbac_authorization:
-            own = [g for g in grants if g.assignment.principal_id.lower() == identity.principal_id.lower()]
+            assigned = index.assignments_by_principal.get((vault_key, identity.principal_id.lower()), ())
+            own = _grants(assigned, vault, inventory, usage.key_id)
             evidence.append(_roles_evidence(identity, own))
             held.append(HeldAccess(who, own=tuple(own)))
         else:
-            keys, others = _granted(vault, identity)
+            keys, others = _granted(vault, identity, inventory)
             evidence.append(_policy_evidence(vault, identity, keys, others))
             held.append(HeldAccess(who, frozenset(keys), frozenset(others)))
-    groups = tuple(g for g in grants if (g.assignment.principal_type or "").lower() == "group")
+    to_groups = index.group_assignments.get(vault_key, ()) if vault.rbac_authorization else ()
+    groups = tuple(_grants(to_groups, vault, inventory, usage.key_id))
     return IdentityAccess(vault, tuple(held), groups, tuple(evidence))
 
 
@@ -348,7 +351,7 @@ def _key_administrators(resolved: tuple[Vault, str | None], inventory: Inventory
         )
     if vault.role_assignments is None:
         return _rbac_unread(vault, inventory)
-    grants = _grants(vault, inventory, key_id)
+    grants = _grants(vault.role_assignments, vault, inventory, key_id)
     admins = sorted(
         f"{g.assignment.principal_id} ({g.role} at {g.assignment.scope})"
         for g in grants

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, islice
 
 from cmkaudit.evaluate.checks._common import SubjectCheck, not_applicable_or_unresolved, workspace_by_id
 from cmkaudit.evaluate.checks.workspace import check_dbfs_root_cmk, check_managed_disk_cmk, check_managed_services_cmk
@@ -15,6 +16,11 @@ from cmkaudit.inventory.model import Inventory, KeyUsage, Workspace
 def tag_value(tags: Mapping[str, str], name: str) -> str | None:
     """A tag's value, with the tag name compared case-insensitively (Azure tag names are)."""
     return next((v for k, v in tags.items() if k.lower() == name.lower()), None)
+
+
+LISTED_NEIGHBOURS = 10
+"""GOV-01 names at most this many of the workspaces sharing a key or vault (those that make it fail first) and
+counts the rest by environment: with a central vault, thousands of workspaces share one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,71 +50,126 @@ def key_place(usage: KeyUsage, inventory: Inventory) -> Verdict | KeyPlace:
     return KeyPlace(workspace_by_id(inventory, usage.workspace_id), usage.key_id, usage.vault_id)
 
 
-def _shares(place: KeyPlace, other: KeyUsage) -> str | None:
-    """ "key" or "vault" when `other` uses the same key or vault as `place`."""
-    if place.key_id and other.key_id and id_key(place.key_id) == id_key(other.key_id):
-        return "key"
-    if place.vault_id and other.vault_id and id_key(place.vault_id) == id_key(other.vault_id):
-        return "vault"
-    return None
+@dataclass(frozen=True, slots=True)
+class _Sharer:
+    """A workspace on a key or vault, what it shares (the "key", or only the "vault") and its environment."""
+
+    workspace: Workspace
+    shares: str
+    environment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Sharing:
+    """Every workspace whose scopes use one key or its vault, grouped by environment (lower case, in order;
+    None, the untagged, last), each group in id order."""
+
+    by_environment: dict[str | None, list[_Sharer]]
+    members: frozenset[str]
+    """The workspaces' comparable ids."""
+
+
+def _sharing(place: KeyPlace, inventory: Inventory, tag: str) -> _Sharing:
+    index = inventory.index
+    on_key = index.usages_by_key.get(id_key(place.key_id), []) if place.key_id else []
+    on_vault = index.usages_by_vault.get(id_key(place.vault_id), []) if place.vault_id else []
+    sharers: dict[str, _Sharer] = {}
+    for usages, shares in ((on_key, "key"), (on_vault, "vault")):
+        for usage in usages:
+            key = id_key(usage.workspace_id)
+            if key not in sharers:
+                workspace = index.workspaces[key]
+                sharers[key] = _Sharer(workspace, shares, tag_value(workspace.tags, tag))
+    groups: dict[str | None, list[_Sharer]] = {}
+    for key in sorted(sharers):
+        sharer = sharers[key]
+        groups.setdefault(sharer.environment.lower() if sharer.environment else None, []).append(sharer)
+    in_order = dict(sorted(groups.items(), key=lambda group: (group[0] is None, group[0] or "")))
+    return _Sharing(in_order, frozenset(sharers))
+
+
+def _named(sharers: list[_Sharer], total: int) -> str:
+    shown = ", ".join(f"{s.workspace.name} ({s.environment}, same {s.shares})" for s in sharers)
+    return shown + (f" and {total - len(sharers)} more" if total > len(sharers) else "")
+
+
+def _judge_place(place: KeyPlace, sharing: _Sharing, settings: Settings) -> Verdict:
+    """GOV-01 for one workspace, given everything that shares its key or vault (itself included). It looks at
+    no more of the others than it names, so a vault shared by thousands costs little per workspace."""
+    workspace, tag = place.workspace, settings.environment_tag
+    mine = tag_value(workspace.tags, tag)
+    own = mine.lower() if mine else None
+    myself = id_key(workspace.id) in sharing.members
+    others = len(sharing.members) - myself
+    evidence = [Evidence(f"tag {tag}", mine, workspace.id, "tags")]
+    if not others:
+        return Verdict(Status.PASS, "no other scanned workspace uses this key or its vault", tuple(evidence))
+    groups = sharing.by_environment
+    counts = {env: len(group) - (myself and env == own) for env, group in groups.items()}
+
+    def besides_me(env: str | None) -> Iterator[_Sharer]:
+        return (s for s in groups.get(env, ()) if s.workspace is not workspace)
+
+    crossing = [env for env in groups if env is not None and env != own]
+    crossing_count = sum(counts[env] for env in crossing)
+    first_crossing = list(islice(chain.from_iterable(groups[env] for env in crossing), LISTED_NEIGHBOURS))
+    first_untagged = list(islice(besides_me(None), LISTED_NEIGHBOURS))
+    alike = besides_me(own) if own else iter(())
+    for sharer in islice(chain(first_crossing, first_untagged, alike), LISTED_NEIGHBOURS):
+        evidence.append(Evidence(f"shares the {sharer.shares} with", sharer.environment, sharer.workspace.id, "tags"))
+    evidence.append(
+        Evidence(
+            f"other workspaces on the key or vault, by tag {tag}",
+            tuple(f"{groups[env][0].environment or '(no tag)'}: {n}" for env, n in counts.items() if n),
+            None,
+            "tags",
+        )
+    )
+    if mine is None:
+        return Verdict(
+            Status.UNKNOWN,
+            f"the workspace has no '{tag}' tag, and {others} other workspace(s) share its key or vault",
+            tuple(evidence),
+        )
+    if crossing:
+        return Verdict(
+            Status.FAIL,
+            f"this {mine} workspace shares its key or vault with {crossing_count} workspace(s) of another "
+            f"environment: {_named(first_crossing, crossing_count)}",
+            tuple(evidence),
+        )
+    if first_untagged:
+        untagged = counts.get(None, 0)
+        names = ", ".join(s.workspace.name for s in first_untagged)
+        more = f" and {untagged - len(first_untagged)} more" if untagged > len(first_untagged) else ""
+        return Verdict(
+            Status.UNKNOWN, f"shared with workspace(s) without an '{tag}' tag: {names}{more}", tuple(evidence)
+        )
+    return Verdict(Status.PASS, f"shared only with {others} other {mine} workspace(s)", tuple(evidence))
+
+
+def _judge_places(places: Sequence[KeyPlace], inventory: Inventory, settings: Settings) -> list[Verdict]:
+    """GOV-01 for many workspaces: what shares each key or vault is gathered once for all the workspaces on it
+    (a central vault's thousands of workspaces are not walked once per workspace)."""
+    gathered: dict[tuple[str | None, str | None], _Sharing] = {}
+    verdicts = []
+    for place in places:
+        where = (id_key(place.key_id) if place.key_id else None, id_key(place.vault_id) if place.vault_id else None)
+        sharing = gathered.get(where)
+        if sharing is None:
+            sharing = gathered[where] = _sharing(place, inventory, settings.environment_tag)
+        verdicts.append(_judge_place(place, sharing, settings))
+    return verdicts
 
 
 def _key_not_shared_across_environments(place: KeyPlace, inventory: Inventory, settings: Settings) -> Verdict:
     """GOV-01: the key (or its vault) is not shared with workspaces of another environment."""
-    workspace = place.workspace
-    mine = tag_value(workspace.tags, settings.environment_tag)
-    sharing: dict[str, tuple[Workspace, str]] = {}
-    index = inventory.index
-    neighbours = [
-        *(index.usages_by_key.get(id_key(place.key_id), []) if place.key_id else []),
-        *(index.usages_by_vault.get(id_key(place.vault_id), []) if place.vault_id else []),
-    ]
-    for other in neighbours:
-        if id_key(other.workspace_id) == id_key(workspace.id):
-            continue
-        shared = _shares(place, other)
-        if shared:
-            neighbour = workspace_by_id(inventory, other.workspace_id)
-            previous = sharing.get(id_key(neighbour.id))
-            if previous is None or shared == "key":
-                sharing[id_key(neighbour.id)] = (neighbour, shared)
-    evidence = [Evidence(f"tag {settings.environment_tag}", mine, workspace.id, "tags")]
-    for neighbour, shared in sorted(sharing.values(), key=lambda pair: id_key(pair[0].id)):
-        evidence.append(
-            Evidence(
-                f"shares the {shared} with", tag_value(neighbour.tags, settings.environment_tag), neighbour.id, "tags"
-            )
-        )
-    if not sharing:
-        return Verdict(Status.PASS, "no other scanned workspace uses this key or its vault", tuple(evidence))
-    if mine is None:
-        return Verdict(
-            Status.UNKNOWN,
-            f"the workspace has no '{settings.environment_tag}' tag, and {len(sharing)} other workspace(s) share "
-            "its key or vault",
-            tuple(evidence),
-        )
-    others = [(w, shared, tag_value(w.tags, settings.environment_tag)) for w, shared in sharing.values()]
-    crossing = sorted(
-        f"{w.name} ({env}, same {shared})" for w, shared, env in others if env and env.lower() != mine.lower()
-    )
-    if crossing:
-        return Verdict(
-            Status.FAIL,
-            f"this {mine} workspace shares its key or vault with another environment: {', '.join(crossing)}",
-            tuple(evidence),
-        )
-    untagged = sorted(w.name for w, _, env in others if env is None)
-    if untagged:
-        return Verdict(
-            Status.UNKNOWN,
-            f"shared with workspace(s) without an '{settings.environment_tag}' tag: {', '.join(untagged)}",
-            tuple(evidence),
-        )
-    return Verdict(Status.PASS, f"shared only with other {mine} workspaces", tuple(evidence))
+    return _judge_places([place], inventory, settings)[0]
 
 
-check_key_not_shared_across_environments = SubjectCheck(key_place, _key_not_shared_across_environments, the_place)
+check_key_not_shared_across_environments = SubjectCheck(
+    key_place, _key_not_shared_across_environments, the_place, together=_judge_places
+)
 
 
 SCOPE_CONTROL_CHECKS = {
