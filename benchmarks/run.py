@@ -21,7 +21,7 @@ def main() -> int:
         ("crawl.py", []),
         ("crawl.py", ["--central-vaults", "5"]),
         ("evaluate.py", ["--stages"]),
-        ("evaluate.py", ["--central-vaults", "20", "--repeat", "1"]),
+        ("evaluate.py", ["--central-vaults", "20"]),
     ):
         print(f"== {' '.join([script, *extra])} ==", flush=True)
         done = subprocess.run([sys.executable, str(HERE / script), *extra], check=False)

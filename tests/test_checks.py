@@ -685,7 +685,7 @@ def test_environment_tag_is_a_setting() -> None:
 
 
 def test_a_vault_shared_by_many_is_named_in_part_and_counted_in_full() -> None:
-    """A central vault: GOV-01 names ten of the workspaces sharing it (those of another environment first)
+    """A central vault: GOV-01 names five of the workspaces sharing it (those of another environment first)
     and counts all of them by environment, so a finding stays small however many share the vault."""
     from cmkaudit.evaluate.checks.governance import LISTED_NEIGHBOURS
 
@@ -696,7 +696,7 @@ def test_a_vault_shared_by_many_is_named_in_part_and_counted_in_full() -> None:
     verdict = usage_verdict(check_key_not_shared_across_environments, inventory(workspaces=many), Scope.DBFS_ROOT)
     assert verdict.status is Status.FAIL
     assert verdict.reason.startswith("this Prod workspace shares its key or vault with 15 workspace(s) of another")
-    assert verdict.reason.endswith("dbw-19 (dev, same key) and 5 more")
+    assert verdict.reason.endswith("dbw-09 (dev, same key) and 10 more")
     named = [e for e in verdict.evidence if e.label == "shares the key with"]
     assert [e.value for e in named] == ["dev"] * LISTED_NEIGHBOURS
     assert verdict.evidence[-1].value == ("dev: 15", "Prod: 15")  # case-insensitive, spelled as the first

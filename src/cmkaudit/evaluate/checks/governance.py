@@ -18,7 +18,7 @@ def tag_value(tags: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in tags.items() if k.lower() == name.lower()), None)
 
 
-LISTED_NEIGHBOURS = 10
+LISTED_NEIGHBOURS = 5
 """GOV-01 names at most this many of the workspaces sharing a key or vault (those that make it fail first) and
 counts the rest by environment: with a central vault, thousands of workspaces share one."""
 
