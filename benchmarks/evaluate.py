@@ -3,6 +3,7 @@
     python benchmarks/evaluate.py                      # 10,000 workspaces
     python benchmarks/evaluate.py --workspaces 2000 --failing-every 0   # every workspace compliant
     python benchmarks/evaluate.py --central-vaults 20   # the keys in 20 vaults, 500 workspaces on each
+    python benchmarks/evaluate.py --central-vaults 1 --rbac   # all on one vault, 20,001 role assignments
 
 The snapshot holds the fake tenant of tools/fakearm.py (each workspace with its vault, a key with three
 versions, a disk encryption set and a DBFS storage account), mapped with the collector's own mapping
@@ -36,15 +37,54 @@ from tools.fakearm import DATABRICKS_SP, TENANT, Tenant, generate_tenant  # noqa
 from cmkaudit.collect import mapping  # noqa: E402
 from cmkaudit.ids import PrincipalId  # noqa: E402
 from cmkaudit.inventory import assemble_inventory  # noqa: E402
-from cmkaudit.inventory.model import Inventory, PrincipalLookup, PrincipalSource, ScanScope  # noqa: E402
+from cmkaudit.inventory.model import (  # noqa: E402
+    Inventory,
+    PrincipalLookup,
+    PrincipalSource,
+    RoleAssignment,
+    RoleDefinition,
+    ScanScope,
+    Vault,
+)
 from cmkaudit.inventory.snapshot import save_snapshot  # noqa: E402
 
+CRYPTO_SERVICE_ENCRYPTION_USER = RoleDefinition(
+    "/providers/Microsoft.Authorization/roleDefinitions/e147488a-f6f5-4113-8e2d-b22465e65bf6",
+    "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+    "Key Vault Crypto Service Encryption User",
+    ("Microsoft.EventGrid/eventSubscriptions/write", "Microsoft.EventGrid/eventSubscriptions/read"),
+    (),
+    (
+        "Microsoft.KeyVault/vaults/keys/read",
+        "Microsoft.KeyVault/vaults/keys/wrap/action",
+        "Microsoft.KeyVault/vaults/keys/unwrap/action",
+    ),
+    (),
+)
 
-def inventory_of(tenant: Tenant, failing_every: int = 0) -> Inventory:
+
+def on_rbac(vault: Vault) -> Vault:
+    """The vault on Azure RBAC: each principal its access policies grant is assigned Key Vault Crypto Service
+    Encryption User on the vault instead."""
+    assignments = tuple(
+        RoleAssignment(
+            f"{vault.id}/providers/Microsoft.Authorization/roleAssignments/{policy.object_id}",
+            policy.object_id,
+            "ServicePrincipal",
+            CRYPTO_SERVICE_ENCRYPTION_USER.id,
+            vault.id,
+        )
+        for policy in vault.access_policies
+    )
+    return replace(vault, rbac_authorization=True, access_policies=(), role_assignments=assignments)
+
+
+def inventory_of(tenant: Tenant, failing_every: int = 0, rbac: bool = False) -> Inventory:
     """The inventory a crawl of `tenant` collects, built from the same bodies with the same mapping.
 
     With `failing_every` N, every Nth workspace is on the Standard tier (DBX-01 fails) and every Nth vault
     has no purge protection (KV-01 fails for each scope keyed there), so the reports have findings to act on.
+    With `rbac`, the vaults are on Azure RBAC (see `on_rbac`).
     """
 
     def listed(suffix: str) -> list[dict[str, object]]:
@@ -54,6 +94,8 @@ def inventory_of(tenant: Tenant, failing_every: int = 0) -> Inventory:
     keys = []
     for body in listed("/providers/microsoft.keyvault/vaults"):
         vault = mapping.vault_from_arm(body)
+        if rbac:
+            vault = on_rbac(vault)
         if failing_every and len(vaults) % failing_every == 0:
             vault = replace(vault, purge_protection_enabled=False)
         settings = tenant.resources[f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings".lower()]
@@ -86,7 +128,7 @@ def inventory_of(tenant: Tenant, failing_every: int = 0) -> Inventory:
         ],
         principals=[PrincipalLookup(TENANT, PrincipalId(DATABRICKS_SP), PrincipalSource.GRAPH)],
         errors=[],
-        role_definitions=[],
+        role_definitions=[CRYPTO_SERVICE_ENCRYPTION_USER] if rbac else [],
     )
 
 
@@ -177,14 +219,20 @@ def main() -> int:
         default=0,
         metavar="N",
         help="keep the workspaces' keys in N vaults, taken in turn (0: a vault each; Key Vault allows 1,024 "
-        "access policies, each workspace needs 2)",
+        "access policies, each workspace needs 2, so at least 20 vaults for 10,000 workspaces without --rbac)",
+    )
+    parser.add_argument(
+        "--rbac",
+        action="store_true",
+        help="vaults on Azure RBAC: each identity that uses a key holds Key Vault Crypto Service Encryption User "
+        "on its vault (a role assignment each, with no limit on their number)",
     )
     args = parser.parse_args()
     per_subscription = 25
     subscriptions = max(1, -(-args.workspaces // per_subscription))
     started = time.perf_counter()
     tenant = generate_tenant(subscriptions, per_subscription, central_vaults=args.central_vaults)
-    inventory = inventory_of(tenant, args.failing_every)
+    inventory = inventory_of(tenant, args.failing_every, args.rbac)
     with tempfile.TemporaryDirectory() as scratch:
         snapshot = Path(scratch) / "snapshot.json"
         save_snapshot(inventory, snapshot)
