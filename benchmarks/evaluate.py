@@ -4,6 +4,7 @@
     python benchmarks/evaluate.py --workspaces 2000 --failing-every 0   # every workspace compliant
     python benchmarks/evaluate.py --central-vaults 20   # the keys in 20 vaults, 500 workspaces on each
     python benchmarks/evaluate.py --central-vaults 1 --rbac   # all on one vault, 20,001 role assignments
+    python benchmarks/evaluate.py --central-vaults 1 --rbac --key-each   # and a key each: 10,000 keys
 
 The snapshot holds the fake tenant of tools/fakearm.py (each workspace with its vault, a key with three
 versions, a disk encryption set and a DBFS storage account), mapped with the collector's own mapping
@@ -90,6 +91,11 @@ def inventory_of(tenant: Tenant, failing_every: int = 0, rbac: bool = False) -> 
     def listed(suffix: str) -> list[dict[str, object]]:
         return [item for path, items in tenant.lists.items() if path.endswith(suffix) for item in items]
 
+    key_names: dict[str, list[str]] = {}  # vault id (lower case) -> its keys' names
+    for path in tenant.resources:
+        vault_path, _, key = path.rpartition("/keys/")
+        if path.startswith("/subscriptions/") and vault_path and "/" not in key:
+            key_names.setdefault(vault_path, []).append(key)
     vaults = []
     keys = []
     for body in listed("/providers/microsoft.keyvault/vaults"):
@@ -102,9 +108,10 @@ def inventory_of(tenant: Tenant, failing_every: int = 0, rbac: bool = False) -> 
         vaults.append(
             replace(vault, diagnostic_settings=tuple(mapping.diagnostic_setting_from_arm(s) for s in settings["value"]))
         )
-        versions = tenant.resources[f"{vault.id}/keys/cmk/versions".lower()]["value"]
-        mapped = tuple(v for v in (mapping.key_version_from_arm(item) for item in versions) if v is not None)
-        keys.append(mapping.key_from_arm(tenant.resources[f"{vault.id}/keys/cmk".lower()], vault.id, mapped))
+        for name in key_names[vault.id.lower()]:
+            versions = tenant.resources[f"{vault.id}/keys/{name}/versions".lower()]["value"]
+            mapped = tuple(v for v in (mapping.key_version_from_arm(item) for item in versions) if v is not None)
+            keys.append(mapping.key_from_arm(tenant.resources[f"{vault.id}/keys/{name}".lower()], vault.id, mapped))
     return assemble_inventory(
         collected_at=datetime(2026, 11, 1, 12, tzinfo=UTC),
         tool_version="benchmark",
@@ -222,6 +229,11 @@ def main() -> int:
         "access policies, each workspace needs 2, so at least 20 vaults for 10,000 workspaces without --rbac)",
     )
     parser.add_argument(
+        "--key-each",
+        action="store_true",
+        help="with --central-vaults, a key of its own for each workspace in its central vault (else they share one)",
+    )
+    parser.add_argument(
         "--rbac",
         action="store_true",
         help="vaults on Azure RBAC: each identity that uses a key holds Key Vault Crypto Service Encryption User "
@@ -231,7 +243,9 @@ def main() -> int:
     per_subscription = 25
     subscriptions = max(1, -(-args.workspaces // per_subscription))
     started = time.perf_counter()
-    tenant = generate_tenant(subscriptions, per_subscription, central_vaults=args.central_vaults)
+    tenant = generate_tenant(
+        subscriptions, per_subscription, central_vaults=args.central_vaults, key_each=args.key_each
+    )
     inventory = inventory_of(tenant, args.failing_every, args.rbac)
     with tempfile.TemporaryDirectory() as scratch:
         snapshot = Path(scratch) / "snapshot.json"

@@ -106,13 +106,13 @@ def _guid(*numbers: int) -> str:
 
 @dataclass
 class _KeyHome:
-    """A vault holding one key, `cmk`, with three versions, and the identities granted its use."""
+    """A vault holding keys with three versions each, and the identities granted their use."""
 
     sub: str
     group: str
     name: str
-    seed: tuple[int, int]
-    """Two small numbers that make the key's version ids unique."""
+    keys: dict[str, tuple[int, int]]
+    """The keys by name, each with two small numbers that make its version ids unique."""
     principals: list[str] = field(default_factory=lambda: [DATABRICKS_SP])
 
     @property
@@ -123,9 +123,8 @@ class _KeyHome:
     def uri(self) -> str:
         return f"https://{self.name}{VAULT_SUFFIX}/"
 
-    @property
-    def versions(self) -> list[tuple[str, int, int]]:
-        first, second = self.seed
+    def versions(self, key: str) -> list[tuple[str, int, int]]:
+        first, second = self.keys[key]
         return [
             (f"{first:04x}{second:04x}000000000000000000000{v}", epoch(day), epoch("2028-01-01"))
             for v, day in enumerate(("2026-03-01", "2026-06-01", "2026-09-01"))
@@ -149,28 +148,29 @@ class _KeyHome:
             ],
         )
 
-    def add_key_and_settings(self, tenant: Tenant, *, rotation_policy_in_arm: bool) -> None:
-        versions = self.versions
-        tenant.add(
-            f"{self.id}/keys/cmk/versions",
-            key_versions_body(self.id, self.name, "cmk", location="westeurope", versions=versions),
-        )
-        tenant.add(
-            f"{self.id}/keys/cmk",
-            key_body(
-                self.id,
-                self.name,
-                "cmk",
-                location="westeurope",
-                kty="RSA-HSM",
-                size=3072,
-                created=versions[0][1],
-                latest=versions[-1],
-                policy=rotation_policy("P90D") if rotation_policy_in_arm else None,
-            ),
-        )
-        policy_url = f"{self.uri}keys/cmk/rotationpolicy"
-        tenant.add(policy_url.removeprefix("https://"), {"id": policy_url, **rotation_policy("P90D")})
+    def add_keys_and_settings(self, tenant: Tenant, *, rotation_policy_in_arm: bool) -> None:
+        for key in self.keys:
+            versions = self.versions(key)
+            tenant.add(
+                f"{self.id}/keys/{key}/versions",
+                key_versions_body(self.id, self.name, key, location="westeurope", versions=versions),
+            )
+            tenant.add(
+                f"{self.id}/keys/{key}",
+                key_body(
+                    self.id,
+                    self.name,
+                    key,
+                    location="westeurope",
+                    kty="RSA-HSM",
+                    size=3072,
+                    created=versions[0][1],
+                    latest=versions[-1],
+                    policy=rotation_policy("P90D") if rotation_policy_in_arm else None,
+                ),
+            )
+            policy_url = f"{self.uri}keys/{key}/rotationpolicy"
+            tenant.add(policy_url.removeprefix("https://"), {"id": policy_url, **rotation_policy("P90D")})
         tenant.add(
             f"{self.id}/providers/Microsoft.Insights/diagnosticSettings",
             {"value": [diagnostic_setting(self.id, "audit", logs=audit_logs(), workspace="/law")]},
@@ -178,7 +178,12 @@ class _KeyHome:
 
 
 def generate_tenant(
-    subscriptions: int, workspaces: int, *, rotation_policy_in_arm: bool = True, central_vaults: int = 0
+    subscriptions: int,
+    workspaces: int,
+    *,
+    rotation_policy_in_arm: bool = True,
+    central_vaults: int = 0,
+    key_each: bool = False,
 ) -> Tenant:
     """`subscriptions` x `workspaces` compliant workspaces, each with its vault, a 3-version key, DES and storage.
 
@@ -187,11 +192,15 @@ def generate_tenant(
 
     With `central_vaults` N, the workspaces' keys are not in vaults of their own but in N vaults of a
     key-management resource group in the first subscription, the workspaces taking them in turn; each
-    central vault grants every identity that uses its key (Key Vault allows 1,024 access policies).
+    central vault grants every identity that uses its key (Key Vault allows 1,024 access policies). With
+    `key_each` too, each workspace has a key of its own (`cmk-S-W`) in its central vault; otherwise the
+    workspaces on a central vault share its key `cmk`.
     """
     tenant = Tenant([_guid(0xA, s) for s in range(subscriptions)])
     central = [
-        _KeyHome(tenant.subscriptions[0], "rg-keys", f"kv-central-{i}", (0xCE00 + i, 0xFFFF))
+        _KeyHome(
+            tenant.subscriptions[0], "rg-keys", f"kv-central-{i}", {} if key_each else {"cmk": (0xCE00 + i, 0xFFFF)}
+        )
         for i in range(central_vaults)
     ]
     for s, sub in enumerate(tenant.subscriptions):
@@ -202,11 +211,14 @@ def generate_tenant(
             home = (
                 central[(s * workspaces + w) % central_vaults]
                 if central
-                else _KeyHome(sub, group, f"kv-{s}-{w}", (s, w))
+                else _KeyHome(sub, group, f"kv-{s}-{w}", {"cmk": (s, w)})
             )
+            key = f"cmk-{s}-{w}" if central and key_each else "cmk"
+            if key not in home.keys:
+                home.keys[key] = (s, w)
             des_principal, storage_principal = _guid(0xD, s, w), _guid(0xE, s, w)
             home.principals += [des_principal, storage_principal]
-            latest = home.versions[-1][0]
+            latest = home.versions(key)[-1][0]
             tenant.extend(
                 f"/subscriptions/{sub}/providers/Microsoft.Databricks/workspaces",
                 [
@@ -220,12 +232,12 @@ def generate_tenant(
                         managed_group=managed,
                         storage_account=f"dbst{s}x{w}",
                         workspace_number=f"{s:08d}{w:08d}",
-                        managed_services_key=(home.uri, "cmk", ""),
-                        managed_disk_key=(home.uri, "cmk", ""),
+                        managed_services_key=(home.uri, key, ""),
+                        managed_disk_key=(home.uri, key, ""),
                         disk_encryption_set=f"des-{s}-{w}",
                         disk_principal=des_principal,
                         tenant=TENANT,
-                        dbfs_key=(home.uri, "cmk", ""),
+                        dbfs_key=(home.uri, key, ""),
                         prepare_encryption=True,
                         storage_principal=storage_principal,
                         infrastructure=True,
@@ -242,7 +254,7 @@ def generate_tenant(
                         managed,
                         f"des-{s}-{w}",
                         location="westeurope",
-                        key_url=f"{home.uri}keys/cmk/{latest}",
+                        key_url=f"{home.uri}keys/{key}/{latest}",
                         source_vault_id=home.id,
                         principal=des_principal,
                         tenant=TENANT,
@@ -259,17 +271,17 @@ def generate_tenant(
                         location="westeurope",
                         principal=storage_principal,
                         tenant=TENANT,
-                        key=(home.uri, "cmk", latest),
+                        key=(home.uri, key, latest),
                         infrastructure=True,
                     )
                 ],
             )
             if not central:
-                home.add_key_and_settings(tenant, rotation_policy_in_arm=rotation_policy_in_arm)
+                home.add_keys_and_settings(tenant, rotation_policy_in_arm=rotation_policy_in_arm)
             tenant.workspaces += 1
     for home in central:
         home.list_vault(tenant)
-        home.add_key_and_settings(tenant, rotation_policy_in_arm=rotation_policy_in_arm)
+        home.add_keys_and_settings(tenant, rotation_policy_in_arm=rotation_policy_in_arm)
     tenant.add(
         "/v1.0/servicePrincipals(appId='2ff814a6-3304-4ab8-85cb-cd0e6f879c1d')",
         databricks_service_principal(DATABRICKS_SP),

@@ -321,9 +321,38 @@ def _is_key_admin(grant: Grant) -> bool:
     return grant.guid in ADMIN_ROLE_IDS or any(grant.allows(action) for action in KEY_DESTROY_ACTIONS)
 
 
-def _key_administrators(resolved: tuple[Vault, str | None], inventory: Inventory, settings: Settings) -> Verdict:
+@dataclass(frozen=True, slots=True)
+class _Administration:
+    """Who may destroy or administer keys on a vault, read once for all its keys: the principals whose access
+    policies allow purging; or the role grants that administer keys or whose role could not be read, those
+    at or above the vault (on every key) and those on one key (by its id)."""
+
+    purgers: tuple[str, ...]
+    vault_wide: tuple[Grant, ...]
+    on_key: dict[str, list[Grant]]
+
+
+def _administration(vault: Vault, inventory: Inventory) -> _Administration:
+    purgers = tuple(p.object_id for p in vault.access_policies if {"purge", "all"} & {k.lower() for k in p.keys})
+    definitions, vault_scope = inventory.index.role_definitions, id_key(vault.id) + "/"
+    vault_wide: list[Grant] = []
+    on_key: dict[str, list[Grant]] = {}
+    for assignment in vault.role_assignments or ():
+        grant = Grant(assignment, definitions.get(id_key(assignment.role_definition_id)))
+        if grant.definition is not None and not _is_key_admin(grant):
+            continue
+        scope = id_key(assignment.scope)
+        if scope.startswith(vault_scope):  # below the vault: applies to that key only (see _applies_to_key)
+            on_key.setdefault(scope, []).append(grant)
+        else:
+            vault_wide.append(grant)
+    return _Administration(purgers, tuple(vault_wide), on_key)
+
+
+def _judge_administration(
+    vault: Vault, key_id: str | None, administration: _Administration, inventory: Inventory, settings: Settings
+) -> Verdict:
     """IAM-03: nobody outside the break-glass list can purge the key or administer the vault's keys."""
-    vault, key_id = resolved
     model = _model_evidence(vault)
     allowed = {p.lower() for p in settings.break_glass_principals}
     evidence = [model, Evidence("break-glass principals", tuple(sorted(allowed)), None, "configuration")]
@@ -334,11 +363,7 @@ def _key_administrators(resolved: tuple[Vault, str | None], inventory: Inventory
             (model,),
         )
     if not vault.rbac_authorization:
-        holders = sorted(
-            p.object_id
-            for p in vault.access_policies
-            if {"purge", "all"} & {k.lower() for k in p.keys} and p.object_id.lower() not in allowed
-        )
+        holders = sorted(p for p in administration.purgers if p.lower() not in allowed)
         evidence.append(Evidence("principals with key purge", tuple(holders), vault.id, "properties.accessPolicies"))
         if holders:
             return Verdict(
@@ -351,7 +376,7 @@ def _key_administrators(resolved: tuple[Vault, str | None], inventory: Inventory
         )
     if vault.role_assignments is None:
         return _rbac_unread(vault, inventory)
-    grants = _grants(vault.role_assignments, vault, inventory, key_id)
+    grants = [*administration.vault_wide, *(administration.on_key.get(id_key(key_id), ()) if key_id else ())]
     admins = sorted(
         f"{g.assignment.principal_id} ({g.role} at {g.assignment.scope})"
         for g in grants
@@ -374,4 +399,26 @@ def _key_administrators(resolved: tuple[Vault, str | None], inventory: Inventory
     )
 
 
-check_key_administrators = SubjectCheck(resolved_vault_and_key_id, _key_administrators, the_vault_and_key)
+def _key_administrators_of(
+    subjects: Sequence[tuple[Vault, str | None]], inventory: Inventory, settings: Settings
+) -> list[Verdict]:
+    """IAM-03 on many keys: each vault's administration is read once for all its keys (a central vault may hold
+    a key per workspace, and a role assignment or two per workspace)."""
+    read: dict[int, _Administration] = {}
+    verdicts = []
+    for vault, key_id in subjects:
+        administration = read.get(id(vault))
+        if administration is None:
+            administration = read[id(vault)] = _administration(vault, inventory)
+        verdicts.append(_judge_administration(vault, key_id, administration, inventory, settings))
+    return verdicts
+
+
+def _key_administrators(resolved: tuple[Vault, str | None], inventory: Inventory, settings: Settings) -> Verdict:
+    """IAM-03 on one key."""
+    return _key_administrators_of([resolved], inventory, settings)[0]
+
+
+check_key_administrators = SubjectCheck(
+    resolved_vault_and_key_id, _key_administrators, the_vault_and_key, together=_key_administrators_of
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
 
@@ -52,50 +52,48 @@ def key_place(usage: KeyUsage, inventory: Inventory) -> Verdict | KeyPlace:
 
 @dataclass(frozen=True, slots=True)
 class _Sharer:
-    """A workspace on a key or vault, what it shares (the "key", or only the "vault") and its environment."""
+    """A workspace on a vault (or key), and its environment."""
 
     workspace: Workspace
-    shares: str
     environment: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class _Sharing:
-    """Every workspace whose scopes use one key or its vault, grouped by environment (lower case, in order;
-    None, the untagged, last), each group in id order."""
+    """Every workspace whose scopes use one vault (or, if the vault is not known, one key), grouped by
+    environment (lower case, in order; None, the untagged, last), each group in id order."""
 
     by_environment: dict[str | None, list[_Sharer]]
     members: frozenset[str]
     """The workspaces' comparable ids."""
 
 
-def _sharing(place: KeyPlace, inventory: Inventory, tag: str) -> _Sharing:
-    index = inventory.index
-    on_key = index.usages_by_key.get(id_key(place.key_id), []) if place.key_id else []
-    on_vault = index.usages_by_vault.get(id_key(place.vault_id), []) if place.vault_id else []
-    sharers: dict[str, _Sharer] = {}
-    for usages, shares in ((on_key, "key"), (on_vault, "vault")):
-        for usage in usages:
-            key = id_key(usage.workspace_id)
-            if key not in sharers:
-                workspace = index.workspaces[key]
-                sharers[key] = _Sharer(workspace, shares, tag_value(workspace.tags, tag))
+def _sharing(usages: Iterable[KeyUsage], inventory: Inventory, tag: str) -> _Sharing:
+    """The workspaces of `usages`, by environment."""
+    workspaces = inventory.index.workspaces
+    members = {id_key(usage.workspace_id) for usage in usages}
     groups: dict[str | None, list[_Sharer]] = {}
-    for key in sorted(sharers):
-        sharer = sharers[key]
-        groups.setdefault(sharer.environment.lower() if sharer.environment else None, []).append(sharer)
+    for key in sorted(members):
+        workspace = workspaces[key]
+        environment = tag_value(workspace.tags, tag)
+        groups.setdefault(environment.lower() if environment else None, []).append(_Sharer(workspace, environment))
     in_order = dict(sorted(groups.items(), key=lambda group: (group[0] is None, group[0] or "")))
-    return _Sharing(in_order, frozenset(sharers))
+    return _Sharing(in_order, frozenset(members))
 
 
-def _named(sharers: list[_Sharer], total: int) -> str:
-    shown = ", ".join(f"{s.workspace.name} ({s.environment}, same {s.shares})" for s in sharers)
+def _named(sharers: list[_Sharer], total: int, on_key: frozenset[str]) -> str:
+    shown = ", ".join(f"{s.workspace.name} ({s.environment}, same {_what(s, on_key)})" for s in sharers)
     return shown + (f" and {total - len(sharers)} more" if total > len(sharers) else "")
 
 
-def _judge_place(place: KeyPlace, sharing: _Sharing, settings: Settings) -> Verdict:
-    """GOV-01 for one workspace, given everything that shares its key or vault (itself included). It looks at
-    no more of the others than it names, so a vault shared by thousands costs little per workspace."""
+def _what(sharer: _Sharer, on_key: frozenset[str]) -> str:
+    """What `sharer` shares with the workspace judged: its "key", or only its "vault"."""
+    return "key" if id_key(sharer.workspace.id) in on_key else "vault"
+
+
+def _judge_place(place: KeyPlace, sharing: _Sharing, on_key: frozenset[str], settings: Settings) -> Verdict:
+    """GOV-01 for one workspace, given every workspace on its vault (itself included) and those on its key. It
+    looks at no more of the others than it names, so a vault shared by thousands costs little per workspace."""
     workspace, tag = place.workspace, settings.environment_tag
     mine = tag_value(workspace.tags, tag)
     own = mine.lower() if mine else None
@@ -116,7 +114,9 @@ def _judge_place(place: KeyPlace, sharing: _Sharing, settings: Settings) -> Verd
     first_untagged = list(islice(besides_me(None), LISTED_NEIGHBOURS))
     alike = besides_me(own) if own else iter(())
     for sharer in islice(chain(first_crossing, first_untagged, alike), LISTED_NEIGHBOURS):
-        evidence.append(Evidence(f"shares the {sharer.shares} with", sharer.environment, sharer.workspace.id, "tags"))
+        evidence.append(
+            Evidence(f"shares the {_what(sharer, on_key)} with", sharer.environment, sharer.workspace.id, "tags")
+        )
     evidence.append(
         Evidence(
             f"other workspaces on the key or vault, by tag {tag}",
@@ -135,7 +135,7 @@ def _judge_place(place: KeyPlace, sharing: _Sharing, settings: Settings) -> Verd
         return Verdict(
             Status.FAIL,
             f"this {mine} workspace shares its key or vault with {crossing_count} workspace(s) of another "
-            f"environment: {_named(first_crossing, crossing_count)}",
+            f"environment: {_named(first_crossing, crossing_count, on_key)}",
             tuple(evidence),
         )
     if first_untagged:
@@ -149,16 +149,24 @@ def _judge_place(place: KeyPlace, sharing: _Sharing, settings: Settings) -> Verd
 
 
 def _judge_places(places: Sequence[KeyPlace], inventory: Inventory, settings: Settings) -> list[Verdict]:
-    """GOV-01 for many workspaces: what shares each key or vault is gathered once for all the workspaces on it
-    (a central vault's thousands of workspaces are not walked once per workspace)."""
-    gathered: dict[tuple[str | None, str | None], _Sharing] = {}
+    """GOV-01 for many workspaces: the workspaces on each vault, and on each key, are gathered once for all
+    the workspaces there (a central vault's thousands are not walked once per workspace, nor once per key)."""
+    index, tag = inventory.index, settings.environment_tag
+    on_vaults: dict[str, _Sharing] = {}
+    on_keys: dict[str, frozenset[str]] = {}
     verdicts = []
     for place in places:
-        where = (id_key(place.key_id) if place.key_id else None, id_key(place.vault_id) if place.vault_id else None)
-        sharing = gathered.get(where)
+        key = id_key(place.key_id) if place.key_id else ""
+        on_key = on_keys.get(key)
+        if on_key is None:
+            on_key = on_keys[key] = frozenset(id_key(u.workspace_id) for u in index.usages_by_key.get(key, ()))
+        # Every usage of a key names the key's vault; a place without a known vault is judged on its key alone.
+        where = f"vault {id_key(place.vault_id)}" if place.vault_id else f"key {key}"
+        sharing = on_vaults.get(where)
         if sharing is None:
-            sharing = gathered[where] = _sharing(place, inventory, settings.environment_tag)
-        verdicts.append(_judge_place(place, sharing, settings))
+            usages = index.usages_by_vault[id_key(place.vault_id)] if place.vault_id else index.usages_by_key[key]
+            sharing = on_vaults[where] = _sharing(usages, inventory, tag)
+        verdicts.append(_judge_place(place, sharing, on_key, settings))
     return verdicts
 
 
