@@ -1,6 +1,6 @@
 """The whole benchmark in one command: the crawl (crawl.py) of a tenant with a vault per workspace and of the
 same workspaces keyed in 5 central vaults, then evaluation and reports (evaluate.py) of 10,000 workspaces, with a
-vault each, on 20 central vaults, and all on one vault on Azure RBAC.
+vault each, on 20 central vaults, and all on one vault on Azure RBAC (sharing its key, then a key each).
 
     python benchmarks/run.py
 
@@ -23,6 +23,7 @@ def main() -> int:
         ("evaluate.py", ["--stages"]),
         ("evaluate.py", ["--central-vaults", "20"]),
         ("evaluate.py", ["--central-vaults", "1", "--rbac"]),
+        ("evaluate.py", ["--central-vaults", "1", "--rbac", "--key-each"]),
     ):
         print(f"== {' '.join([script, *extra])} ==", flush=True)
         done = subprocess.run([sys.executable, str(HERE / script), *extra], check=False)
