@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cmkaudit.cli import Streams, run
 from cmkaudit.config import ConfigFile, parse_config
@@ -115,6 +117,41 @@ def test_waiver_must_match_control_resource_and_scope(changes: dict[str, object]
     result, outcomes = apply_waivers([finding(Status.FAIL)], [waiver(**changes)], date(2026, 11, 1))
     assert result[0].status is Status.FAIL
     assert outcomes[0].state is WaiverState.UNUSED
+
+
+_IDS = [f"/subscriptions/s/resourceGroups/rg-{n}/providers/Microsoft.Databricks/workspaces/DBW-{n}" for n in (1, 2, 12)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["KV-01", "kv-01", "DBX-01"]),
+            st.sampled_from([*_IDS, _IDS[0].lower(), "*", "*/DBW-1", "*/dbw-1?", "*rg-[12]/*", "[x"]),
+            st.sampled_from([None, Scope.MANAGED_DISK, Scope.DBFS_ROOT]),
+        ),
+        max_size=8,
+    ),
+    st.sampled_from(_IDS),
+    st.sampled_from(["KV-01", "DBX-01"]),
+    st.sampled_from([None, Scope.MANAGED_DISK, Scope.DBFS_ROOT]),
+)
+def test_the_first_matching_waiver_in_file_order_wins(
+    specs: list[tuple[str, str, Scope | None]], resource_id: str, control: str, scope: Scope | None
+) -> None:
+    """Waivers are looked up by control and exact id, and patterns tried in order, not every waiver held
+    against every finding; the waiver applied is still the first in the file that matches, as a walk of the
+    whole list finds it."""
+    from cmkaudit.evaluate.model import Finding
+
+    waivers = [
+        waiver(control_id=ControlId(c), resource=r, scope=sc, justification=str(i))
+        for i, (c, r, sc) in enumerate(specs)
+    ]
+    failed = Finding(ControlId(control), "t", Severity.HIGH, Status.FAIL, resource_id, "dbw", scope, "why", ())
+    first = next((w for w in waivers if w.matches(failed)), None)
+    (result,), _ = apply_waivers([failed], waivers, date(2026, 11, 1))
+    assert (result.waiver.justification if result.waiver else None) == (first.justification if first else None)
 
 
 def cli(*argv: str) -> tuple[int, str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -58,6 +59,46 @@ class WaiverOutcome:
     """How many findings it suppressed (APPLIED) or would have suppressed (EXPIRED)."""
 
 
+_GLOB = re.compile(r"[*?\[]")
+"""What makes a waiver's resource a pattern rather than one workspace's id."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """The waivers in file order, and where to look for those that may match a finding: the ones naming one
+    workspace, by (control, id), and the patterns, by control. A large tenant may fail tens of thousands of
+    findings and carry a waiver per excepted workspace; each finding is held against its own few."""
+
+    waivers: tuple[Waiver, ...]
+    exact: dict[tuple[str, str], list[int]]
+    patterns: dict[str, list[int]]
+
+    @classmethod
+    def of(cls, waivers: Iterable[Waiver]) -> _Rules:
+        rules = tuple(waivers)
+        exact: dict[tuple[str, str], list[int]] = {}
+        patterns: dict[str, list[int]] = {}
+        for i, w in enumerate(rules):
+            control = w.control_id.upper()
+            if _GLOB.search(w.resource):
+                patterns.setdefault(control, []).append(i)
+            else:  # without a wildcard, fnmatch compares the whole text: the ids must be equal
+                exact.setdefault((control, w.resource.lower()), []).append(i)
+        return cls(rules, exact, patterns)
+
+    def first_match(self, finding: Finding) -> int | None:
+        """The position of the first waiver, in file order, that is about `finding`."""
+        control = finding.control_id.upper()
+        named = self.exact.get((control, finding.resource_id.lower()), ())
+        best = next((i for i in named if self.waivers[i].scope in (None, finding.scope)), None)
+        for i in self.patterns.get(control, ()):
+            if best is not None and i > best:
+                break
+            if self.waivers[i].matches(finding):
+                return i
+        return best
+
+
 def apply_waivers(
     findings: Sequence[Finding], waivers: Iterable[Waiver], today: date
 ) -> tuple[tuple[Finding, ...], tuple[WaiverOutcome, ...]]:
@@ -65,14 +106,15 @@ def apply_waivers(
 
     `today` is the date the evidence was collected, so re-evaluating a snapshot gives the same result.
     """
-    rules = tuple(waivers)
+    indexed = _Rules.of(waivers)
+    rules = indexed.waivers
     counts = [0] * len(rules)
     result: list[Finding] = []
     for finding in findings:
         if not rules or finding.status not in WAIVABLE:
             result.append(finding)
             continue
-        index = next((i for i, w in enumerate(rules) if w.matches(finding)), None)
+        index = indexed.first_match(finding)
         if index is None:
             result.append(finding)
             continue
