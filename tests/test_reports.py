@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Callable
 from html import unescape
 from pathlib import Path
 
@@ -176,6 +177,38 @@ def test_report_command_bad_input(tmp_path: Path, content: str, message: str) ->
     path.write_text(content)
     code, _, err = cli("report", str(path))
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_a_baseline_is_read_as_the_whole_results_file_would_give_it(demo_outputs: Path) -> None:
+    """`--baseline` reads only the parts of a results file a comparison needs (quickly, on a file of hundreds
+    of megabytes); what it reads is what the whole document gives."""
+    from cmkaudit.report import load_baseline, load_results
+    from cmkaudit.report.results import Baseline
+
+    path = demo_outputs / "cmkaudit-results.json"
+    quick, whole = load_baseline(path), Baseline.of(load_results(path))
+    assert quick == whole
+    assert len(quick.problems) == sum(1 for f in load_results(path).findings if f.status in {"FAIL", "UNKNOWN"})
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: "{", "is not JSON"),
+        (lambda d: '{"kind": "cmkaudit.snapshot", "schema_version": 1}', "not a cmkaudit results file"),
+        (lambda d: d.replace('"schema_version": 2', '"schema_version": 1'), "schema version 1"),
+        (lambda d: d.replace('"status":"FAIL"', '"status":"BROKEN"', 1), "not a valid results file"),
+        (lambda d: d.replace('"findings": [', '"findings": 7, "_": [', 1), "not a valid results file"),
+    ],
+)
+def test_a_bad_baseline_is_one_line_of_error(
+    demo_outputs: Path, tmp_path: Path, edit: Callable[[str], str], message: str
+) -> None:
+    path = tmp_path / "baseline.json"
+    path.write_text(edit((demo_outputs / "cmkaudit-results.json").read_text()))
+    code, _, err = cli("scan", "--demo", "--format", "json", "--output-dir", str(tmp_path), "--baseline", str(path))
+    assert code == 2 and message in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) <= 2  # the error, and its hint when there is one
 
 
 def test_remediation_is_filled_in_for_the_resource(demo_outputs: Path) -> None:

@@ -379,11 +379,11 @@ def _threshold(value: str | None, default: Severity | None) -> Severity | None:
 
 def _render(args: argparse.Namespace, results: ResultsDocument, streams: Streams, messages: Messages) -> None:
     """Compare with the baseline if one was given, then write every format asked for."""
-    from cmkaudit.report import ReportFormat, load_results
+    from cmkaudit.report import ReportFormat, load_baseline
     from cmkaudit.report.results import compare_with_baseline
 
     if args.baseline:
-        results = compare_with_baseline(results, load_results(args.baseline))
+        results = compare_with_baseline(results, load_baseline(args.baseline))
     for name in args.format:
         written = ReportFormat(name).write(results, args.output_dir, streams.stdout)
         if written is not None:

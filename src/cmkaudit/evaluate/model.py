@@ -127,7 +127,12 @@ class Finding:
     @property
     def identity(self) -> tuple[str, str, str]:
         """What makes a finding the same finding across scans."""
-        return (self.control_id, id_key(self.resource_id), self.scope.value if self.scope else "")
+        return finding_identity(self.control_id, self.resource_id, self.scope)
+
+
+def finding_identity(control_id: str, resource_id: str, scope: Scope | None) -> tuple[str, str, str]:
+    """What makes a finding the same finding across scans: its control, its workspace and its scope."""
+    return (control_id, id_key(resource_id), scope.value if scope else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,14 +8,15 @@ the original did. Its JSON schema (reports/results.schema.json) is generated fro
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cmkaudit.evaluate.model import Finding, RemediationSteps, Severity, Status
+from cmkaudit.evaluate.model import Finding, RemediationSteps, Severity, Status, finding_identity
 from cmkaudit.ids import id_key
 from cmkaudit.inventory.links import find_dbfs_storage_account
 from cmkaudit.inventory.model import Inventory, KeyVersion, Scope
@@ -431,9 +432,45 @@ def build_results(report: Report) -> ResultsDocument:
     )
 
 
-def compare_with_baseline(current: ResultsDocument, baseline: ResultsDocument) -> ResultsDocument:
+@dataclass(frozen=True, slots=True)
+class BaselineFinding:
+    """What a comparison keeps of a previous finding that failed or was unknown."""
+
+    control_id: str
+    resource_id: str
+    resource_name: str
+    scope: Scope | None
+    status: Status
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What a comparison needs of a previous results file: when its evidence was collected, and its failed
+    and unknown findings by identity (`Finding.identity`)."""
+
+    collected_at: datetime
+    problems: dict[tuple[str, str, str], BaselineFinding]
+
+    @classmethod
+    def of(cls, results: ResultsDocument) -> Baseline:
+        """The baseline a results document makes."""
+        return cls.of_findings(
+            results.scan.collected_at,
+            (
+                BaselineFinding(f.control_id, f.resource_id, f.resource_name, f.scope, f.status)
+                for f in results.findings
+            ),
+        )
+
+    @classmethod
+    def of_findings(cls, collected_at: datetime, findings: Iterable[BaselineFinding]) -> Baseline:
+        problems = {finding_identity(f.control_id, f.resource_id, f.scope): f for f in findings if f.status in PROBLEMS}
+        return cls(collected_at, problems)
+
+
+def compare_with_baseline(current: ResultsDocument, baseline: Baseline) -> ResultsDocument:
     """Mark each FAIL/UNKNOWN finding new or unchanged since `baseline`, and list what was resolved."""
-    before = {f.identity: f for f in baseline.findings if f.status in PROBLEMS}
+    before = baseline.problems
     now = {f.identity for f in current.findings if f.status in PROBLEMS}
     marked = [
         replace(f, baseline="unchanged" if f.identity in before else "new") if f.status in PROBLEMS else f
@@ -451,7 +488,7 @@ def compare_with_baseline(current: ResultsDocument, baseline: ResultsDocument) -
         if key not in now
     ]
     info = BaselineInfo(
-        collected_at=baseline.scan.collected_at,
+        collected_at=baseline.collected_at,
         new=sum(1 for f in marked if f.baseline == "new"),
         unchanged=sum(1 for f in marked if f.baseline == "unchanged"),
         resolved=resolved,
