@@ -243,13 +243,19 @@ def test_entry_point_ends_with_everything_written(tmp_path: Path, monkeypatch: p
         assert (tmp_path / "child" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
 
 
-def test_cyclic_collector_stays_paused_only_for_a_caller_that_keeps_the_report(tmp_path: Path) -> None:
-    """Evaluation runs with Python's cyclic collector paused. An ordinary call resumes it; a caller that keeps
-    the report's objects to end the process next (the console script) finds it still paused, since resuming
-    would make the collector walk every kept object once more."""
+@pytest.mark.parametrize("command", ["scan", "report"])
+def test_cyclic_collector_stays_paused_only_for_a_caller_that_keeps_the_report(tmp_path: Path, command: str) -> None:
+    """Evaluating, or reading a results file, runs with Python's cyclic collector paused. An ordinary call
+    resumes it; a caller that keeps the report's objects to end the process next (the console script) finds
+    it still paused, since resuming would make the collector walk every kept object once more."""
     import gc
 
-    argv = ["scan", "--demo", "--format", "json", "--output-dir", str(tmp_path), "--quiet"]
+    scan = ["scan", "--demo", "--format", "json", "--output-dir", str(tmp_path / "scan"), "--quiet"]
+    argv = scan
+    if command == "report":
+        assert run(scan, Streams(io.StringIO(), io.StringIO()), now=NOW) == 1
+        results = str(tmp_path / "scan" / "cmkaudit-results.json")
+        argv = ["report", results, "--format", "json", "--output-dir", str(tmp_path / "report"), "--quiet"]
     assert gc.isenabled()
     try:
         assert run(argv, Streams(io.StringIO(), io.StringIO()), now=NOW) == 1

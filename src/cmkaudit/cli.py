@@ -390,7 +390,7 @@ def _render(args: argparse.Namespace, results: ResultsDocument, streams: Streams
             messages.info("wrote", f"wrote {written}", path=str(written), format=name)
 
 
-def _rerender(args: argparse.Namespace, streams: Streams, messages: Messages) -> int:
+def _rerender(args: argparse.Namespace, streams: Streams, messages: Messages, keep: list[object] | None = None) -> int:
     """`cmkaudit report`: render a saved results file; the exit code follows the threshold."""
     from cmkaudit.report import load_results
 
@@ -409,6 +409,8 @@ def _rerender(args: argparse.Namespace, streams: Streams, messages: Messages) ->
             }
         )
     _render(args, results, streams, messages)
+    if keep is not None:
+        keep.append(results)
     if results.summary.failed_at_or_above_threshold:
         return EXIT_FAILED
     return EXIT_OK if results.summary.complete else EXIT_INCOMPLETE
@@ -469,7 +471,10 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None, k
             return _controls(args, streams)
         messages = Messages(streams.stderr, LogFormat(args.log_format), args.quiet)
         if args.command == "report":
-            return _rerender(args, streams, messages)
+            # A large results file is hundreds of thousands of findings: read and rendered with the collector
+            # paused, like an evaluation.
+            with _cyclic_gc_paused(resume=keep is None):
+                return _rerender(args, streams, messages, keep)
         # Broken metadata or configuration fails before any time is spent on Azure.
         catalog = load_catalog()
         config = _config(args, catalog)
