@@ -206,6 +206,25 @@ def _plain_write_seconds(path: Path, size: int, chunk: int = 6 << 20) -> float:
     return seconds
 
 
+def reread(snapshot: Path, scratch: Path) -> None:
+    """Time the two commands that read a results file back: a scheduled job comparing with its last run, and a
+    saved results file rendered again."""
+    previous = scratch / "previous-results.json"
+    commands = {
+        "cmkaudit evaluate --format json --baseline RESULTS": [
+            *("evaluate", str(snapshot), "--format", "json", "--baseline", str(previous)),
+            *("--output-dir", str(scratch / "with-baseline")),
+        ],
+        "cmkaudit report RESULTS --format console,json,sarif,html": [
+            *("report", str(previous), "--format", "console,json,sarif,html"),
+            *("--output-dir", str(scratch / "rerendered")),
+        ],
+    }
+    for label, argv in commands.items():
+        run = timed_run(argv, {"COLUMNS": "160"})
+        print(f"{label} ({previous.stat().st_size / 1e6:.0f} MB): {run.wall:.1f} s wall, {run.rss_mb:.0f} MB peak RSS")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspaces", type=int, default=10_000)
@@ -238,6 +257,12 @@ def main() -> int:
         action="store_true",
         help="vaults on Azure RBAC: each identity that uses a key holds Key Vault Crypto Service Encryption User "
         "on its vault (a role assignment each, with no limit on their number)",
+    )
+    parser.add_argument(
+        "--reread",
+        action="store_true",
+        help="then time reading the first run's results file back: an evaluation with it as --baseline, and "
+        "`cmkaudit report` rendering it in all four formats",
     )
     args = parser.parse_args()
     per_subscription = 25
@@ -273,12 +298,15 @@ def main() -> int:
                 sizes = {p.name: p.stat().st_size / 1e6 for p in sorted(out.iterdir())}
                 print("files: " + ", ".join(f"{name} {size:.0f} MB" for name, size in sizes.items()))
                 print(f"console output: {len(run.done.stdout.splitlines())} lines")
+                (out / "cmkaudit-results.json").replace(Path(scratch) / "previous-results.json")
             shutil.rmtree(out)
         written = int(sum(sizes.values()) * 1e6)
         print(
             f"for reference, this machine writing {written / 1e6:.0f} MB (the files' size) to a new file in the same "
             f"directory: {_plain_write_seconds(Path(scratch) / 'reference', written):.1f} s"
         )
+        if args.reread:
+            reread(snapshot, Path(scratch))
         if args.repeat > 1:
             print(
                 f"wall time over {args.repeat} runs: median {statistics.median(walls):.1f} s, fastest "

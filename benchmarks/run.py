@@ -20,7 +20,7 @@ def main() -> int:
     for script, extra in (
         ("crawl.py", []),
         ("crawl.py", ["--central-vaults", "5"]),
-        ("evaluate.py", ["--stages"]),
+        ("evaluate.py", ["--stages", "--reread"]),
         ("evaluate.py", ["--central-vaults", "20"]),
         ("evaluate.py", ["--central-vaults", "1", "--rbac"]),
         ("evaluate.py", ["--central-vaults", "1", "--rbac", "--key-each"]),

@@ -194,6 +194,20 @@ def test_paged_lists_are_followed(clean_findings: list[Any], tmp_path: Path, mon
     assert code == 0 and statuses(document) == clean_findings
 
 
+def test_a_bad_baseline_fails_before_any_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A --baseline that cannot be read is reported before the crawl starts, not after it."""
+    baseline = tmp_path / "last-run.json"
+    baseline.write_text('{"kind": "cmkaudit.snapshot"}')
+    monkeypatch.setenv("CMKAUDIT_ACCESS_TOKEN", "fake-arm-token")
+    with FakeArm(TENANT) as arm:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm.ca_file))
+        argv = ["scan", "--subscription", TENANT.subscriptions[0], "--arm-endpoint", arm.url]
+        err = io.StringIO()
+        code = run([*argv, "--baseline", str(baseline), "--output-dir", str(tmp_path)], Streams(io.StringIO(), err))
+    assert code == 2 and "last-run.json is not a cmkaudit results file" in err.getvalue(), err.getvalue()
+    assert arm.requests == []
+
+
 def test_configured_principal_needs_no_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeArm(TENANT) as arm:
         code, _ = scan(arm, tmp_path, monkeypatch, "--databricks-principal-id", DATABRICKS_SP)

@@ -27,7 +27,7 @@ from cmkaudit.progress import CrawlObserver, LogFormat, Messages
 if TYPE_CHECKING:
     from cmkaudit.config import ConfigFile
     from cmkaudit.evaluate.catalog import Catalog
-    from cmkaudit.report.results import ResultsDocument
+    from cmkaudit.report.results import Baseline, ResultsDocument
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -328,6 +328,7 @@ def _report(
     streams: Streams,
     messages: Messages,
     keep: list[object] | None,
+    baseline: Baseline | None,
 ) -> int:
     from cmkaudit.evaluate.waivers import apply_waivers
     from cmkaudit.report import Report
@@ -346,7 +347,7 @@ def _report(
     result = outcome(findings, inventory, threshold)
     report = Report(inventory, findings, catalog, settings, result, waivers, tuple(sorted(disabled)))
     results = build_results(report)
-    _render(args, results, streams, messages)
+    _render(args, results, streams, messages, baseline)
     if keep is not None:
         keep.append((report, results))
     return _exit_code(result)
@@ -377,13 +378,27 @@ def _threshold(value: str | None, default: Severity | None) -> Severity | None:
     return None if value == NO_THRESHOLD else Severity(value)
 
 
-def _render(args: argparse.Namespace, results: ResultsDocument, streams: Streams, messages: Messages) -> None:
+def _baseline(args: argparse.Namespace) -> Baseline | None:
+    """The --baseline file, read first: a wrong file fails before any time is spent on Azure or evaluating, and
+    the file's bytes are gone before the evaluation's objects are made."""
+    from cmkaudit.report import load_baseline
+
+    return load_baseline(args.baseline) if args.baseline else None
+
+
+def _render(
+    args: argparse.Namespace,
+    results: ResultsDocument,
+    streams: Streams,
+    messages: Messages,
+    baseline: Baseline | None,
+) -> None:
     """Compare with the baseline if one was given, then write every format asked for."""
-    from cmkaudit.report import ReportFormat, load_baseline
+    from cmkaudit.report import ReportFormat
     from cmkaudit.report.results import compare_with_baseline
 
-    if args.baseline:
-        results = compare_with_baseline(results, load_baseline(args.baseline))
+    if baseline is not None:
+        results = compare_with_baseline(results, baseline)
     for name in args.format:
         written = ReportFormat(name).write(results, args.output_dir, streams.stdout)
         if written is not None:
@@ -394,6 +409,7 @@ def _rerender(args: argparse.Namespace, streams: Streams, messages: Messages, ke
     """`cmkaudit report`: render a saved results file; the exit code follows the threshold."""
     from cmkaudit.report import load_results
 
+    baseline = _baseline(args)
     results = load_results(args.results)
     threshold = _threshold(args.fail_on, results.settings.fail_on)
     if threshold is not results.settings.fail_on:
@@ -408,7 +424,7 @@ def _rerender(args: argparse.Namespace, streams: Streams, messages: Messages, ke
                 "summary": results.summary.model_copy(update={"failed_at_or_above_threshold": failed}),
             }
         )
-    _render(args, results, streams, messages)
+    _render(args, results, streams, messages, baseline)
     if keep is not None:
         keep.append(results)
     if results.summary.failed_at_or_above_threshold:
@@ -475,9 +491,10 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None, k
             # paused, like an evaluation.
             with _cyclic_gc_paused(resume=keep is None):
                 return _rerender(args, streams, messages, keep)
-        # Broken metadata or configuration fails before any time is spent on Azure.
+        # Broken metadata, configuration or baseline fails before any time is spent on Azure.
         catalog = load_catalog()
         config = _config(args, catalog)
+        baseline = _baseline(args)
         if args.command == "scan":
             if args.demo:
                 from cmkaudit.collect.demo import demo_scan
@@ -491,12 +508,13 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None, k
                 save_snapshot(inventory, args.save_snapshot)
                 messages.info("wrote", f"wrote snapshot {args.save_snapshot}", path=str(args.save_snapshot))
             with _cyclic_gc_paused(resume=keep is None):
-                return _report(args, inventory, config, catalog, streams, messages, keep)
+                return _report(args, inventory, config, catalog, streams, messages, keep, baseline)
         from cmkaudit.inventory.snapshot import load_snapshot
 
         # The snapshot is read inside the pause too, and nothing outlives `_report` but its exit code.
         with _cyclic_gc_paused(resume=keep is None):
-            return _report(args, load_snapshot(args.snapshot), config, catalog, streams, messages, keep)
+            snapshot = load_snapshot(args.snapshot)
+            return _report(args, snapshot, config, catalog, streams, messages, keep, baseline)
     except CmkauditError as exc:
         messages.error(exc.message, exc.hint)
         return EXIT_USAGE
