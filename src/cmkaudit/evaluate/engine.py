@@ -34,7 +34,8 @@ def _usage_verdicts(
     subjects: Resolved,
 ) -> Iterator[Verdict]:
     """A key-usage check's verdict on each usage, in order. A check on the usage's vault, key or key version
-    alone judges each of those once; the usages that lead to it share the verdict (see `SubjectCheck`)."""
+    alone judges each of those once, all of them in one call; the usages that lead to one share its verdict
+    (see `SubjectCheck`)."""
     if not isinstance(check, SubjectCheck):
         for usage, _ in usages:
             yield check(usage, inventory, settings)

@@ -173,7 +173,8 @@ class SubjectCheck(Generic[Subject]):
     same: Callable[[Subject], Hashable] = id
     together: Callable[[Sequence[Subject], Inventory, Settings], list[Verdict]] | None = None
     """Judges many subjects in one pass, each as `judge` would alone, for a check whose subjects have much in
-    common to look at (GOV-01: every workspace on a central vault looks at all the others)."""
+    common to look at (GOV-01: every workspace on a central vault looks at all the others; IAM-03: every key
+    of a vault, at all of the vault's role assignments). The engine always judges through `judge_all`."""
 
     def judge_all(self, subjects: Sequence[Subject], inventory: Inventory, settings: Settings) -> list[Verdict]:
         """The verdict on each subject, in order."""
