@@ -164,7 +164,11 @@ def _judge_places(places: Sequence[KeyPlace], inventory: Inventory, settings: Se
         where = f"vault {id_key(place.vault_id)}" if place.vault_id else f"key {key}"
         sharing = on_vaults.get(where)
         if sharing is None:
-            usages = index.usages_by_vault[id_key(place.vault_id)] if place.vault_id else index.usages_by_key[key]
+            usages = (
+                index.usages_by_vault.get(id_key(place.vault_id), ())
+                if place.vault_id
+                else index.usages_by_key.get(key, ())
+            )
             sharing = on_vaults[where] = _sharing(usages, inventory, tag)
         verdicts.append(_judge_place(place, sharing, on_key, settings))
     return verdicts
