@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from cmkaudit.errors import SnapshotError
 from cmkaudit.evaluate.catalog import Catalog
 from cmkaudit.evaluate.engine import Outcome
-from cmkaudit.evaluate.model import Finding, Settings, Status
+from cmkaudit.evaluate.model import Finding, Settings
 from cmkaudit.evaluate.waivers import WaiverOutcome
-from cmkaudit.inventory.model import Inventory, Scope
+from cmkaudit.inventory.model import Inventory
 from cmkaudit.report.results import (
     RESULTS_KIND,
     RESULTS_SCHEMA_VERSION,
@@ -83,20 +83,12 @@ class _BaselineScan(msgspec.Struct):
     collected_at: datetime
 
 
-class _BaselineFinding(msgspec.Struct):
-    control_id: str
-    resource_id: str
-    resource_name: str
-    scope: Scope | None
-    status: Status
-
-
 class _BaselineFile(_Head):
     """The parts of a results file a comparison reads; the rest (evidence, remediation: most of the file) is
     skipped unread."""
 
     scan: _BaselineScan | None = None
-    findings: list[_BaselineFinding] | None = None
+    findings: list[BaselineFinding] | None = None
 
 
 def _check_kind_and_version(path: Path, kind: object, version: object) -> None:
@@ -144,11 +136,13 @@ def _head(path: Path, data: bytes) -> _Head:
 
 def _read_baseline_file(path: Path) -> _BaselineFile:
     data = _read(path)
-    _head(path, data)
     try:
-        return msgspec.json.decode(data, type=_BaselineFile)
+        document = msgspec.json.decode(data, type=_BaselineFile)
     except msgspec.DecodeError as exc:
+        _head(path, data)  # not JSON, or a file of another kind or version: that is the error to give
         raise SnapshotError(f"{path} is not a valid results file: {exc}") from exc
+    _check_kind_and_version(path, document.kind, document.schema_version)
+    return document
 
 
 def load_baseline(path: Path) -> Baseline:
@@ -163,10 +157,7 @@ def load_baseline(path: Path) -> Baseline:
     if document.scan is None or document.findings is None:
         missing = "scan" if document.scan is None else "findings"
         raise SnapshotError(f"{path} is not a valid results file: {missing}: Field required")
-    findings = (
-        BaselineFinding(f.control_id, f.resource_id, f.resource_name, f.scope, f.status) for f in document.findings
-    )
-    return Baseline.of_findings(document.scan.collected_at, findings)
+    return Baseline.of_findings(document.scan.collected_at, document.findings)
 
 
 def load_results(path: Path) -> ResultsDocument:

@@ -334,18 +334,17 @@ class _Administration:
 
 def _administration(vault: Vault, inventory: Inventory) -> _Administration:
     purgers = tuple(p.object_id for p in vault.access_policies if {"purge", "all"} & {k.lower() for k in p.keys})
-    definitions, vault_scope = inventory.index.role_definitions, id_key(vault.id) + "/"
+    definitions = inventory.index.role_definitions
     vault_wide: list[Grant] = []
     on_key: dict[str, list[Grant]] = {}
     for assignment in vault.role_assignments or ():
         grant = Grant(assignment, definitions.get(id_key(assignment.role_definition_id)))
         if grant.definition is not None and not _is_key_admin(grant):
             continue
-        scope = id_key(assignment.scope)
-        if scope.startswith(vault_scope):  # below the vault: applies to that key only (see _applies_to_key)
-            on_key.setdefault(scope, []).append(grant)
-        else:
+        if _applies_to_key(assignment, vault, None):  # at or above the vault: on every key
             vault_wide.append(grant)
+        else:  # below it: on the key it names only
+            on_key.setdefault(id_key(assignment.scope), []).append(grant)
     return _Administration(purgers, tuple(vault_wide), on_key)
 
 
