@@ -179,6 +179,46 @@ def test_report_command_bad_input(tmp_path: Path, content: str, message: str) ->
     assert code == 2 and message in err and "Traceback" not in err
 
 
+def test_a_results_file_reads_back_as_pydantic_reads_it(demo_outputs: Path) -> None:
+    """`load_results` decodes the findings into records with msgspec; pydantic reading the whole file (the
+    schema's own validation) gives the very same document, records and all."""
+    from cmkaudit.evaluate.model import Evidence, Finding
+    from cmkaudit.report import load_results
+    from cmkaudit.report.results import ResultsDocument
+
+    path = demo_outputs / "cmkaudit-results.json"
+    quick, careful = load_results(path), ResultsDocument.model_validate_json(path.read_bytes())
+    assert quick == careful
+    assert quick.findings and all(type(f) is Finding for f in quick.findings)
+    assert any(f.evidence for f in quick.findings) and all(
+        type(e) is Evidence for f in careful.findings for e in f.evidence
+    )
+    assert quick.model_dump_json() == careful.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("edit", "where"),
+    [
+        (lambda d: d.replace('"status":"FAIL"', '"status":"BROKEN"', 1), "findings."),
+        (lambda d: d.replace('{"control_id":', '{"extra":1,"control_id":', 1), "findings.0.extra"),
+        (lambda d: d.replace('"label":', '"labels":', 1), "findings."),
+        (lambda d: d.replace('"fail_on": "low"', '"fail_on": 3', 1), "settings.fail_on"),
+        (lambda d: d.replace('"tool": {', '"tools": {', 1), "tool"),
+    ],
+)
+def test_a_bad_results_file_is_named_by_pydantic(
+    demo_outputs: Path, tmp_path: Path, edit: Callable[[str], str], where: str
+) -> None:
+    """A file the quick reader rejects is read whole by pydantic, whose message says where it is wrong."""
+    from cmkaudit.errors import SnapshotError
+    from cmkaudit.report import load_results
+
+    path = tmp_path / "r.json"
+    path.write_text(edit((demo_outputs / "cmkaudit-results.json").read_text()))
+    with pytest.raises(SnapshotError, match="is not a valid results file: " + re.escape(where)):
+        load_results(path)
+
+
 def test_a_baseline_is_read_as_the_whole_results_file_would_give_it(demo_outputs: Path) -> None:
     """`--baseline` reads only the parts of a results file a comparison needs (quickly, on a file of hundreds
     of megabytes); what it reads is what the whole document gives."""

@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field
 
 from cmkaudit.ids import ControlId, ResourceId, id_key
 from cmkaudit.inventory.model import Scope
-from cmkaudit.records import record
+from cmkaudit.records import Record
 
 
 class Status(StrEnum):
@@ -47,8 +47,7 @@ _RANKS = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.L
 EvidenceValue = str | int | bool | None | tuple[str, ...]
 
 
-@record
-class Evidence:
+class Evidence(Record, frozen=True):
     """One observed value, and the ARM resource and property it was read from."""
 
     label: str
@@ -57,8 +56,7 @@ class Evidence:
     source: str | None = None
 
 
-@record
-class Verdict:
+class Verdict(Record, frozen=True):
     """What a check concluded, before the engine attaches the control's metadata."""
 
     status: Status
@@ -66,8 +64,7 @@ class Verdict:
     evidence: tuple[Evidence, ...] = ()
 
 
-@record
-class AppliedWaiver:
+class AppliedWaiver(Record, frozen=True):
     """The waiver that suppressed a finding, and the status the finding had."""
 
     justification: str
@@ -77,8 +74,7 @@ class AppliedWaiver:
     waived_status: Literal["FAIL", "UNKNOWN"]
 
 
-@record
-class RemediationSteps:
+class RemediationSteps(Record, frozen=True):
     """How to fix a failure of a control; on a finding, filled in for its resource."""
 
     arm_path: str
@@ -87,8 +83,7 @@ class RemediationSteps:
     terraform: str | None
 
 
-@record
-class Finding:
+class Finding(Record, frozen=True):
     """One control evaluated on one resource (a workspace, or one encryption scope of a workspace), with its
     evidence."""
 

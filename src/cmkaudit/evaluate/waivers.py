@@ -5,10 +5,12 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Literal
+
+from msgspec.structs import replace
 
 from cmkaudit.evaluate.model import AppliedWaiver, Finding, Status
 from cmkaudit.ids import ControlId
