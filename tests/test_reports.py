@@ -179,21 +179,40 @@ def test_report_command_bad_input(tmp_path: Path, content: str, message: str) ->
     assert code == 2 and message in err and "Traceback" not in err
 
 
-def test_a_results_file_reads_back_as_pydantic_reads_it(demo_outputs: Path) -> None:
+def test_a_results_file_reads_back_as_pydantic_reads_it(demo_outputs: Path, tmp_path: Path) -> None:
     """`load_results` decodes the findings into records with msgspec; pydantic reading the whole file (the
-    schema's own validation) gives the very same document, records and all."""
+    schema's own validation) gives the very same document, records and all: remediation, waivers and
+    baseline marks included."""
     from cmkaudit.evaluate.model import Evidence, Finding
     from cmkaudit.report import load_results
     from cmkaudit.report.results import ResultsDocument
 
-    path = demo_outputs / "cmkaudit-results.json"
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "waivers:\n  - control: KV-01\n    resource: '*'\n    justification: purge protection is being enabled\n"
+        "    owner: security\n    expires: 2027-01-31\n"
+    )
+    baseline = str(demo_outputs / "cmkaudit-results.json")
+    cli(
+        "scan",
+        "--demo",
+        "--config",
+        str(config),
+        "--baseline",
+        baseline,
+        "--format",
+        "json",
+        "--output-dir",
+        str(tmp_path),
+    )
+    path = tmp_path / "cmkaudit-results.json"
     quick, careful = load_results(path), ResultsDocument.model_validate_json(path.read_bytes())
     assert quick == careful
-    assert quick.findings and all(type(f) is Finding for f in quick.findings)
-    assert any(f.evidence for f in quick.findings) and all(
-        type(e) is Evidence for f in careful.findings for e in f.evidence
-    )
     assert quick.model_dump_json() == careful.model_dump_json()
+    assert all(type(f) is Finding for f in quick.findings)
+    assert all(type(e) is Evidence for f in quick.findings for e in f.evidence)
+    assert any(f.evidence for f in quick.findings) and any(f.remediation for f in quick.findings)
+    assert any(f.waiver for f in quick.findings) and any(f.baseline for f in quick.findings)
 
 
 @pytest.mark.parametrize(
