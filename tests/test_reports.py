@@ -215,6 +215,12 @@ def test_a_results_file_reads_back_as_pydantic_reads_it(demo_outputs: Path, tmp_
     assert any(f.waiver for f in quick.findings) and any(f.baseline for f in quick.findings)
 
 
+def _edited_results(demo_outputs: Path, path: Path, edit: Callable[[str], str]) -> Path:
+    """The demo's results file, edited, written to `path`."""
+    path.write_text(edit((demo_outputs / "cmkaudit-results.json").read_text()))
+    return path
+
+
 @pytest.mark.parametrize(
     ("edit", "where"),
     [
@@ -232,8 +238,7 @@ def test_a_bad_results_file_is_named_by_pydantic(
     from cmkaudit.errors import SnapshotError
     from cmkaudit.report import load_results
 
-    path = tmp_path / "r.json"
-    path.write_text(edit((demo_outputs / "cmkaudit-results.json").read_text()))
+    path = _edited_results(demo_outputs, tmp_path / "r.json", edit)
     with pytest.raises(SnapshotError, match="is not a valid results file: " + re.escape(where)):
         load_results(path)
 
@@ -263,8 +268,7 @@ def test_a_baseline_is_read_as_the_whole_results_file_would_give_it(demo_outputs
 def test_a_bad_baseline_is_one_line_of_error(
     demo_outputs: Path, tmp_path: Path, edit: Callable[[str], str], message: str
 ) -> None:
-    path = tmp_path / "baseline.json"
-    path.write_text(edit((demo_outputs / "cmkaudit-results.json").read_text()))
+    path = _edited_results(demo_outputs, tmp_path / "baseline.json", edit)
     code, _, err = cli("scan", "--demo", "--format", "json", "--output-dir", str(tmp_path), "--baseline", str(path))
     assert code == 2 and message in err and "Traceback" not in err, err
     assert len(err.strip().splitlines()) <= 2  # the error, and its hint when there is one
