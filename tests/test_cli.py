@@ -132,11 +132,15 @@ def test_incomplete_scan_that_also_fails_exits_1(tmp_path: Path) -> None:
     )
     snapshot = tmp_path / "snapshot.json"
     save_snapshot(inventory, snapshot)
-    # 30 days of retention demanded beyond the vault's 90: KV-02 fails, so failure wins over incompleteness.
+    # A rotation cadence of one day: the managed-disk key's version in use (read from its disk encryption set) is
+    # older, so KEY-04 fails, and failure wins over incompleteness.
     code, _, _ = cli(
-        "evaluate", str(snapshot), "--format", "json", "--output-dir", str(tmp_path), "--retention-days", "91"
+        "evaluate", str(snapshot), "--format", "json", "--output-dir", str(tmp_path), "--rotation-days", "1"
     )
     assert code == 1
+    document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
+    failed = {(f["control_id"], f["scope"]) for f in document["findings"] if f["status"] == "FAIL"}
+    assert failed == {("KEY-04", "managedDisk")}
 
 
 def test_live_scan_without_credentials_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -75,7 +75,7 @@ def test_json_report_is_the_document_with_one_finding_per_line(
 
 def test_sarif_is_valid_against_the_official_schema(demo_outputs: Path) -> None:
     document = json.loads((demo_outputs / "cmkaudit.sarif").read_text())
-    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(document)
+    jsonschema.Draft4Validator(SARIF_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(document)
     assert document["version"] == "2.1.0"
 
 
@@ -324,6 +324,31 @@ def hostile_results() -> ResultsDocument:
     inv = inventory(workspaces=[ws])
     findings = evaluate(inv, load_catalog(), Settings())
     return build_results(Report(inv, findings, load_catalog(), Settings(), outcome(findings, inv, Severity.LOW)))
+
+
+def test_sarif_uris_are_uri_references_even_for_hostile_ids() -> None:
+    """A resource id with characters a URI cannot hold (a space, quotes, angle brackets, a line break, an escape,
+    non-ASCII) becomes a percent-encoded artifact URI: the document validates with format checking on."""
+    from cmkaudit.report.sarif import artifact_uri, sarif_document
+
+    base = str(workspace().id).rsplit("/", 1)[0]
+    hostile_id = f'{base}/dbw <x> "q"\n\x1b[31m%zz ünï#?'
+    ws = workspace(id=hostile_id, name=HOSTILE_NAME, sku="standard")
+    inv = inventory(workspaces=[ws])
+    findings = evaluate(inv, load_catalog(), Settings())
+    results = build_results(Report(inv, findings, load_catalog(), Settings(), outcome(findings, inv, Severity.LOW)))
+    document = sarif_document(results)
+    checker = jsonschema.FormatChecker()
+    assert "uri-reference" in checker.checkers  # rfc3986-validator is installed: the format is really checked
+    jsonschema.Draft4Validator(SARIF_SCHEMA, format_checker=checker).validate(document)
+    uris = {
+        location["physicalLocation"]["artifactLocation"]["uri"]
+        for result in document["runs"][0]["results"]
+        for location in result["locations"]
+    }
+    assert uris == {artifact_uri(hostile_id)}
+    assert artifact_uri(hostile_id).endswith("/dbw%20%3Cx%3E%20%22q%22%0A%1B%5B31m%25zz%20%C3%BCn%C3%AF%23%3F")
+    assert artifact_uri(str(workspace().id)) == "azure/" + str(workspace().id).strip("/").lower()  # unchanged
 
 
 def test_html_escapes_every_string_from_azure() -> None:

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 from cmkaudit.errors import MetadataError, SnapshotError
 from cmkaudit.evaluate.catalog import load_catalog
 from cmkaudit.evaluate.durations import duration_days
+from cmkaudit.files import write_json_atomic
 from cmkaudit.ids import is_guid, parse_arm_id, parse_key_url, vault_host
 from cmkaudit.inventory.snapshot import (
     inventory_from_json,
     inventory_to_json,
     load_snapshot,
     save_snapshot,
-    write_json_atomic,
 )
 
 from .conftest import NOW, ROOT, inventory, key, vault

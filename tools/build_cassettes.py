@@ -370,9 +370,9 @@ def vault_body(
     }
 
 
-def key_vault_challenge(tenant: str) -> tuple[Json, dict[str, str]]:
+def key_vault_challenge(tenant: str, resource: str = "https://vault.azure.net") -> tuple[Json, dict[str, str]]:
     """Key Vault's answer to a request without a token: 401 with the challenge naming tenant and resource."""
-    challenge = f'Bearer authorization="https://login.microsoftonline.com/{tenant}", resource="https://vault.azure.net"'
+    challenge = f'Bearer authorization="https://login.microsoftonline.com/{tenant}", resource="{resource}"'
     body = {"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer or PoP token."}}
     return body, {"WWW-Authenticate": challenge}
 

@@ -315,6 +315,14 @@ class Faults:
     """Send x-ms-user-quota-remaining / -resets-after with every Resource Graph answer, as Azure does."""
     graph_page_size: int = 1000
     """Rows per Resource Graph page at most (the query's $top may ask for fewer)."""
+    answers: dict[str, tuple[int, Json | str, dict[str, str]]] = field(default_factory=dict)
+    """Paths always answered with this (status, body, headers), whatever the tenant holds: hostile answers."""
+    hang: list[str] = field(default_factory=list)
+    """Paths accepted and never answered (the connection is held until the server stops)."""
+    graph_repeat_token: bool = False
+    """Resource Graph answers every page with the same $skipToken, for ever."""
+    challenge_resource: str = "https://vault.azure.net"
+    """The resource Key Vault's 401 challenge names."""
 
 
 class _Bucket:
@@ -382,6 +390,7 @@ class FakeArm:
         self._graph_bucket: _Bucket | None = None
         self._fail = {k.lower(): list(v) for k, v in self.faults.fail.items()}
         self._drop = {k.lower(): n for k, n in self.faults.drop.items()}
+        self._stopping = threading.Event()
         self._dir = tempfile.TemporaryDirectory()
         ca = trustme.CA()
         self.ca_file = Path(self._dir.name) / "fake-arm-ca.pem"
@@ -405,6 +414,7 @@ class FakeArm:
         return self
 
     def __exit__(self, *args: object) -> None:
+        self._stopping.set()
         for server in (self._server, self._proxy):
             server.shutdown()
             server.server_close()
@@ -436,6 +446,13 @@ class FakeArm:
         query = parse_qs(split.query)
         if self.faults.latency:
             time.sleep(self.faults.latency)
+        if any(pattern.lower() in path for pattern in self.faults.hang):
+            self._stopping.wait()
+            return 0, None, {}
+        fixed = self._take({k.lower(): v for k, v in self.faults.answers.items()}, path)
+        if fixed is not None:
+            status, body, headers = {k.lower(): v for k, v in self.faults.answers.items()}[fixed]
+            return status, body, dict(headers)
         with self._lock:
             dropped = self._take(self._drop, path)
             if dropped and self._drop[dropped] > 0:
@@ -494,7 +511,7 @@ class FakeArm:
     def _data_plane_answer(self, host: str, path: str, authorization: str) -> tuple[int, Json, dict[str, str]]:
         """Key Vault's data plane: a 401 challenge without a token, then 403, the resource, or 404."""
         if not authorization.lower().startswith("bearer "):
-            body, headers = key_vault_challenge(TENANT)
+            body, headers = key_vault_challenge(TENANT, self.faults.challenge_resource)
             return 401, body, headers
         if any(p.lower() in path for p in self.faults.forbid):
             return 403, key_vault_refusal(SCANNER, TENANT, host.split(".")[0], "westeurope"), {}
@@ -569,6 +586,8 @@ class FakeArm:
         }
         if start + size < len(rows):
             body["$skipToken"] = base64.b64encode(str(start + size).encode()).decode()
+        if self.faults.graph_repeat_token:
+            body["$skipToken"] = base64.b64encode(b"0").decode()
         return 200, body, quota
 
     def _subscription_row(self, sub: str) -> Json:
@@ -642,4 +661,70 @@ class FakeArm:
         return Handler
 
 
-__all__ = ["ARM", "GRAPH", "FakeArm", "Faults", "Tenant", "generate_tenant"]
+class ForeignHost:
+    """A second HTTPS server, on another host name (localhost) with a CA of its own, playing a server the scanner
+    must never send a credential to. It answers every request with an empty list and records what it received,
+    Authorization header included.
+
+        with FakeArm(tenant) as arm, ForeignHost() as foreign:
+            # trust both CAs: REQUESTS_CA_BUNDLE=foreign.bundle_with(arm.ca_file)
+    """
+
+    def __init__(self, answer: Json | None = None) -> None:
+        self.received: list[tuple[str, str, str]] = []
+        """(method, path, Authorization header) of each request."""
+        self._answer = answer if answer is not None else {"value": []}
+        self._dir = tempfile.TemporaryDirectory()
+        ca = trustme.CA()
+        self.ca_file = Path(self._dir.name) / "foreign-ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_file))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("localhost").configure_cert(context)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.url = f"https://localhost:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def bundle_with(self, *others: Path) -> str:
+        """A CA bundle trusting this server and `others` (e.g. the fake ARM's CA)."""
+        bundle = Path(self._dir.name) / "bundle.pem"
+        bundle.write_text("".join(p.read_text() for p in (self.ca_file, *others)))
+        return str(bundle)
+
+    def __enter__(self) -> ForeignHost:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._dir.cleanup()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                server.received.append((self.command, self.path, self.headers.get("Authorization") or ""))
+                payload = json.dumps(server._answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_HEAD = do_POST = _serve
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+__all__ = ["ARM", "GRAPH", "FakeArm", "Faults", "ForeignHost", "Tenant", "generate_tenant"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
@@ -23,6 +24,7 @@ from cmkaudit.evaluate.model import Severity
 from cmkaudit.ids import SubscriptionId, is_guid
 from cmkaudit.inventory.model import Inventory
 from cmkaudit.progress import CrawlObserver, LogFormat, Messages
+from cmkaudit.text import printable, scrub_secrets
 
 if TYPE_CHECKING:
     from cmkaudit.config import ConfigFile
@@ -33,6 +35,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130
 
 NO_THRESHOLD = "none"
 
@@ -60,14 +63,35 @@ def _positive_count(value: str) -> int:
     return count
 
 
-def _positive_days(value: str) -> int:
+def _whole_days(value: str) -> int:
+    """A whole number of days; its range is the configuration's (checked where the two are merged)."""
+    text = value.strip()
+    if not text.lstrip("+-").isdigit() or len(text) > 9:
+        raise argparse.ArgumentTypeError(f"{printable(value)!r} is not a whole number of days")
+    return int(text)
+
+
+def _seconds_between(low: float, high: float) -> Callable[[str], float]:
+    def seconds(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{printable(value)!r} is not a number of seconds") from None
+        if not low <= number <= high:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{printable(value)} is not between {low:g} and {high:g} seconds")
+        return number
+
+    return seconds
+
+
+def _endpoint(value: str) -> str:
+    """An endpoint URL a credential may be sent to (https, a host, no user information)."""
+    from cmkaudit.collect.http import checked_endpoint
+
     try:
-        days = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of days") from None
-    if days <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1 day")
-    return days
+        return checked_endpoint(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_log_options(parser: argparse.ArgumentParser) -> None:
@@ -120,13 +144,13 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--rotation-days",
-        type=_positive_days,
-        help="KEY-03/KEY-04: maximum days between key rotations (default: 90, or the configuration's)",
+        type=_whole_days,
+        help="KEY-03/KEY-04: maximum days between key rotations, 1-3650 (default: 90, or the configuration's)",
     )
     group.add_argument(
         "--retention-days",
-        type=_positive_days,
-        help="KV-02: minimum soft-delete retention in days (default: 90, or the configuration's)",
+        type=_whole_days,
+        help="KV-02: minimum soft-delete retention in days, 7-90 (default: 90, or the configuration's)",
     )
 
 
@@ -166,8 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"],
         help="the Azure cloud (default: AzureCloud)",
     )
-    scan.add_argument("--arm-endpoint", metavar="URL", help="Resource Manager endpoint (Azure Stack, test servers)")
-    scan.add_argument("--graph-endpoint", metavar="URL", help="Microsoft Graph endpoint (default: the cloud's)")
+    scan.add_argument(
+        "--arm-endpoint", type=_endpoint, metavar="URL", help="Resource Manager endpoint (Azure Stack, test servers)"
+    )
+    scan.add_argument(
+        "--graph-endpoint", type=_endpoint, metavar="URL", help="Microsoft Graph endpoint (default: the cloud's)"
+    )
     scan.add_argument(
         "--databricks-principal-id",
         action="append",
@@ -190,6 +218,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=16,
         metavar="N",
         help="how many Azure calls may be in flight at once (default: 16; 1 calls one after the other)",
+    )
+    scan.add_argument(
+        "--timeout",
+        type=_seconds_between(1, 300),
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for an answer to one request before retrying it (default: 30; each call, its "
+        "retries included, ends within 300 s)",
+    )
+    scan.add_argument(
+        "--max-retry-after",
+        type=_seconds_between(0, 3600),
+        default=120.0,
+        metavar="SECONDS",
+        help="the longest wait a throttled answer (Retry-After) is granted; a call asked to wait longer is "
+        "recorded as throttled (default: 120)",
     )
     _add_report_options(scan)
 
@@ -251,10 +295,17 @@ def _validated_subscriptions(values: Sequence[str]) -> tuple[SubscriptionId, ...
 
 
 def _config(args: argparse.Namespace, catalog: Catalog) -> ConfigFile:
+    """The configuration file (or the defaults), with the thresholds the command line overrides, all checked
+    against the same bounds."""
     from cmkaudit.config import ConfigFile, load_config
 
     known = frozenset(c.id for c in catalog)
-    return load_config(args.config, known) if args.config else ConfigFile()
+    config = load_config(args.config, known) if args.config else ConfigFile()
+    return config.with_thresholds(
+        {"rotation_max_days": "--rotation-days", "soft_delete_min_retention_days": "--retention-days"},
+        rotation_max_days=args.rotation_days,
+        soft_delete_min_retention_days=args.retention_days,
+    )
 
 
 def _observer(args: argparse.Namespace, messages: Messages) -> CrawlObserver:
@@ -273,7 +324,7 @@ def _collect_live(args: argparse.Namespace, now: datetime, config: ConfigFile, m
 
     from cmkaudit.collect.azure import AzureCollector, CollectSettings, Source, principal_overrides
     from cmkaudit.collect.credentials import default_credential
-    from cmkaudit.collect.http import Cloud, endpoints_for, open_connection
+    from cmkaudit.collect.http import Cloud, HttpLimits, endpoints_for, open_connection
 
     subscriptions = _validated_subscriptions(args.subscription or [])
     for value in args.databricks_principal_id:
@@ -286,17 +337,18 @@ def _collect_live(args: argparse.Namespace, now: datetime, config: ConfigFile, m
     except AzureError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CredentialError(
-            f"no Azure token for {endpoints.arm_scope}: {first_line}",
+            f"no Azure token for {endpoints.arm_scope}: {scrub_secrets(first_line)}",
             "sign in with 'az login', use a managed identity, or set CMKAUDIT_ACCESS_TOKEN",
         ) from exc
     principals = {**config.principal_ids(), **principal_overrides(args.databricks_principal_id)}
     settings = CollectSettings(
         databricks_principal_ids=principals, concurrency=args.concurrency, source=Source(args.source)
     )
+    limits = HttpLimits(read_timeout=args.timeout, max_retry_after=args.max_retry_after)
     observer = _observer(args, messages)
     with (
         observer if isinstance(observer, AbstractContextManager) else nullcontext(),
-        open_connection(credential, endpoints, args.concurrency, observer) as connection,
+        open_connection(credential, endpoints, args.concurrency, observer, limits) as connection,
     ):
         collector = AzureCollector(connection, settings, observer)
         skipped: list[str] = []
@@ -337,10 +389,6 @@ def _report(
     disabled = config.disabled()
     catalog = catalog.without(disabled)
     settings = config.settings()
-    if args.rotation_days is not None:
-        settings = replace(settings, rotation_max_days=args.rotation_days)
-    if args.retention_days is not None:
-        settings = replace(settings, soft_delete_min_retention_days=args.retention_days)
     evaluated = evaluate(inventory, catalog, settings)
     findings, waivers = apply_waivers(evaluated, config.waiver_list(), inventory.collected_at.date())
     threshold = _threshold(args.fail_on, Severity.LOW)
@@ -474,6 +522,76 @@ def _controls(args: argparse.Namespace, streams: Streams) -> int:
     return EXIT_OK
 
 
+def _command(
+    args: argparse.Namespace, streams: Streams, messages: Messages, clock: datetime, keep: list[object] | None
+) -> int:
+    """Run `report`, `scan` or `evaluate`."""
+    if args.command == "report":
+        # A large results file is hundreds of thousands of findings: read and rendered with the collector
+        # paused, like an evaluation.
+        with _cyclic_gc_paused(resume=keep is None):
+            return _rerender(args, streams, messages, keep)
+    # Broken metadata, configuration or baseline fails before any time is spent on Azure.
+    catalog = load_catalog()
+    config = _config(args, catalog)
+    baseline = _baseline(args)
+    if args.command == "scan":
+        if args.demo:
+            from cmkaudit.collect.demo import demo_scan
+
+            inventory = demo_scan()
+        else:
+            inventory = _collect_live(args, clock, config, messages)
+        if args.save_snapshot:
+            from cmkaudit.inventory.snapshot import save_snapshot
+
+            save_snapshot(inventory, args.save_snapshot)
+            messages.info("wrote", f"wrote snapshot {args.save_snapshot}", path=str(args.save_snapshot))
+        with _cyclic_gc_paused(resume=keep is None):
+            return _report(args, inventory, config, catalog, streams, messages, keep, baseline)
+    from cmkaudit.inventory.snapshot import load_snapshot
+
+    # The snapshot is read inside the pause too, and nothing outlives `_report` but its exit code.
+    with _cyclic_gc_paused(resume=keep is None):
+        snapshot = load_snapshot(args.snapshot)
+        return _report(args, snapshot, config, catalog, streams, messages, keep, baseline)
+
+
+class _MessagesHandler(logging.Handler):
+    """Log records of the Azure SDKs, written as cmkaudit's own warnings (one per line of the record)."""
+
+    def __init__(self, messages: Messages) -> None:
+        super().__init__(logging.WARNING)
+        self._messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record through `Messages`: it follows --log-format and --quiet like every other line."""
+        try:
+            text = record.getMessage()
+        except Exception:  # a record whose arguments do not fit its format: say what it was
+            text = str(record.msg)
+        for line in text.splitlines() or [""]:
+            if line.strip():
+                self._messages.warning("azure_sdk", line.strip(), logger=record.name)
+
+
+@contextmanager
+def _sdk_warnings_to(messages: Messages) -> Iterator[None]:
+    """While the block runs, warnings the Azure SDKs log (azure-identity explaining, line by line, why each
+    credential is unavailable, say) go through `messages` instead of Python's last-resort handler, which would
+    write them raw to stderr whatever --log-format and --quiet say."""
+    logger = logging.getLogger("azure")
+    handler = _MessagesHandler(messages)
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None, keep: list[object] | None = None) -> int:
     """Run the command line; returns the exit code. Errors become one line on stderr, never a traceback.
 
@@ -490,35 +608,8 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None, k
         if args.command == "controls":
             return _controls(args, streams)
         messages = Messages(streams.stderr, LogFormat(args.log_format), args.quiet)
-        if args.command == "report":
-            # A large results file is hundreds of thousands of findings: read and rendered with the collector
-            # paused, like an evaluation.
-            with _cyclic_gc_paused(resume=keep is None):
-                return _rerender(args, streams, messages, keep)
-        # Broken metadata, configuration or baseline fails before any time is spent on Azure.
-        catalog = load_catalog()
-        config = _config(args, catalog)
-        baseline = _baseline(args)
-        if args.command == "scan":
-            if args.demo:
-                from cmkaudit.collect.demo import demo_scan
-
-                inventory = demo_scan()
-            else:
-                inventory = _collect_live(args, clock, config, messages)
-            if args.save_snapshot:
-                from cmkaudit.inventory.snapshot import save_snapshot
-
-                save_snapshot(inventory, args.save_snapshot)
-                messages.info("wrote", f"wrote snapshot {args.save_snapshot}", path=str(args.save_snapshot))
-            with _cyclic_gc_paused(resume=keep is None):
-                return _report(args, inventory, config, catalog, streams, messages, keep, baseline)
-        from cmkaudit.inventory.snapshot import load_snapshot
-
-        # The snapshot is read inside the pause too, and nothing outlives `_report` but its exit code.
-        with _cyclic_gc_paused(resume=keep is None):
-            snapshot = load_snapshot(args.snapshot)
-            return _report(args, snapshot, config, catalog, streams, messages, keep, baseline)
+        with _sdk_warnings_to(messages):
+            return _command(args, streams, messages, clock, keep)
     except CmkauditError as exc:
         messages.error(exc.message, exc.hint)
         return EXIT_USAGE
@@ -527,7 +618,7 @@ def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None, k
         return EXIT_USAGE
     except KeyboardInterrupt:
         messages.error("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def main() -> int:
@@ -544,11 +635,22 @@ def main() -> int:
     """
     keep: list[object] = []
     code = run(sys.argv[1:], Streams(sys.stdout, sys.stderr), keep=keep)
+    if code == EXIT_INTERRUPTED:
+        # Calls that were on the wire when Ctrl-C came are abandoned, not awaited: end now (every file was
+        # written whole through a rename, or not at all).
+        _flush_and_exit(code)
     if not keep or threading.active_count() > 1:
         return code
+    _flush_and_exit(code)
+    return code  # not reached
+
+
+def _flush_and_exit(code: int) -> None:
+    """Flush the output streams and end the process at once (see `main`); on a closed pipe, return instead and
+    let the ordinary exit report it."""
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except OSError:  # a closed pipe: let the ordinary exit report it
-        return code
+        return
     os._exit(code)

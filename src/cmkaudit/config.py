@@ -6,19 +6,20 @@ Validated when loaded; an error names the file, the line and the problem. Its JS
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from cmkaudit.errors import UsageError
 from cmkaudit.evaluate.model import Settings
 from cmkaudit.evaluate.waivers import Waiver
 from cmkaudit.ids import ControlId, PrincipalId
 from cmkaudit.inventory.model import Scope
+from cmkaudit.text import printable
 
 ControlIdText = Annotated[str, Field(pattern=r"^[A-Za-z]{2,4}-\d{2}$")]
 Guid = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
@@ -28,13 +29,34 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Thresholds(_Strict):
-    """Numbers the controls are judged against."""
+ROTATION_DAYS = (1, 3650)
+RETENTION_DAYS = (7, 90)
+"""Key Vault's own range for soft-delete retention."""
+KEY_SIZE = (2048, 16384)
+EXPIRY_WARNING_DAYS = (0, 3650)
 
-    rotation_max_days: int = Field(90, ge=1, description="KEY-03/KEY-04: maximum days between rotations")
-    soft_delete_min_retention_days: int = Field(90, ge=7, le=90, description="KV-02: minimum retention (7-90)")
-    min_key_size: int = Field(2048, ge=2048, description="KEY-01: smallest acceptable RSA key size")
-    expiry_warning_days: int = Field(30, ge=0, description="KEY-02: fail when the version expires this soon")
+
+class Thresholds(_Strict):
+    """Numbers the controls are judged against (whole numbers: `true` or "90" is refused, not read as one)."""
+
+    rotation_max_days: StrictInt = Field(
+        90,
+        ge=ROTATION_DAYS[0],
+        le=ROTATION_DAYS[1],
+        description="KEY-03/KEY-04: maximum days between rotations (1-3650)",
+    )
+    soft_delete_min_retention_days: StrictInt = Field(
+        90, ge=RETENTION_DAYS[0], le=RETENTION_DAYS[1], description="KV-02: minimum retention (7-90)"
+    )
+    min_key_size: StrictInt = Field(
+        2048, ge=KEY_SIZE[0], le=KEY_SIZE[1], description="KEY-01: smallest acceptable RSA key size (2048-16384)"
+    )
+    expiry_warning_days: StrictInt = Field(
+        30,
+        ge=EXPIRY_WARNING_DAYS[0],
+        le=EXPIRY_WARNING_DAYS[1],
+        description="KEY-02: fail when the version expires this soon (0-3650)",
+    )
 
 
 class Tags(_Strict):
@@ -83,6 +105,22 @@ class ConfigFile(_Strict):
     )
     waivers: tuple[WaiverEntry, ...] = ()
 
+    def with_thresholds(self, names: Mapping[str, str] | None = None, **overrides: int | None) -> ConfigFile:
+        """This configuration with some thresholds replaced (the command line's `--rotation-days`, say), checked
+        against the same bounds as the file's; raise UsageError naming the threshold (by `names`, if given) and
+        what is wrong with it."""
+        chosen = {name: value for name, value in overrides.items() if value is not None}
+        if not chosen:
+            return self
+        try:
+            thresholds = Thresholds.model_validate({**self.thresholds.model_dump(), **chosen})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = ".".join(str(p) for p in first["loc"])
+            shown = (names or {}).get(name, f"thresholds.{name}")
+            raise UsageError(f"{shown} {chosen.get(name)}: {first['msg']}") from exc
+        return self.model_copy(update={"thresholds": thresholds})
+
     def settings(self) -> Settings:
         """The evaluation settings this file asks for."""
         return Settings(
@@ -130,16 +168,48 @@ def _line_of(node: yaml.Node | None, location: Sequence[int | str]) -> int | Non
     return line
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML's safe loader, with a value it cannot build (the 30th of February, an integer of thousands of digits)
+    reported as a YAML error at its line instead of escaping as an exception of Python's."""
+
+
+def _checked(what: str, build: Callable[[yaml.SafeLoader, yaml.Node], Any]) -> Callable[[yaml.SafeLoader, Any], Any]:
+    def construct(loader: yaml.SafeLoader, node: Any) -> Any:
+        try:
+            return build(loader, node)
+        except (ValueError, OverflowError) as exc:
+            value = str(node.value)
+            shown = printable(value if len(value) <= 40 else f"{value[:20]}...({len(value)} characters)")
+            detail = "too long" if len(value) > 40 else str(exc)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{shown} is not a valid {what} ({detail})", node.start_mark
+            ) from exc
+
+    return construct
+
+
+for _tag, _what in (("timestamp", "date"), ("int", "integer"), ("float", "number")):
+    _ConfigLoader.add_constructor(
+        f"tag:yaml.org,2002:{_tag}", _checked(_what, yaml.SafeLoader.yaml_constructors[f"tag:yaml.org,2002:{_tag}"])
+    )
+
+
 def parse_config(text: str, origin: str, known_controls: frozenset[str]) -> ConfigFile:
     """Validate configuration text; raise UsageError naming the line and the problem."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
+        loader = _ConfigLoader(text)
+        try:
+            root = loader.get_single_node()
+            document = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{origin}:{mark.line + 1}" if mark is not None else origin
         problem = getattr(exc, "problem", None) or str(exc)
-        raise UsageError(f"{where}: not valid YAML: {problem}") from exc
+        raise UsageError(f"{where}: not valid YAML: {printable(problem)}") from exc
+    except RecursionError as exc:
+        raise UsageError(f"{origin}: not valid YAML: nested too deeply") from exc
     if document is None:
         document = {}
     if not isinstance(document, Mapping):
@@ -169,7 +239,12 @@ def parse_config(text: str, origin: str, known_controls: frozenset[str]) -> Conf
 def load_config(path: Path, known_controls: frozenset[str]) -> ConfigFile:
     """Read and validate a configuration file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read configuration {path}: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path}:{line}: not UTF-8 text (byte {exc.start + 1}: {exc.reason})") from exc
     return parse_config(text, str(path), known_controls)

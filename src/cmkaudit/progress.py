@@ -19,6 +19,8 @@ from types import TracebackType
 from typing import Protocol, TextIO
 from urllib.parse import urlsplit
 
+from cmkaudit.text import printable, scrub_secrets
+
 
 class LogFormat(StrEnum):
     """How log lines are written."""
@@ -52,6 +54,10 @@ class Messages:
     def _emit(self, level: str, event: str, text: str, fields: Mapping[str, object]) -> None:
         if self.quiet and level != "error":
             return
+        # Messages quote servers, files and libraries: each string is cleaned once here (no credential, nothing a
+        # terminal would act on, no line break that could fake a line of ours).
+        text = _cleaned(text)
+        fields = {name: _cleaned(value) if isinstance(value, str) else value for name, value in fields.items()}
         if self.log_format is LogFormat.JSON:
             record = {"time": self.clock().isoformat(), "level": level, "event": event, "message": text, **fields}
             line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
@@ -64,6 +70,10 @@ class Messages:
         with self._lock:
             self.stream.write(line)
             self.stream.flush()
+
+
+def _cleaned(text: str) -> str:
+    return printable(scrub_secrets(text))
 
 
 class CrawlObserver(Protocol):

@@ -34,7 +34,7 @@ from cmkaudit.collect.graph import (
     kind_of,
     query_pages,
 )
-from cmkaudit.collect.http import ApiVersion, ArmConnection
+from cmkaudit.collect.http import ApiVersion, ArmConnection, ForeignHostError, origin_of, retry_after_seconds
 from cmkaudit.collect.mapping import (
     MappingError,
     diagnostic_setting_from_arm,
@@ -49,7 +49,7 @@ from cmkaudit.collect.mapping import (
     vault_from_arm,
     workspace_from_arm,
 )
-from cmkaudit.errors import CollectionFailure
+from cmkaudit.errors import CollectionFailure, WriteBlockedError
 from cmkaudit.ids import (
     AZURE_DATABRICKS_APP_ID,
     PrincipalId,
@@ -80,6 +80,7 @@ from cmkaudit.inventory.model import (
     Workspace,
 )
 from cmkaudit.progress import CrawlObserver, SilentObserver
+from cmkaudit.text import scrub_secrets
 
 T = TypeVar("T")
 
@@ -97,6 +98,8 @@ def hint_for(status: int | None, scope: str) -> str | None:
         return f"grant the scanning identity the Reader role on {scope}"
     if status == 404:
         return "the resource or subscription was not found: check the id and that the identity can see it"
+    if status is not None and 300 <= status < 400:
+        return "Azure answered with a redirect, which cmkaudit does not follow: check --arm-endpoint and any proxy"
     if status == 429:
         return "Azure throttled the scan after retries: run it again later"
     if status is not None and status >= 500:
@@ -128,7 +131,7 @@ def _arm_error(resource_id: str, operation: str, exc: HttpResponseError, scope: 
     error = collection_error(resource_id, operation, exc, scope)
     try:
         body = json.loads(exc.response.text()) if exc.response is not None else None
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     details = body.get("error") if isinstance(body, dict) else None
     if isinstance(details, dict):
@@ -138,7 +141,27 @@ def _arm_error(resource_id: str, operation: str, exc: HttpResponseError, scope: 
             code=code if isinstance(code, str) else error.code,
             message=message if isinstance(message, str) and message else error.message,
         )
+    if error.code == MISSING_REGISTRATION:
+        error = replace(
+            error,
+            hint=f"the subscription has never registered the resource provider this list needs; cmkaudit does not "
+            f"register it (that is a write): if {scope} should hold such resources, an administrator can run "
+            "'az provider register --namespace <provider>'",
+        )
+    if error.status_code == 429 and exc.response is not None:
+        wait = retry_after_seconds(getattr(exc.response, "headers", {}))
+        if wait is not None:
+            error = replace(
+                error,
+                message=f"{error.message} (Azure asked to wait {wait:.0f} s, longer than cmkaudit waits)",
+                hint="Azure throttled the scan for longer than --max-retry-after: run it again later, or raise "
+                "--max-retry-after",
+            )
     return error
+
+
+MISSING_REGISTRATION = "MissingSubscriptionRegistration"
+"""ARM's error code (HTTP 409) for a subscription that never registered a resource provider."""
 
 
 _KEYVAULT_TOKEN_HINT = (
@@ -171,17 +194,33 @@ def _read(client: _Client, url: str, api_version: str | None = None) -> object:
     policies. The body is mapped from its REST shape directly (collect/mapping.py) rather than through
     the SDK's model classes: building models and turning them back into dicts cost about 40% of the
     scanner's CPU per call, and the mapping reads the documented wire shape anyway.
-    Raises HttpResponseError on an error status and ValueError when the body is not JSON.
+    Raises HttpResponseError on an error status or a redirect (redirects are not followed), ValueError when
+    the body is not JSON, and ForeignHostError when `url` is not on the client's own endpoint.
     """
     params = {"api-version": api_version} if api_version else None
     response = client.send_request(HttpRequest("GET", url, params=params))
     response.raise_for_status()
+    status = int(response.status_code)
+    if not 200 <= status < 300:
+        location = origin_of(str(response.headers.get("Location") or ""))
+        towards = f" towards {location[1]}:{location[2]}" if location else ""
+        raise HttpResponseError(
+            message=f"Azure answered HTTP {status}{towards}; redirects are not followed", response=response
+        )
     return response.json()
 
 
-def _pages(client: _Client, url: str, api_version: str) -> Iterator[object]:
-    """Every item of an ARM list, following `nextLink` page by page (links carry their own api-version)."""
+class PagingError(ValueError):
+    """A list's pages do not end: a `nextLink` repeats one already read, or there are more pages than allowed."""
+
+
+def _pages(client: _Client, url: str, api_version: str, max_pages: int) -> Iterator[object]:
+    """Every item of an ARM list, following `nextLink` page by page (links carry their own api-version).
+
+    A link to a page already read, or more than `max_pages` pages, ends the list with PagingError: a server
+    cannot keep the scan going for ever."""
     body = _read(client, url, api_version)
+    seen: set[str] = set()
     while True:
         items = body.get("value") if isinstance(body, Mapping) else None
         if not isinstance(items, list):
@@ -192,15 +231,20 @@ def _pages(client: _Client, url: str, api_version: str) -> Iterator[object]:
             return
         if not isinstance(next_link, str):
             raise MappingError("the list answer's 'nextLink' is not a URL")
+        if next_link in seen:
+            raise PagingError("the list's nextLink leads back to a page already read: the list was not finished")
+        if len(seen) + 1 >= max_pages:
+            raise PagingError(f"the list goes on past {max_pages} pages: the rest was not read")
+        seen.add(next_link)
         body = _read(client, next_link)
 
 
 def _read_list(
-    client: _Client, url: str, api_version: ApiVersion, mapper: Callable[[Mapping[str, Any]], T]
+    client: _Client, url: str, api_version: ApiVersion, mapper: Callable[[Mapping[str, Any]], T], max_pages: int
 ) -> tuple[T, ...] | Exception:
     """Every item of a list, mapped; or what made the read fail (nothing is kept from a list that failed)."""
     try:
-        return tuple(mapper(_object(item)) for item in _pages(client, url, api_version.value))
+        return tuple(mapper(_object(item)) for item in _pages(client, url, api_version.value, max_pages))
     except READ_FAILURES as exc:
         return exc
 
@@ -213,21 +257,58 @@ def _object(item: object) -> Mapping[str, Any]:
 
 
 def _read_error(resource_id: str, operation: str, exc: Exception, scope: str) -> CollectionError:
-    """A failed read as a CollectionError: ARM's error code and message, the transport's failure, or bad JSON."""
+    """A failed read as a CollectionError: ARM's error code and message, the transport's failure, bad JSON, a
+    request refused before it left, or (never expected) an error of cmkaudit's own inside the call."""
     if isinstance(exc, HttpResponseError):
         return _arm_error(resource_id, operation, exc, scope)
     if isinstance(exc, AzureError):
         return collection_error(resource_id, operation, exc, scope)
+    if isinstance(exc, ForeignHostError):
+        return CollectionError(
+            resource_id,
+            operation,
+            None,
+            "ForeignHostRefused",
+            str(exc),
+            "an answer pointed the scan at another host; if this endpoint is genuine, report it to its operator",
+        )
+    if isinstance(exc, PagingError):
+        return CollectionError(resource_id, operation, None, "EndlessList", str(exc))
     if isinstance(exc, MappingError):
         return CollectionError(resource_id, operation, None, "MalformedResource", str(exc))
     if isinstance(exc, json.JSONDecodeError):
         return CollectionError(resource_id, operation, None, "MalformedResponse", f"the answer is not JSON: {exc}")
-    return CollectionError(resource_id, operation, None, "MalformedResponse", str(exc))
+    if isinstance(exc, RecursionError):
+        return CollectionError(resource_id, operation, None, "MalformedResponse", "the answer is nested too deeply")
+    if isinstance(exc, ValueError):
+        return CollectionError(resource_id, operation, None, "MalformedResponse", str(exc))
+    if isinstance(exc, WriteBlockedError):
+        return CollectionError(resource_id, operation, None, "WriteBlocked", exc.message, exc.hint)
+    return CollectionError(
+        resource_id,
+        operation,
+        None,
+        "UnexpectedError",
+        f"{type(exc).__name__}: {exc}",
+        "this is a bug in cmkaudit; please report it (the rest of the scan went on)",
+    )
 
 
-READ_FAILURES = (AzureError, ValueError)
-"""What a read can raise: an SDK/transport error, or a body that is not the JSON expected (MappingError
-is a ValueError)."""
+READ_FAILURES = (Exception,)
+"""What a read can raise and the scan records as missing evidence instead of ending: an SDK or transport error,
+a body that is not the JSON expected (MappingError is a ValueError), a request refused before it left
+(ForeignHostError, WriteBlockedError), or an error of cmkaudit's own inside one call. A cancelled scan
+(ScanCancelled, KeyboardInterrupt) is not an Exception and goes through."""
+
+
+def _safe(error: CollectionError) -> CollectionError:
+    """A collection error with no credential in it (servers' and libraries' messages quote headers and URLs)."""
+    return replace(
+        error,
+        resource_id=scrub_secrets(error.resource_id),
+        message=scrub_secrets(error.message),
+        hint=scrub_secrets(error.hint) if error.hint else error.hint,
+    )
 
 
 def _subscriptions_of(ids: Iterable[str | None]) -> list[SubscriptionId]:
@@ -267,6 +348,7 @@ class _Collected:
     principals: list[PrincipalLookup] = field(default_factory=list)
     role_definitions: list[RoleDefinition] = field(default_factory=list)
     errors: list[CollectionError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """How much has been found so far, for progress displays."""
@@ -334,7 +416,8 @@ class AzureCollector:
         """Crawl `subscriptions` and return the inventory; `now` is recorded as the collection time."""
         subs = tuple(dict.fromkeys(subscriptions))
         got = _Collected()
-        with ThreadPoolExecutor(max_workers=max(1, self._settings.concurrency)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, self._settings.concurrency))
+        try:
 
             def start(work: Callable[[U], R], items: Iterable[U]) -> Callable[[], list[R]]:
                 """Submit `work` for every item now; the returned call waits for the results, in input order.
@@ -402,6 +485,13 @@ class AzureCollector:
             got.merge(definitions())
             self._observer.found(got.counts())
             self._observer.finished()
+        except BaseException:
+            # Ctrl-C (or anything unforeseen) ends the crawl at once: queued calls are dropped, every retry wait
+            # ends, and no further request leaves; calls already on the wire are abandoned, not awaited.
+            self._conn.transport.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         return assemble_inventory(
             collected_at=now,
             tool_version=__version__,
@@ -411,6 +501,7 @@ class AzureCollector:
                 self._conn.endpoints.cloud.value,
                 tuple(skipped),
                 self._settings.source.value,
+                tuple(got.notes),
             ),
             subscriptions=got.subscriptions,
             workspaces=got.workspaces,
@@ -419,7 +510,7 @@ class AzureCollector:
             disk_encryption_sets=got.disk_encryption_sets,
             storage_accounts=got.storage_accounts,
             principals=got.principals,
-            errors=got.errors,
+            errors=[_safe(e) for e in got.errors],
             role_definitions=got.role_definitions,
         )
 
@@ -433,8 +524,16 @@ class AzureCollector:
                 self._conn.databricks(sub),
                 f"{resource_id}/providers/Microsoft.Databricks/workspaces",
                 ApiVersion.DATABRICKS.value,
+                self._conn.limits.max_pages,
             )
             self._list(part, sub, "list Databricks workspaces", workspaces, workspace_from_arm, part.workspaces)
+            if [e.code for e in part.errors] == [MISSING_REGISTRATION]:
+                # Databricks was never registered in this subscription, so it holds no workspace: that is an
+                # answer, not missing evidence (and registering it would be a write).
+                part.errors.clear()
+                part.notes.append(
+                    f"{sub}: Microsoft.Databricks is not registered in this subscription, so it has no workspaces"
+                )
             return part
         try:
             found = _read(self._conn.subscriptions(), resource_id, ApiVersion.SUBSCRIPTIONS.value)
@@ -449,7 +548,10 @@ class AzureCollector:
         providers = f"/subscriptions/{sub}/providers"
         if kind == "vaults":
             vaults = _pages(
-                self._conn.keyvault(sub), f"{providers}/Microsoft.KeyVault/vaults", ApiVersion.KEYVAULT.value
+                self._conn.keyvault(sub),
+                f"{providers}/Microsoft.KeyVault/vaults",
+                ApiVersion.KEYVAULT.value,
+                self._conn.limits.max_pages,
             )
             self._list(part, sub, "list key vaults", vaults, vault_from_arm, part.vaults)
         elif kind == "des":
@@ -457,13 +559,17 @@ class AzureCollector:
                 self._conn.compute(sub),
                 f"{providers}/Microsoft.Compute/diskEncryptionSets",
                 ApiVersion.COMPUTE_DISK.value,
+                self._conn.limits.max_pages,
             )
             self._list(
                 part, sub, "list disk encryption sets", sets, disk_encryption_set_from_arm, part.disk_encryption_sets
             )
         else:
             accounts = _pages(
-                self._conn.storage(sub), f"{providers}/Microsoft.Storage/storageAccounts", ApiVersion.STORAGE.value
+                self._conn.storage(sub),
+                f"{providers}/Microsoft.Storage/storageAccounts",
+                ApiVersion.STORAGE.value,
+                self._conn.limits.max_pages,
             )
             self._list(part, sub, "list storage accounts", accounts, storage_account_from_arm, part.storage_accounts)
         return part
@@ -555,11 +661,13 @@ class AzureCollector:
         Raises CollectionFailure when the list itself cannot be read.
         """
         try:
-            pages = _pages(self._conn.subscriptions(), "/subscriptions", ApiVersion.SUBSCRIPTIONS.value)
+            client, limit = self._conn.subscriptions(), self._conn.limits.max_pages
+            pages = _pages(client, "/subscriptions", ApiVersion.SUBSCRIPTIONS.value, limit)
             listed = [subscription_from_arm(_object(s)) for s in pages]
         except READ_FAILURES as exc:
+            reason = _safe(_read_error("/subscriptions", "list subscriptions", exc, "the subscriptions")).message
             raise CollectionFailure(
-                f"cannot list the subscriptions this identity can see: {str(exc).strip().splitlines()[0]}",
+                f"cannot list the subscriptions this identity can see: {reason}",
                 "pass --subscription ID instead, or grant the identity Reader on the subscriptions",
             ) from exc
         scan, skipped = [], []
@@ -632,7 +740,7 @@ class AzureCollector:
         url = f"{_vault_path(vault)}/keys/{quote(ref.key_name, safe='')}"
         versions: tuple[KeyVersion, ...] | None
         try:
-            listed = _pages(client, f"{url}/versions", ApiVersion.KEYVAULT.value)
+            listed = _pages(client, f"{url}/versions", ApiVersion.KEYVAULT.value, self._conn.limits.max_pages)
             versions = tuple(v for v in (key_version_from_arm(_object(item)) for item in listed) if v is not None)
         except READ_FAILURES as exc:
             part.errors.append(_read_error(f"{key_id}/versions", "list key versions", exc, scope))
@@ -663,7 +771,17 @@ class AzureCollector:
         except AzureError as exc:
             hint = "the vault's data plane is not reachable from here (private endpoint or firewall)"
             return key, [replace(collection_error(resource, operation, exc), hint=hint)]
-        return replace(key, rotation_policy=rotation_policy_from_sdk(policy, f"data plane {resource}")), []
+        except ValueError:
+            # azure-keyvault-keys refuses a challenge whose resource is not the vault's own domain: no token is sent.
+            message = "the vault's authentication challenge names another resource than the vault: no token sent"
+            hint = "check that the vault URI Resource Manager reports is the vault's own"
+            return key, [CollectionError(resource, operation, None, "ChallengeRefused", message, hint)]
+        except READ_FAILURES as exc:
+            return key, [_read_error(resource, operation, exc, f"the key vault {vault.name}")]
+        try:
+            return replace(key, rotation_policy=rotation_policy_from_sdk(policy, f"data plane {resource}")), []
+        except READ_FAILURES as exc:
+            return key, [_read_error(resource, operation, exc, f"the key vault {vault.name}")]
 
     def _vault_details(self, vault: Vault) -> tuple[Vault, list[CollectionError]]:
         """For a vault holding a workspace's key: where its logs go (KV-04); on RBAC vaults, who holds which role."""
@@ -671,7 +789,8 @@ class AzureCollector:
         scope = f"the key vault {vault.name}"
         resource_id = f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings"
         client = self._conn.keyvault(vault.subscription_id)
-        settings = _read_list(client, resource_id, ApiVersion.DIAGNOSTIC_SETTINGS, diagnostic_setting_from_arm)
+        pages = self._conn.limits.max_pages
+        settings = _read_list(client, resource_id, ApiVersion.DIAGNOSTIC_SETTINGS, diagnostic_setting_from_arm, pages)
         if isinstance(settings, Exception):
             errors.append(_read_error(resource_id, "list diagnostic settings", settings, scope))
         else:
@@ -679,7 +798,13 @@ class AzureCollector:
         if vault.rbac_authorization:
             assignments_id = f"{vault.id}/providers/Microsoft.Authorization/roleAssignments"
             authorization = self._conn.authorization(vault.subscription_id)
-            assignments = _read_list(authorization, assignments_id, ApiVersion.AUTHORIZATION, role_assignment_from_arm)
+            assignments = _read_list(
+                authorization,
+                assignments_id,
+                ApiVersion.AUTHORIZATION,
+                role_assignment_from_arm,
+                pages,
+            )
             if isinstance(assignments, Exception):
                 errors.append(_read_error(assignments_id, "list role assignments", assignments, scope))
             else:
@@ -754,15 +879,15 @@ class AzureCollector:
             )
             got.errors.append(error)
             return PrincipalLookup(tenant, None, None, error.message)
-        except AzureError as exc:
-            error = collection_error(resource, "look up the AzureDatabricks service principal", exc, "Microsoft Graph")
+        except READ_FAILURES as exc:
+            error = _read_error(resource, "look up the AzureDatabricks service principal", exc, "Microsoft Graph")
             got.errors.append(error)
             return PrincipalLookup(tenant, None, None, error.message)
         status = int(response.status_code)
         body: object = None
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         object_id = body.get("id") if isinstance(body, dict) else None
         app_id = body.get("appId") if isinstance(body, dict) else None

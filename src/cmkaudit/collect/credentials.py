@@ -13,10 +13,42 @@ from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import ClientAuthenticationError
 
 from cmkaudit.collect.http import Endpoints
+from cmkaudit.errors import CredentialError
 
 ACCESS_TOKEN_ENV = "CMKAUDIT_ACCESS_TOKEN"
 GRAPH_TOKEN_ENV = "CMKAUDIT_GRAPH_ACCESS_TOKEN"
 KEYVAULT_TOKEN_ENV = "CMKAUDIT_KEYVAULT_ACCESS_TOKEN"
+
+
+def malformed_at(token: str) -> int | None:
+    """The 1-based position of the first character that cannot be in a bearer token (a space, a line break or
+    another control character, or anything outside printable ASCII), or None when there is none.
+
+    Such a token cannot go into an Authorization header; HTTP libraries then quote the header, token and
+    all, in their error messages. It is refused before any request is made."""
+    for position, char in enumerate(token, start=1):
+        if not 0x21 <= ord(char) <= 0x7E:
+            return position
+    return None
+
+
+class CheckedCredential:
+    """A credential whose tokens are checked before use: one that cannot be a header value is an authentication
+    error (naming the position, never the token) instead of a request that fails quoting it."""
+
+    def __init__(self, inner: TokenCredential) -> None:
+        self._inner = inner
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        """The inner credential's token, if it is well formed."""
+        token = self._inner.get_token(*scopes, **kwargs)
+        position = malformed_at(token.token)
+        if position is not None:
+            raise ClientAuthenticationError(
+                message=f"the credential returned a malformed token (character {position} cannot be in an HTTP "
+                "header); it was not used"
+            )
+        return token
 
 
 def _jwt_expiry(token: str) -> int | None:
@@ -73,23 +105,39 @@ class OfflineDemoCredential:
         return AccessToken("cmkaudit-demo-offline-token", int(time.time()) + 3600)
 
 
-def default_credential(endpoints: Endpoints, environ: dict[str, str]) -> TokenCredential:
+def default_credential(endpoints: Endpoints, environ: Mapping[str, str]) -> TokenCredential:
     """The credential for a live scan: CMKAUDIT_ACCESS_TOKEN if set, else DefaultAzureCredential.
 
     DefaultAzureCredential covers `az login`, managed identity, workload identity and an
     environment service principal. Other tenants are allowed so that the AzureDatabricks service
     principal can be looked up in the tenant of each vault.
     """
-    token = environ.get(ACCESS_TOKEN_ENV, "").strip()
+    token = _token_from(environ, ACCESS_TOKEN_ENV)
     if token:
         others = {}
-        graph = environ.get(GRAPH_TOKEN_ENV, "").strip()
+        graph = _token_from(environ, GRAPH_TOKEN_ENV)
         if graph:
             others[f"{endpoints.graph}/.default"] = ("Graph", graph)
-        keyvault = environ.get(KEYVAULT_TOKEN_ENV, "").strip()
+        keyvault = _token_from(environ, KEYVAULT_TOKEN_ENV)
         if keyvault:
             others[endpoints.keyvault_scope] = ("Key Vault", keyvault)
         return StaticTokenCredential(token, endpoints.arm_scope, others)
     from azure.identity import DefaultAzureCredential
 
-    return DefaultAzureCredential(authority=endpoints.authority, additionally_allowed_tenants=["*"])
+    return CheckedCredential(DefaultAzureCredential(authority=endpoints.authority, additionally_allowed_tenants=["*"]))
+
+
+def _token_from(environ: Mapping[str, str], name: str) -> str:
+    """The token in the environment variable `name` (surrounding white space removed), or "".
+
+    Raises CredentialError when what is left cannot be a bearer token, e.g. a line break from a badly quoted
+    pipeline variable; the message gives the position, never the token."""
+    token = environ.get(name, "").strip()
+    position = malformed_at(token)
+    if position is not None:
+        raise CredentialError(
+            f"{name} is not a usable token: character {position} is a space, a line break or another character "
+            "that cannot be in an HTTP header",
+            "set it to the token alone, e.g. $(az account get-access-token --query accessToken -o tsv)",
+        )
+    return token

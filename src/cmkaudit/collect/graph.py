@@ -13,7 +13,6 @@ is reported as not read (never as empty).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,19 +84,24 @@ def query_pages(
     connection: ArmConnection,
     query: str,
     subscriptions: Sequence[str],
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> Iterator[Mapping[str, Any]]:
     """Every row of `query` over `subscriptions`, page after page, batch after batch.
 
     A query is a POST that only reads, so it is retried like a GET on 408, 429 and 5xx, honouring
     Retry-After (on its own, azure-core retries a POST only on 500, 503 and 504, or when the answer says
-    Retry-After). When Resource Graph says the caller's quota
-    is spent, the next page waits for the reset it announces instead of running into a 429.
+    Retry-After). When Resource Graph says the caller's quota is spent, the next page waits for the reset it
+    announces (at most the connection's longest Retry-After) instead of running into a 429. A `$skipToken`
+    that repeats one already sent, or more pages than the connection allows, ends the query with
+    GraphAnswerError: a server cannot keep the scan going for ever.
     """
     client = connection.resource_graph()
+    wait = sleep or connection.transport.sleep
+    limits = connection.limits
     for start in range(0, len(subscriptions), SUBSCRIPTION_BATCH):
         batch = list(subscriptions[start : start + SUBSCRIPTION_BATCH])
         token: str | None = None
+        seen: set[str] = set()
         while True:
             options = QueryRequestOptions(top=PAGE_SIZE, skip_token=token, result_format="objectArray")
             page: GraphPage = client.resources(  # type: ignore[assignment]  # `cls` makes it a GraphPage
@@ -109,9 +113,16 @@ def query_pages(
             yield from page.rows
             more = bool(page.skip_token) or start + SUBSCRIPTION_BATCH < len(subscriptions)
             if more and page.quota_remaining == 0 and page.quota_resets_after:
-                sleep(page.quota_resets_after)
+                wait(min(page.quota_resets_after, limits.max_retry_after))
             if not page.skip_token:
                 break
+            if page.skip_token in seen:
+                raise GraphAnswerError(
+                    "Resource Graph repeated a $skipToken already followed: the answer was not finished"
+                )
+            if len(seen) + 1 >= limits.max_pages:
+                raise GraphAnswerError(f"the Resource Graph answer goes on past {limits.max_pages} pages")
+            seen.add(page.skip_token)
             token = page.skip_token
 
 

@@ -1,8 +1,12 @@
 """The HTTP side of collection: clouds, pinned API versions, the read-only guard and SDK clients.
 
 Every SDK client the collector builds shares one `ReadOnlyTransport`. It sits below every
-pipeline policy, so a request other than GET/HEAD — a mistaken `begin_delete`, or ARM's automatic
-resource-provider registration POST — is refused before it leaves the process.
+pipeline policy, so a request other than GET/HEAD — a mistaken `begin_delete`, say — is refused
+before it leaves the process. Above it, each client's pipeline is cmkaudit's own: no automatic
+resource-provider registration, no redirects followed, retries bounded in number and in time (a
+server's Retry-After is obeyed up to a cap), and, next to the wire, a guard that lets the client's
+credential go to the one origin it was issued for and nowhere else (a `nextLink` or a vault URI that
+leads elsewhere is refused, not followed).
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,12 +26,24 @@ import requests
 import requests.adapters
 from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
-from azure.core.pipeline.policies import RetryPolicy, UserAgentPolicy
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import (
+    ContentDecodePolicy,
+    HeadersPolicy,
+    HTTPPolicy,
+    ProxyPolicy,
+    RedirectPolicy,
+    RequestIdPolicy,
+    RetryPolicy,
+    SansIOHTTPPolicy,
+    UserAgentPolicy,
+)
 from azure.core.pipeline.transport import HttpTransport, RequestsTransport
 from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.keyvault.keys import KeyClient
 from azure.mgmt.authorization.v2022_04_01 import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
 from azure.mgmt.databricks import AzureDatabricksManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
@@ -35,6 +53,7 @@ from azure.mgmt.storage import StorageManagementClient
 from cmkaudit import __version__
 from cmkaudit.errors import WriteBlockedError
 from cmkaudit.progress import CrawlObserver, SilentObserver
+from cmkaudit.text import printable, scrub_secrets
 
 
 class ApiVersion(StrEnum):
@@ -60,9 +79,27 @@ class Cloud(StrEnum):
     US_GOVERNMENT = "AzureUSGovernment"
 
 
+Origin = tuple[str, str, int]
+"""(scheme, host, port) of a URL, lower-cased: what a credential is bound to."""
+
+
+def origin_of(url: str) -> Origin | None:
+    """The origin of `url`, or None when it has no host or a malformed port."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoints:
-    """Where ARM and Microsoft Graph are, and the token audiences for ARM and Key Vault's data plane."""
+    """Where ARM and Microsoft Graph are, the token audiences for ARM and Key Vault's data plane, and the DNS
+    suffixes of the cloud's key vaults and Managed HSM pools (the only hosts a Key Vault token may go to)."""
 
     cloud: Cloud
     arm: str
@@ -70,10 +107,37 @@ class Endpoints:
     graph: str
     authority: str
     keyvault_scope: str
+    keyvault_suffixes: tuple[str, ...] = field(default=())
+
+    def is_keyvault_host(self, url: str) -> bool:
+        """Whether `url` is an https URL on one of the cloud's Key Vault data-plane domains (port 443)."""
+        origin = origin_of(url)
+        if origin is None or origin[0] != "https" or origin[2] != 443:
+            return False
+        return any(origin[1].endswith(suffix) and len(origin[1]) > len(suffix) for suffix in self.keyvault_suffixes)
+
+
+def checked_endpoint(value: str) -> str:
+    """`value` as an endpoint URL cmkaudit will send a credential to: https, a host, no user information, no
+    query or fragment. Raises ValueError with a message that never repeats a password."""
+    text = value.strip()
+    shown = printable(scrub_secrets(text))
+    parts = urlsplit(text)
+    if parts.scheme.lower() != "https":
+        raise ValueError(f"{shown} is not an https:// URL (a token is only ever sent over TLS)")
+    if "@" in parts.netloc:
+        raise ValueError(f"{shown}: user information in the URL is refused (cmkaudit authenticates with tokens)")
+    if origin_of(text) is None:
+        raise ValueError(f"{shown} has no host, or a malformed port")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{shown}: an endpoint has no query string or fragment")
+    return text.rstrip("/")
 
 
 def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint: str | None = None) -> Endpoints:
-    """The endpoints of `cloud`, with ARM and Graph optionally overridden (Azure Stack, test servers)."""
+    """The endpoints of `cloud`, with ARM and Graph optionally overridden (Azure Stack, test servers).
+
+    Overrides are checked with `checked_endpoint` (ValueError when one is not acceptable)."""
     match cloud:
         case Cloud.PUBLIC:
             base = Endpoints(
@@ -83,6 +147,7 @@ def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint:
                 "https://graph.microsoft.com",
                 "login.microsoftonline.com",
                 "https://vault.azure.net/.default",
+                (".vault.azure.net", ".managedhsm.azure.net"),
             )
         case Cloud.CHINA:
             base = Endpoints(
@@ -92,6 +157,7 @@ def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint:
                 "https://microsoftgraph.chinacloudapi.cn",
                 "login.chinacloudapi.cn",
                 "https://vault.azure.cn/.default",
+                (".vault.azure.cn", ".managedhsm.azure.cn"),
             )
         case Cloud.US_GOVERNMENT:
             base = Endpoints(
@@ -101,15 +167,113 @@ def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint:
                 "https://graph.microsoft.us",
                 "login.microsoftonline.us",
                 "https://vault.usgovcloudapi.net/.default",
+                (".vault.usgovcloudapi.net", ".managedhsm.usgovcloudapi.net"),
             )
     return Endpoints(
         cloud=base.cloud,
-        arm=(arm_endpoint or base.arm).rstrip("/"),
+        arm=checked_endpoint(arm_endpoint) if arm_endpoint else base.arm,
         arm_scope=base.arm_scope,
-        graph=(graph_endpoint or base.graph).rstrip("/"),
+        graph=checked_endpoint(graph_endpoint) if graph_endpoint else base.graph,
         authority=base.authority,
         keyvault_scope=base.keyvault_scope,
+        keyvault_suffixes=base.keyvault_suffixes,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """How long cmkaudit waits for Azure: every wait is bounded, so a scan always ends."""
+
+    connect_timeout: float = 10.0
+    """Seconds to establish a connection."""
+    read_timeout: float = 30.0
+    """Seconds to wait for an answer (or the next bytes of one) before the attempt counts as failed."""
+    call_deadline: float = 300.0
+    """Seconds one call may take in all, its retries and waits included."""
+    max_retry_after: float = 120.0
+    """The longest Retry-After obeyed; a server asking for more is not waited for (the call is recorded
+    as throttled)."""
+    max_pages: int = 10_000
+    """The most pages one list may have (a list that goes on past this is recorded as an error)."""
+
+
+class ForeignHostError(Exception):
+    """A request was about to take a credential to a host it was not issued for; it was not sent."""
+
+
+class ScanCancelled(BaseException):
+    """The scan was interrupted: no further request is sent and no wait goes on.
+
+    A BaseException, as KeyboardInterrupt is: code that records a failed call as missing evidence must not
+    record (and so swallow) a cancellation."""
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """The wait a throttled answer asks for (`Retry-After` in seconds or as an HTTP date, or Azure's
+    `retry-after-ms` / `x-ms-retry-after-ms`), or None when there is none or it cannot be read."""
+    for name, scale in (("retry-after-ms", 1000.0), ("x-ms-retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if not value:
+            continue
+        try:
+            seconds = float(value) / scale
+        except ValueError:
+            if scale != 1.0:
+                return None
+            try:
+                moment = parsedate_to_datetime(str(value))
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            seconds = (moment - datetime.now(UTC)).total_seconds()
+        return max(0.0, seconds) if seconds == seconds else None  # NaN is no answer
+    return None
+
+
+class BoundedRetryPolicy(RetryPolicy[Any, Any]):
+    """azure-core's retries (408, 429, 5xx, dropped connections; Retry-After honoured) with every wait
+    bounded: a Retry-After longer than `max_retry_after` is not waited for (the throttled answer is returned
+    as it is), and the whole call, retries included, ends by `call_deadline`."""
+
+    def __init__(self, limits: HttpLimits, **kwargs: Any) -> None:
+        super().__init__(timeout=limits.call_deadline, **kwargs)
+        self._max_wait = limits.max_retry_after
+
+    def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
+        """As azure-core decides, except that an answer asking for too long a wait is not retried."""
+        wait = retry_after_seconds(response.http_response.headers)
+        if wait is not None and wait > self._max_wait:
+            return False
+        return bool(super().is_retry(settings, response))
+
+    def _sleep_for_retry(self, response: PipelineResponse[Any, Any], transport: Any) -> bool:
+        wait = retry_after_seconds(response.http_response.headers)
+        if wait is None:
+            return False  # absent or unreadable: the exponential backoff applies
+        transport.sleep(min(wait, self._max_wait))
+        return True
+
+
+class OriginPolicy(SansIOHTTPPolicy[Any, Any]):
+    """The last policy before the wire: a request leaves only for the origin its client's credential was issued
+    for (scheme, host and port). Anything else, a `nextLink` on another host say, raises ForeignHostError
+    before a byte is sent."""
+
+    def __init__(self, base_url: str, what: str) -> None:
+        self._origin = origin_of(base_url)
+        self._what = what
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        """Refuse a request to another origin."""
+        url = str(request.http_request.url)
+        if origin_of(url) != self._origin:
+            target = origin_of(url)
+            where = f"{target[1]}:{target[2]}" if target else printable(scrub_secrets(url))
+            raise ForeignHostError(
+                f"refused to send the {self._what} credential to {printable(where)}: it was issued for "
+                f"{self._origin[1] if self._origin else '?'} (a link or redirect in an answer led elsewhere)"
+            )
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -119,6 +283,9 @@ READ_ONLY_POSTS = frozenset({"/providers/microsoft.resourcegraph/resources"})
 
 class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
     """An HTTP transport that refuses anything but GET, HEAD and a Resource Graph query, then delegates.
+
+    It is also where a scan is cancelled: once `cancel()` is called, no request is sent and every wait (a
+    retry's backoff, a Retry-After) ends at once with ScanCancelled.
 
     Closing a client that uses it does not close the shared inner transport; the owner closes
     it with `shutdown()`.
@@ -132,6 +299,7 @@ class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
         self._inner = inner or RequestsTransport()
         self._observer = observer or SilentObserver()
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()
         self.requests_sent = 0
 
     def send(self, request: Any, **kwargs: Any) -> Any:
@@ -141,9 +309,12 @@ class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
             method == "POST" and urlsplit(request.url).path.rstrip("/").lower() in READ_ONLY_POSTS
         ):
             raise WriteBlockedError(
-                f"cmkaudit refused to send {method} {request.url}: the scanner is read-only",
+                f"cmkaudit refused to send {method} {printable(scrub_secrets(str(request.url)))}: "
+                "the scanner is read-only",
                 "this is a bug in cmkaudit; please report it",
             )
+        if self._cancelled.is_set():
+            raise ScanCancelled("the scan was interrupted")
         with self._lock:
             self.requests_sent += 1
         try:
@@ -153,6 +324,15 @@ class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
             raise
         self._observer.call(method, str(request.url), int(response.status_code))
         return response
+
+    def sleep(self, duration: float) -> None:
+        """Wait `duration` seconds, unless the scan is cancelled first (then raise ScanCancelled)."""
+        if self._cancelled.wait(max(0.0, duration)):
+            raise ScanCancelled("the scan was interrupted")
+
+    def cancel(self) -> None:
+        """Stop the scan: refuse every further request and end every wait."""
+        self._cancelled.set()
 
     def open(self) -> None:
         """Open the inner transport."""
@@ -190,18 +370,37 @@ class AuthorizationReader:
 
 @dataclass(frozen=True, slots=True)
 class ArmConnection:
-    """What every client needs: a credential, the endpoints and the shared read-only transport."""
+    """What every client needs: a credential, the endpoints, the shared read-only transport and the limits."""
 
     credential: TokenCredential
     endpoints: Endpoints
     transport: ReadOnlyTransport
+    limits: HttpLimits = field(default_factory=HttpLimits)
+
+    def _arm_policies(self) -> list[HTTPPolicy[Any, Any] | SansIOHTTPPolicy[Any, Any]]:
+        """The pipeline of every Resource Manager client (each client needs its own: policies are chained).
+
+        The SDKs' defaults, less three: no automatic resource-provider registration (a POST; and a subscription
+        where Databricks was never registered simply has no workspaces), no redirects (an answer that moves
+        elsewhere is an error, never followed), and retries bounded by `limits`. The ARM credential goes to
+        the ARM endpoint only."""
+        return [
+            RequestIdPolicy(),
+            HeadersPolicy(),
+            UserAgentPolicy(user_agent=f"cmkaudit/{__version__}"),
+            ProxyPolicy(),
+            ContentDecodePolicy(),
+            BoundedRetryPolicy(self.limits),
+            ARMChallengeAuthenticationPolicy(self.credential, self.endpoints.arm_scope),
+            OriginPolicy(self.endpoints.arm, "Resource Manager"),
+        ]
 
     def _common(self) -> dict[str, Any]:
         return {
             "base_url": self.endpoints.arm,
             "credential_scopes": [self.endpoints.arm_scope],
             "transport": self.transport,
-            "user_agent": f"cmkaudit/{__version__}",
+            "policies": self._arm_policies(),
         }
 
     def databricks(self, subscription_id: str) -> AzureDatabricksManagementClient:
@@ -240,20 +439,36 @@ class ArmConnection:
         return SubscriptionClient(self.credential, api_version=ApiVersion.SUBSCRIPTIONS.value, **self._common())
 
     def key_client(self, vault_uri: str) -> KeyClient:
-        """A Key Vault data-plane client for one vault, at the URI the vault reports (no assumed suffix)."""
+        """A Key Vault data-plane client for one vault, at the URI the vault reports (no assumed suffix).
+
+        Raises ForeignHostError when that URI is not on one of the cloud's Key Vault domains: the Key Vault
+        token is only ever sent to a key vault. The client's credential goes to that vault's host alone."""
+        if not self.endpoints.is_keyvault_host(vault_uri):
+            raise ForeignHostError(
+                f"the vault URI {printable(scrub_secrets(vault_uri))} is not on a Key Vault domain of "
+                f"{self.endpoints.cloud.value} ({', '.join(self.endpoints.keyvault_suffixes)}): not contacted"
+            )
         return KeyClient(
             vault_uri,
             self.credential,
             api_version=ApiVersion.KEYVAULT_DATA_PLANE.value,
             transport=self.transport,
             user_agent=f"cmkaudit/{__version__}",
+            retry_policy=BoundedRetryPolicy(self.limits),
+            redirect_policy=RedirectPolicy(permit_redirects=False),
+            custom_hook_policy=OriginPolicy(vault_uri, "Key Vault"),
         )
 
     def send_raw(self, request: RestHttpRequest) -> Any:
-        """Send a prepared request through the read-only transport (used for Microsoft Graph)."""
+        """Send a prepared request to Microsoft Graph through the read-only transport (the Graph token is in the
+        request and goes to the Graph endpoint only)."""
         client: PipelineClient[Any, Any] = PipelineClient(
             base_url=self.endpoints.graph,
-            policies=[UserAgentPolicy(user_agent=f"cmkaudit/{__version__}"), RetryPolicy()],
+            policies=[
+                UserAgentPolicy(user_agent=f"cmkaudit/{__version__}"),
+                BoundedRetryPolicy(self.limits),
+                OriginPolicy(self.endpoints.graph, "Microsoft Graph"),
+            ],
             transport=self.transport,
         )
         return client.send_request(request)
@@ -296,23 +511,35 @@ class _ScanSession(requests.Session):
         return super().merge_environment_settings(url, merged_proxies, stream, verify, cert)
 
 
-def pooled_transport(connections: int) -> RequestsTransport:
-    """A requests transport whose pool keeps `connections` connections per host (requests keeps 10 by default)."""
+def pooled_transport(connections: int, limits: HttpLimits | None = None) -> RequestsTransport:
+    """A requests transport whose pool keeps `connections` connections per host (requests keeps 10 by default),
+    with the connect and read timeouts of `limits` (azure-core's default read timeout is five minutes)."""
+    limits = limits or HttpLimits()
     session = _ScanSession()
     adapter = requests.adapters.HTTPAdapter(pool_connections=connections, pool_maxsize=connections)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    return RequestsTransport(session=session, session_owner=True)
+    return RequestsTransport(
+        session=session,
+        session_owner=True,
+        connection_timeout=limits.connect_timeout,
+        read_timeout=limits.read_timeout,
+    )
 
 
 @contextmanager
 def open_connection(
-    credential: TokenCredential, endpoints: Endpoints, connections: int = 10, observer: CrawlObserver | None = None
+    credential: TokenCredential,
+    endpoints: Endpoints,
+    connections: int = 10,
+    observer: CrawlObserver | None = None,
+    limits: HttpLimits | None = None,
 ) -> Iterator[ArmConnection]:
     """An ArmConnection (one connection pool, sized for the crawl's concurrency) closed when the block ends;
     every HTTP exchange is reported to `observer`."""
-    transport = ReadOnlyTransport(pooled_transport(max(10, connections)), observer)
+    limits = limits or HttpLimits()
+    transport = ReadOnlyTransport(pooled_transport(max(10, connections), limits), observer)
     try:
-        yield ArmConnection(credential, endpoints, transport)
+        yield ArmConnection(credential, endpoints, transport, limits)
     finally:
         transport.shutdown()

@@ -374,6 +374,9 @@ class ScanScope:
     source: str = "arm"
     """Where the resource lists came from: "arm" (Resource Manager) or "resource-graph" (Azure Resource Graph,
     which can lag Resource Manager by minutes)."""
+    notes: tuple[str, ...] = ()
+    """What the scan learned that is neither a resource nor an error, e.g. a subscription where
+    Microsoft.Databricks was never registered (so it holds no workspaces)."""
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +10,7 @@ import msgspec
 from pydantic import TypeAdapter, ValidationError
 
 from cmkaudit.errors import SnapshotError
+from cmkaudit.files import parse_json, write_json_atomic
 from cmkaudit.inventory.model import SNAPSHOT_SCHEMA_VERSION, Inventory
 
 SNAPSHOT_KIND = "cmkaudit.snapshot"
@@ -46,45 +43,14 @@ def inventory_from_json(document: object, *, origin: str = "snapshot") -> Invent
     body = {k: v for k, v in document.items() if k != "kind"}
     try:
         return _ADAPTER.validate_python(body)
+    except RecursionError as exc:
+        raise SnapshotError(f"{origin} is not a valid snapshot: nested too deeply") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise SnapshotError(
             f"{origin} is not a valid snapshot: {where}: {first['msg']} ({exc.error_count()} problem(s))"
         ) from exc
-
-
-def write_chunks_atomic(path: Path, chunks: Iterable[bytes | memoryview]) -> None:
-    """Write `chunks` to `path` through a temporary file and a rename: an interruption (Ctrl-C, a crash)
-    leaves either the old file or the new one, never half of one, and no temporary file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        Path(tmp).chmod(0o644)  # like any file the user writes, not mkstemp's 0600
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` as UTF-8 to `path` atomically (see write_chunks_atomic)."""
-    write_chunks_atomic(path, [text.encode("utf-8")])
-
-
-def write_json_atomic(path: Path, document: object) -> None:
-    """Write JSON to `path` atomically (see write_chunks_atomic), laid out as `json.dumps(document, indent=2,
-    ensure_ascii=False)` lays it out.
-
-    Those very bytes, made about ten times as fast: `json.dumps` with an indent runs its pure-Python encoder,
-    so the document is encoded compact by its C encoder and then indented by msgspec, which keeps every
-    token's text as it is.
-    """
-    compact = json.dumps(document, ensure_ascii=False).encode("utf-8")
-    write_chunks_atomic(path, [msgspec.json.format(compact, indent=2), b"\n"])
 
 
 def save_snapshot(inventory: Inventory, path: Path) -> None:
@@ -109,14 +75,8 @@ def load_snapshot(path: Path) -> Inventory:
     if _KIND_NEAR_THE_TOP.match(data[:200]):
         try:
             inventory = _DECODER.decode(data)
-        except msgspec.DecodeError:  # also raised for a body that does not match the types
+        except (msgspec.DecodeError, RecursionError):  # also raised for a body that does not match the types
             inventory = None
         if inventory is not None and inventory.schema_version == SNAPSHOT_SCHEMA_VERSION:
             return inventory
-    try:
-        document = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise SnapshotError(f"{path} is not UTF-8 text: {exc.reason}") from exc
-    except json.JSONDecodeError as exc:
-        raise SnapshotError(f"{path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    return inventory_from_json(document, origin=str(path))
+    return inventory_from_json(parse_json(path, data), origin=str(path))

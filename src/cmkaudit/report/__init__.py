@@ -126,6 +126,8 @@ def _head(path: Path, data: bytes) -> _Head:
     """The file's kind and schema version, checked (the rest of the document is skipped)."""
     try:
         head = msgspec.json.decode(data, type=_Head)
+    except RecursionError as exc:
+        raise _too_deep(path) from exc
     except msgspec.ValidationError:  # JSON, but not an object
         head = _Head()
     except msgspec.DecodeError as exc:
@@ -134,10 +136,16 @@ def _head(path: Path, data: bytes) -> _Head:
     return head
 
 
+def _too_deep(path: Path) -> SnapshotError:
+    return SnapshotError(f"{path} is not a valid results file: its JSON is nested too deeply")
+
+
 def _read_baseline_file(path: Path) -> _BaselineFile:
     data = _read(path)
     try:
         document = msgspec.json.decode(data, type=_BaselineFile)
+    except RecursionError as exc:
+        raise _too_deep(path) from exc
     except msgspec.DecodeError as exc:
         _head(path, data)  # not JSON, or a file of another kind or version: that is the error to give
         raise SnapshotError(f"{path} is not a valid results file: {exc}") from exc
@@ -204,6 +212,8 @@ def load_results(path: Path) -> ResultsDocument:
             _head(path, data)  # not JSON, or a file of another kind or version: that is the error to give
             document = ResultsDocument.model_validate_json(data)
         return document
+    except RecursionError as exc:
+        raise _too_deep(path) from exc
     except ValidationError as exc:
         _head(path, data)  # as above: kind and version were checked with the rest, as Literals
         first = exc.errors()[0]

@@ -7,7 +7,6 @@ shows what needs doing.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from operator import attrgetter
 from typing import TextIO
@@ -20,8 +19,7 @@ from rich.text import Text
 from cmkaudit.evaluate.model import Finding, Severity, Status
 from cmkaudit.ids import id_key
 from cmkaudit.report.results import ResultsDocument
-
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from cmkaudit.text import printable
 
 STATUS_STYLE = {
     Status.PASS: "green",
@@ -42,8 +40,9 @@ SCOPE_LABELS = {"managedServices": "managed services", "managedDisk": "managed d
 
 
 def clean(value: object) -> Text:
-    """Text from Azure, safe for a terminal: no markup is interpreted and control characters are dropped."""
-    return Text(_CONTROL_CHARS.sub("", str(value)))
+    """Text from Azure or a file, safe for a terminal: no markup is interpreted, and control characters, line
+    breaks and bidirectional overrides are shown escaped (see `printable`)."""
+    return Text(printable(value))
 
 
 def _status(status: Status) -> Text:
@@ -89,7 +88,7 @@ def _workspace_table(name: str, resource_id: str, findings: list[Finding]) -> Ta
         if f.status is Status.NOT_APPLICABLE:
             continue
         table.add_row(
-            Text(f.control_id),
+            clean(f.control_id),
             _scope(f),
             _status(f.status),
             Text(f.severity.value),
@@ -107,7 +106,7 @@ def _large_tenant(console: Console, results: ResultsDocument) -> None:
         per_control.add_column("N/A" if status is Status.NOT_APPLICABLE else status.value, justify="right")
     for control in results.controls:
         counts = [control.counts.get(s) for s in Status]
-        per_control.add_row(control.id, control.severity.value, clean(control.title), *(str(n) for n in counts))
+        per_control.add_row(clean(control.id), control.severity.value, clean(control.title), *(str(n) for n in counts))
     console.print(per_control)
     rank = {s: i for i, s in enumerate(Severity)}  # critical first
     to_act = sorted(
@@ -126,7 +125,7 @@ def _large_tenant(console: Console, results: ResultsDocument) -> None:
     for f in to_act[:MAX_ROWS]:
         table.add_row(
             clean(f.resource_name),
-            Text(f.control_id),
+            clean(f.control_id),
             _scope(f),
             _status(f.status),
             Text(f.severity.value),
@@ -144,14 +143,17 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
     scan, summary = results.scan, results.summary
     header = Text()
     header.append("cmkaudit ", style="bold")
-    header.append(f"{results.tool.version}  ")
-    header.append(f"evidence collected {scan.collected_at.isoformat()}  cloud {scan.cloud}")
+    header.append(f"{printable(results.tool.version)}  ")
+    header.append(f"evidence collected {scan.collected_at.isoformat()}  cloud {printable(scan.cloud)}")
     if scan.source == "resource-graph":
         header.append("  resources listed by Azure Resource Graph")
     header.append("\n")
-    header.append("subscriptions: " + ", ".join(scan.subscriptions))
+    header.append("subscriptions: " + ", ".join(printable(s) for s in scan.subscriptions))
     for note in scan.skipped_subscriptions:
         header.append("\nskipped: ")
+        header.append_text(clean(note))
+    for note in results.coverage.notes:
+        header.append("\nnote: ")
         header.append_text(clean(note))
     rate = summary.kpis.compliance_rate
     header.append(
@@ -204,7 +206,7 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
             style = {"applied": "magenta", "expired": "bold yellow", "unused": "dim"}[w.state]
             waivers.add_row(
                 Text(w.state, style=style),
-                Text(w.control_id),
+                clean(w.control_id),
                 clean(w.resource + (f" ({w.scope.value})" if w.scope else "")),
                 clean(w.owner),
                 Text(w.expires.isoformat()),
@@ -221,7 +223,7 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
         for e in results.coverage.errors[:MAX_ROWS]:
             message = clean(e.message)
             if e.hint:
-                message.append("\nhint: " + e.hint, style="dim")
+                message.append("\nhint: " + printable(e.hint), style="dim")
             coverage.add_row(clean(e.resource_id), clean(e.operation), Text(str(e.status_code or "-")), message)
         console.print(coverage)
         if len(results.coverage.errors) > MAX_ROWS:

@@ -19,8 +19,8 @@ from markupsafe import Markup
 
 from cmkaudit._data import data_path
 from cmkaudit.evaluate.model import Severity, Status
+from cmkaudit.files import write_text_atomic
 from cmkaudit.ids import id_key
-from cmkaudit.inventory.snapshot import write_text_atomic
 from cmkaudit.report.results import ResultsDocument
 
 STATUS_ORDER = (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED, Status.PASS, Status.NOT_APPLICABLE)

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from cmkaudit.evaluate.model import Finding
-from cmkaudit.inventory.snapshot import write_chunks_atomic
+from cmkaudit.files import write_chunks_atomic
 from cmkaudit.report.results import ResultsDocument
 
 CHUNK = 5000

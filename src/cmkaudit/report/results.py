@@ -119,6 +119,11 @@ class CollectionErrorInfo(_Model):
 class Coverage(_Model):
     complete: bool = Field(description="every collection call succeeded")
     errors: list[CollectionErrorInfo]
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what the scan learned that is neither a resource nor an error, e.g. a subscription where "
+        "Microsoft.Databricks was never registered (so it holds no workspaces)",
+    )
 
 
 class ControlInfo(_Model):
@@ -407,6 +412,7 @@ def build_results(report: Report) -> ResultsDocument:
                 )
                 for e in inventory.errors
             ],
+            notes=list(inventory.scope.notes),
         ),
         controls=controls,
         workspaces=[

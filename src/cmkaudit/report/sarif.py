@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from cmkaudit.evaluate.model import Finding, Severity, Status
-from cmkaudit.inventory.snapshot import write_json_atomic
+from cmkaudit.files import write_json_atomic
 from cmkaudit.report.results import ControlInfo, ResultsDocument
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -47,9 +48,15 @@ SECURITY_SEVERITY = {
 FINGERPRINT = "cmkaudit/v1"
 
 
+_PATH_SAFE = "/-._~!$&'()*+,;=:@"
+"""What RFC 3986 lets a path segment hold as it is (unreserved and sub-delimiter characters, ':' and '@');
+letters and digits are kept too. Everything else, '%' included, is percent-encoded as UTF-8."""
+
+
 def artifact_uri(resource_id: str) -> str:
-    """A stable, relative artifact URI for an ARM resource (lower-cased: ARM ids are case-insensitive)."""
-    return "azure/" + resource_id.strip("/").lower()
+    """A stable, relative artifact URI for an ARM resource (lower-cased: ARM ids are case-insensitive),
+    percent-encoded so that any id, however hostile, is a valid URI reference."""
+    return "azure/" + quote(resource_id.strip("/").lower(), safe=_PATH_SAFE)
 
 
 def _help_markdown(control: ControlInfo) -> str:
