@@ -99,7 +99,8 @@ def policy(object_id: str, keys: Iterable[str] = GOOD_PERMISSIONS, secrets: Iter
 
 
 def vault(**changes: Any) -> Vault:
-    """A well-configured access-policy vault granting exactly get/wrapKey/unwrapKey to the three identities."""
+    """A well-configured access-policy vault granting exactly get/wrapKey/unwrapKey to the three identities, with
+    no role assignment that lets anyone write it (its role assignments were read and there are none)."""
     base = Vault(
         id=VAULT_ID,
         name="kv-test",
@@ -117,6 +118,7 @@ def vault(**changes: Any) -> Vault:
         network_default_action="Deny",
         network_bypass="AzureServices",
         access_policies=(policy(DATABRICKS_SP), policy(DES_PRINCIPAL), policy(STORAGE_PRINCIPAL)),
+        role_assignments=(),
         diagnostic_settings=(
             DiagnosticSetting(
                 f"{VAULT_ID}/providers/microsoft.insights/diagnosticSettings/audit",

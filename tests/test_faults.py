@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tools.build_cassettes import key_version_body
 from tools.fakearm import DATABRICKS_SP, GRAPH_QUERY_PATH, FakeArm, Faults, Tenant, generate_tenant
 
 from cmkaudit.cli import Streams, run
@@ -333,11 +334,16 @@ def test_a_central_vault_is_read_once_for_all_the_workspaces_keyed_there(
     for source, seen in calls.items():
         for vault in ("kv-central-0", "kv-central-1"):
             reads = {path.split(f"/vaults/{vault}", 1)[1] for path in seen if f"/vaults/{vault}/" in path}
-            assert reads == {"/keys/cmk", "/keys/cmk/versions", "/providers/microsoft.insights/diagnosticsettings"}
+            assert reads == {
+                "/keys/cmk",
+                "/keys/cmk/versions",
+                "/providers/microsoft.insights/diagnosticsettings",
+                "/providers/microsoft.authorization/roleassignments",
+            }
             assert all(n == 1 for path, n in seen.items() if f"/vaults/{vault}/" in path), (source, seen)
-    # 4 subscriptions x (the subscription + 4 lists), 2 x 3 vault reads, 1 Graph lookup; Resource Graph: 2 queries.
-    assert sum(calls["arm"].values()) == 20 + 6 + 1
-    assert sum(calls["resource-graph"].values()) == 2 + 6 + 1
+    # 4 subscriptions x (the subscription + 4 lists), 2 x 4 vault reads, 1 Graph lookup; Resource Graph: 2 queries.
+    assert sum(calls["arm"].values()) == 20 + 8 + 1
+    assert sum(calls["resource-graph"].values()) == 2 + 8 + 1
 
 
 @pytest.mark.parametrize("headers", [True, False], ids=["quota-headers", "no-quota-headers"])
@@ -431,3 +437,33 @@ def test_the_terminal_display_ends_with_the_totals() -> None:
         observer.found({"subscriptions": 1, "workspaces": 4})
         observer.finished()
     assert "1 subscriptions, 4 workspaces; 2 calls, 1 throttled, 0 failed" in stream.getvalue()
+
+
+def test_a_disk_encryption_set_on_an_older_version_is_judged_on_that_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk encryption set wraps the disks with the key's first version, an RSA 1024 key re-created since: the
+    versions list does not say its type and size, so the collector reads that version (Keys_GetVersion), and
+    KEY-01 fails the managed-disk scope alone."""
+    tenant = generate_tenant(subscriptions=1, workspaces=1)
+    sub = tenant.subscriptions[0]
+    vault_id = f"/subscriptions/{sub}/resourceGroups/rg-0-0/providers/Microsoft.KeyVault/vaults/kv-0-0"
+    versions = tenant.resources[f"{vault_id}/keys/cmk/versions".lower()]["value"]
+    first = versions[0]["name"]
+    (disk_set,) = tenant.lists[f"/subscriptions/{sub}/providers/microsoft.compute/diskencryptionsets"]
+    disk_set["properties"]["activeKey"]["keyUrl"] = f"https://kv-0-0.vault.azure.net/keys/cmk/{first}"
+    created = versions[0]["properties"]["attributes"]["created"]
+    tenant.add(
+        f"{vault_id}/keys/cmk/versions/{first}",
+        key_version_body(
+            vault_id, "kv-0-0", "cmk", location="westeurope", version=(first, created, None), kty="RSA", size=1024
+        ),
+    )
+    with FakeArm(tenant) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+        read = [path for _, path, _ in arm.requests if "/keys/cmk/versions/" in path]
+    assert read == [f"{vault_id}/keys/cmk/versions/{first}"]
+    assert code == 1
+    key01 = {f["scope"]: (f["status"], f["reason"]) for f in document["findings"] if f["control_id"] == "KEY-01"}
+    assert key01["managedDisk"] == ("FAIL", f"version {first} of key cmk is RSA 1024, smaller than 2048")
+    assert key01["managedServices"][0] == key01["dbfsRoot"][0] == "PASS"

@@ -126,7 +126,14 @@ class Cassette:
             {"value": assignments},
         )
 
-    def role_definition(self, definition_id: str, name: str, actions: list[str], data_actions: list[str]) -> None:
+    def role_definition(
+        self,
+        definition_id: str,
+        name: str,
+        actions: list[str],
+        data_actions: list[str],
+        not_actions: list[str] | None = None,
+    ) -> None:
         """Record RoleDefinitions_Get (GetRoleDefinitionByName.json) for a built-in role."""
         self.get(
             arm(definition_id, ApiVersion.AUTHORIZATION),
@@ -137,7 +144,12 @@ class Cassette:
                     "description": f"{name} (built-in role)",
                     "assignableScopes": ["/"],
                     "permissions": [
-                        {"actions": actions, "notActions": [], "dataActions": data_actions, "notDataActions": []}
+                        {
+                            "actions": actions,
+                            "notActions": not_actions or [],
+                            "dataActions": data_actions,
+                            "notDataActions": [],
+                        }
                     ],
                 },
                 "id": definition_id,
@@ -470,6 +482,27 @@ def key_versions_body(vault_id: str, vault: str, name: str, *, location: str, ve
     }
 
 
+def key_version_body(
+    vault_id: str, vault: str, name: str, *, location: str, version: Version, kty: str, size: int
+) -> Json:
+    """One version as Keys_GetVersion returns it (getKeyVersion.json): its attributes, type and size."""
+    number, created, expires = version
+    return {
+        "name": number,
+        "type": "Microsoft.KeyVault/vaults/keys/versions",
+        "id": f"{vault_id}/keys/{name}/versions/{number}",
+        "location": location,
+        "properties": {
+            "attributes": _version_attributes(created, expires),
+            "keyOps": ["wrapKey", "unwrapKey"],
+            "keySize": size,
+            "keyUri": f"https://{vault}.vault.azure.net:443/keys/{name}",
+            "keyUriWithVersion": f"https://{vault}.vault.azure.net:443/keys/{name}/{number}",
+            "kty": kty,
+        },
+    }
+
+
 def disk_encryption_set_body(
     sub: str,
     group: str,
@@ -621,7 +654,29 @@ def role_assignment(scope: str, principal: str, principal_type: str, definition_
 CSEU = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 CRYPTO_OFFICER = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 KEY_CUSTODIANS = "9e8f7a6b-5c4d-4e3f-8a2b-1c0d9e8f7a6b"
+CONTRIBUTOR_NOT_ACTIONS = [
+    "Microsoft.Authorization/*/Delete",
+    "Microsoft.Authorization/*/Write",
+    "Microsoft.Authorization/elevateAccess/Action",
+    "Microsoft.Blueprint/blueprintAssignments/write",
+    "Microsoft.Blueprint/blueprintAssignments/delete",
+    "Microsoft.Compute/galleries/share/action",
+    "Microsoft.Purview/consents/write",
+    "Microsoft.Purview/consents/delete",
+    "Microsoft.Resources/deploymentStacks/manageDenySetting/action",
+    "Microsoft.Subscription/cancel/action",
+    "Microsoft.Subscription/enable/action",
+]
+"""The built-in Contributor role's notActions: everything but assigning roles (and a few others)."""
+
+
+def reader_and_contributor(c: Cassette, sub: str) -> None:
+    """Record the definitions of the built-in Reader and Contributor roles, read through `sub`."""
+    definitions = f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions"
+    c.role_definition(f"{definitions}/{READER}", "Reader", ["*/read"], [])
+    c.role_definition(f"{definitions}/{CONTRIBUTOR}", "Contributor", ["*"], [], CONTRIBUTOR_NOT_ACTIONS)
 
 
 def databricks_service_principal(object_id: str) -> Json:
@@ -650,6 +705,7 @@ DEMO_TENANT = "0d4f6a8b-2c1e-4b3d-9e5f-7a8b9c0d1e2f"
 DEMO_SUB = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
 DEMO_DATABRICKS_SP = "4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c7d"
 PLATFORM_ADMINS = "c0ffee00-1111-4222-8333-444455556666"
+ANALYTICS_DEPLOYER = "d1e2f3a4-b5c6-4d7e-8f90-a1b2c3d4e5f6"
 
 
 def epoch(day: str) -> int:
@@ -945,6 +1001,32 @@ def demo_tenant() -> Cassette:
         policy=rotation_policy("P90D"),
         kty="RSA-HSM",
     )
+    # Who holds roles on the vaults (inherited ones included): the platform team reads the subscription; on the dev
+    # vault's resource group, the analytics deployment pipeline is Contributor, so it could write itself an access
+    # policy with purge.
+    definitions = f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions"
+    platform_readers = role_assignment(
+        f"/subscriptions/{sub}",
+        PLATFORM_ADMINS,
+        "Group",
+        f"{definitions}/{READER}",
+        "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d",
+    )
+    c.role_assignments(fin_vault_id, [platform_readers])
+    c.role_assignments(
+        ana_vault_id,
+        [
+            platform_readers,
+            role_assignment(
+                f"/subscriptions/{sub}/resourceGroups/rg-analytics-dev",
+                ANALYTICS_DEPLOYER,
+                "ServicePrincipal",
+                f"{definitions}/{CONTRIBUTOR}",
+                "8b9c0d1e-2f3a-4b4c-9d5e-6f7a8b9c0d1e",
+            ),
+        ],
+    )
+    reader_and_contributor(c, sub)
     c.diagnostics(ana_vault_id, [diagnostic_setting(ana_vault_id, "metrics-only", logs=[], workspace=LOG_ANALYTICS)])
     c.diagnostics(
         fin_vault_id,
@@ -1288,6 +1370,21 @@ def permission_denied() -> Cassette:
     c.key(vault_id, "cmk-payments-disk", location="uksouth", size=3072, versions=[disk_version], policy=None)
     c.rotation_policy(uri, "cmk-payments-disk", tenant, None)
     c.diagnostics(vault_id, [diagnostic_setting(vault_id, "audit", logs=audit_logs(), workspace=LOG_ANALYTICS)])
+    c.role_assignments(
+        vault_id,
+        [
+            role_assignment(
+                f"/subscriptions/{sub}",
+                SCANNER_OBJECT_ID,
+                "ServicePrincipal",
+                f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{READER}",
+                "8c9d0e1f-2a3b-4c4d-9e5f-6a7b8c9d0e1f",
+            )
+        ],
+    )
+    c.role_definition(
+        f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{READER}", "Reader", ["*/read"], []
+    )
     c.get(
         graph_lookup_uri(),
         {

@@ -502,7 +502,7 @@ class FakeArm:
                     f"{self.url}{split.path}?api-version={query.get('api-version', [''])[0]}&$skiptoken={start + size}"
                 )
             return 200, body, {}
-        if path.startswith("/subscriptions/") and path.endswith(LISTED_KINDS):
+        if path.startswith("/subscriptions/") and path.endswith((*LISTED_KINDS, "/roleassignments")):
             return 200, {"value": []}, {}
         if path in self.tenant.resources:
             return 200, self.tenant.resources[path], {}

@@ -55,6 +55,7 @@ from cmkaudit.ids import (
     PrincipalId,
     SubscriptionId,
     id_key,
+    parse_key_url,
     rotation_policy_url,
     subscription_of,
     vault_host,
@@ -473,7 +474,7 @@ class AzureCollector:
             got.vaults = [vault for vault, _ in checked]
             got.errors.extend(e for _, errors in checked for e in errors)
             got.merge(principals())
-            # 4. Rotation policies Resource Manager did not return, and the roles assigned on RBAC vaults.
+            # 4. Rotation policies Resource Manager did not return, and the roles assigned on the vaults.
             vaults = {id_key(v.id): v for v in got.vaults}
             definition_ids = self._role_definition_ids(got.vaults)
             phase("rotation policies and role definitions", got.keys, definition_ids)
@@ -706,16 +707,21 @@ class AzureCollector:
             got.errors.append(_read_error(resource_id, operation, exc, scope))
 
     @staticmethod
-    def _distinct_keys(refs: Iterable[tuple[Vault, KeyReference]]) -> list[tuple[Vault, KeyReference]]:
-        """Each distinct (vault, key name) among the references, in key id order."""
+    def _distinct_keys(refs: Iterable[tuple[Vault, KeyReference]]) -> list[tuple[Vault, KeyReference, frozenset[str]]]:
+        """Each distinct (vault, key name) among the references, in key id order, with the versions they name."""
         wanted: dict[str, tuple[Vault, KeyReference]] = {}
+        versions: dict[str, set[str]] = {}
         for vault, ref in refs:
-            wanted.setdefault(id_key(key_resource_id(vault.id, ref.key_name)), (vault, ref))
-        return [wanted[k] for k in sorted(wanted)]
+            key = id_key(key_resource_id(vault.id, ref.key_name))
+            wanted.setdefault(key, (vault, ref))
+            if ref.key_version:
+                versions.setdefault(key, set()).add(ref.key_version)
+        return [(*wanted[k], frozenset(versions.get(k, ()))) for k in sorted(wanted)]
 
     @staticmethod
     def _referenced_vault_refs(got: _Collected) -> list[tuple[Vault, KeyReference]]:
-        """Every key reference whose vault is in the inventory, with that vault."""
+        """Every key reference whose vault is in the inventory, with that vault (a storage account's current
+        versioned key counts as a reference to that version)."""
         by_host = {vault_host(v.vault_uri): v for v in got.vaults if v.vault_uri}
         index = build_index(disk_encryption_sets=got.disk_encryption_sets, storage_accounts=got.storage_accounts)
         refs: list[KeyReference] = []
@@ -727,12 +733,17 @@ class AzureCollector:
             account = find_dbfs_storage_account(w, index)
             if account and account.key and (account.key_source or "").lower() == "microsoft.keyvault":
                 refs.append(account.key)
+                current = parse_key_url(account.current_versioned_key_id or "")
+                if current and current.version:
+                    refs.append(replace(account.key, key_version=current.version))
         found = ((by_host.get(vault_host(ref.vault_uri)), ref) for ref in refs)
         return [(vault, ref) for vault, ref in found if vault is not None]
 
-    def _key_part(self, wanted: tuple[Vault, KeyReference]) -> _Collected:
-        """A referenced key and its versions (attributes only, never key material)."""
-        vault, ref = wanted
+    def _key_part(self, wanted: tuple[Vault, KeyReference, frozenset[str]]) -> _Collected:
+        """A referenced key and its versions (attributes only, never key material). A version in use that is not
+        the latest, and whose type and size the versions list leaves out, is read on its own (Keys_GetVersion):
+        KEY-01 judges the version a scope uses, which may differ from the latest."""
+        vault, ref, in_use = wanted
         part = _Collected()
         key_id = key_resource_id(vault.id, ref.key_name)
         client = self._conn.keyvault(vault.subscription_id)
@@ -747,10 +758,37 @@ class AzureCollector:
             versions = None
         try:
             payload = _read(client, url, ApiVersion.KEYVAULT.value)
-            part.keys.append(key_from_arm(_object(payload), vault.id, versions))
+            key = key_from_arm(_object(payload), vault.id, versions)
         except READ_FAILURES as exc:
             part.errors.append(_read_error(key_id, "get key", exc, scope))
+            return part
+        if key.versions:
+            current = (key.current_version or "").lower()
+            wanted_versions = {v.lower() for v in in_use} - {current}
+            updated = []
+            for version in key.versions:
+                if version.version.lower() in wanted_versions and version.kty is None:
+                    version = self._version_details(client, url, key_id, version, scope, part)
+                updated.append(version)
+            key = replace(key, versions=tuple(updated))
+        part.keys.append(key)
         return part
+
+    @staticmethod
+    def _version_details(
+        client: _Client, url: str, key_id: str, version: KeyVersion, scope: str, part: _Collected
+    ) -> KeyVersion:
+        """The version with its own type and size, read with Keys_GetVersion (unchanged if that read fails)."""
+        resource_id = f"{key_id}/versions/{version.version}"
+        try:
+            payload = _read(client, f"{url}/versions/{quote(version.version, safe='')}", ApiVersion.KEYVAULT.value)
+            detailed = key_version_from_arm(_object(payload))
+        except READ_FAILURES as exc:
+            part.errors.append(_read_error(resource_id, "get key version", exc, scope))
+            return version
+        if detailed is None:
+            return version
+        return replace(version, kty=detailed.kty, key_size=detailed.key_size)
 
     def _rotation_policy(self, key: Key, vault: Vault | None) -> tuple[Key, list[CollectionError]]:
         """Where Resource Manager returned no rotation policy, ask the vault's data plane (a GET)."""
@@ -784,7 +822,9 @@ class AzureCollector:
             return key, [_read_error(resource, operation, exc, f"the key vault {vault.name}")]
 
     def _vault_details(self, vault: Vault) -> tuple[Vault, list[CollectionError]]:
-        """For a vault holding a workspace's key: where its logs go (KV-04); on RBAC vaults, who holds which role."""
+        """For a vault holding a workspace's key: where its logs go (KV-04), and who holds which role on it, whatever
+        its permission model (IAM-01/02 on RBAC vaults; IAM-03 on every vault, since on an access-policy vault
+        whoever may write the vault may write themselves an access policy)."""
         errors: list[CollectionError] = []
         scope = f"the key vault {vault.name}"
         resource_id = f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings"
@@ -795,25 +835,18 @@ class AzureCollector:
             errors.append(_read_error(resource_id, "list diagnostic settings", settings, scope))
         else:
             vault = replace(vault, diagnostic_settings=settings)
-        if vault.rbac_authorization:
-            assignments_id = f"{vault.id}/providers/Microsoft.Authorization/roleAssignments"
-            authorization = self._conn.authorization(vault.subscription_id)
-            assignments = _read_list(
-                authorization,
-                assignments_id,
-                ApiVersion.AUTHORIZATION,
-                role_assignment_from_arm,
-                pages,
-            )
-            if isinstance(assignments, Exception):
-                errors.append(_read_error(assignments_id, "list role assignments", assignments, scope))
-            else:
-                vault = replace(vault, role_assignments=assignments)
+        assignments_id = f"{vault.id}/providers/Microsoft.Authorization/roleAssignments"
+        roles = self._conn.authorization(vault.subscription_id)
+        assignments = _read_list(roles, assignments_id, ApiVersion.AUTHORIZATION, role_assignment_from_arm, pages)
+        if isinstance(assignments, Exception):
+            errors.append(_read_error(assignments_id, "list role assignments", assignments, scope))
+        else:
+            vault = replace(vault, role_assignments=assignments)
         return vault, errors
 
     @staticmethod
     def _role_definition_ids(vaults: Iterable[Vault]) -> list[tuple[str, str]]:
-        """Each distinct role definition assigned on an RBAC vault, with a subscription to read it through.
+        """Each distinct role definition assigned on a vault holding a key, with a subscription to read it through.
 
         Role definition ids may be tenant-level, so the vault's subscription serves the client.
         """

@@ -318,7 +318,8 @@ def rotation_policy_from_sdk(policy: Any, source: str) -> RotationPolicy:
 
 
 def key_version_from_arm(payload: Json) -> KeyVersion | None:
-    """Map one entry of `keys.list_versions`; None when it names no version."""
+    """Map one entry of `keys.list_versions` (or a `keys.get_version` answer, which has the same shape and reports
+    the version's type and size); None when it names no version."""
     props = _get(payload, "properties")
     parsed = parse_key_url(_str(_get(props, "keyUriWithVersion")) or "")
     version = (parsed.version if parsed else None) or _str(_get(payload, "name"))
@@ -331,6 +332,8 @@ def key_version_from_arm(payload: Json) -> KeyVersion | None:
         created=_epoch(_get(attributes, "created")),
         expires=_epoch(_get(attributes, "exp")),
         not_before=_epoch(_get(attributes, "nbf")),
+        kty=_str(_get(props, "kty")),
+        key_size=_int(_get(props, "keySize")),
     )
 
 

@@ -72,6 +72,9 @@ class ControlMeta(BaseModel):
     rationale: str
     impact: str
     """What changes for users when the control is applied."""
+    decides: tuple[str, ...] = ()
+    """How the control decides where that has a subtlety: documented defaults, what does not count, which
+    record is the truth."""
     audit: Steps
     remediation: Remediation
     references: tuple[str, ...] = Field(min_length=1)

@@ -59,6 +59,11 @@ class InventoryIndex:
 
     A central vault serves thousands of workspaces, and grants each of their identities: what one identity
     holds is looked up, not searched for among them all."""
+    possible_group_policies: dict[str, list[AccessPolicy]] = field(default_factory=dict)
+    """Vault id -> its access-policy entries (not compound) for principals that may be groups: an access policy
+    does not say what its principal is, so any principal not known to be a managed identity of a workspace, disk
+    encryption set or storage account, the AzureDatabricks service principal, or a user or service principal
+    named by a role assignment."""
 
 
 def _index_grants(index: InventoryIndex, vault: Vault) -> None:
@@ -114,4 +119,27 @@ def build_index(
             index.usages_by_key.setdefault(id_key(u.key_id), []).append(u)
         if u.uses_cmk and u.vault_id:
             index.usages_by_vault.setdefault(id_key(u.vault_id), []).append(u)
+    _index_possible_groups(index)
     return index
+
+
+def _index_possible_groups(index: InventoryIndex) -> None:
+    """The access-policy entries whose principal may be a group (see `possible_group_policies`)."""
+    known = {p.object_id.lower() for p in index.principals.values() if p.object_id}
+    known.update(i.principal_id.lower() for u in index.usages.values() for i in u.identities)
+    managed = [
+        *(i for d in index.disk_encryption_sets.values() for i in d.identities),
+        *(i for accounts in index.storage_by_group.values() for a in accounts for i in a.identities),
+        *(i for w in index.workspaces.values() for i in (w.managed_disk_identity, w.storage_account_identity) if i),
+    ]
+    known.update(i.principal_id.lower() for i in managed if i.principal_id)
+    known.update(
+        a.principal_id.lower()
+        for v in index.vaults.values()
+        for a in v.role_assignments or ()
+        if "group" not in (a.principal_type or "").lower()
+    )
+    for vault_key, vault in index.vaults.items():
+        possible = [p for p in vault.access_policies if not p.application_id and p.object_id.lower() not in known]
+        if possible:
+            index.possible_group_policies[vault_key] = possible

@@ -146,11 +146,16 @@ def _identities(
             return (), ("neither the disk encryption set nor the workspace reports the managed-disk identity",)
         case Scope.DBFS_ROOT:
             if account and account.identities:
+                # The identity that unwraps the key is the one `encryption.identity` names; with none named, it is
+                # the account's system-assigned identity (never a user-assigned one it merely carries).
                 chosen = [
                     i
                     for i in account.identities
-                    if account.encryption_identity is None
-                    or (i.type or "").lower() == f"userassigned:{account.encryption_identity}".lower()
+                    if (
+                        not (i.type or "").lower().startswith("userassigned:")
+                        if account.encryption_identity is None
+                        else (i.type or "").lower() == f"userassigned:{account.encryption_identity}".lower()
+                    )
                 ]
                 if chosen:
                     return tuple(
@@ -171,9 +176,12 @@ def resolve_key_usage(workspace: Workspace, scope: Scope, index: InventoryIndex)
     encryption = workspace.scope(scope)
     if not encryption.uses_cmk or encryption.key is None:
         return KeyUsage(workspace.id, scope, False, encryption.key, None, None, None, None, (), (), ())
-    ref = encryption.key
     des = find_disk_encryption_set(workspace, index) if scope is Scope.MANAGED_DISK else None
     account = find_dbfs_storage_account(workspace, index) if scope is Scope.DBFS_ROOT else None
+    # The disk encryption set is the truth for managed disks: its active key wraps them, whatever the workspace names.
+    ref = des.active_key if des is not None and des.active_key is not None else encryption.key
+    ref_from = des.id if des is not None and des.active_key is not None else None
+    follows_latest = des.rotation_to_latest if ref_from is not None and des is not None else not ref.key_version
     problems: list[str] = []
     vault = find_vault(index, ref.vault_uri)
     key: Key | None = None
@@ -210,6 +218,8 @@ def resolve_key_usage(workspace: Workspace, scope: Scope, index: InventoryIndex)
         identities=identities,
         problems=tuple(problems),
         identity_problems=identity_problems,
+        key_ref_from=ref_from,
+        follows_latest=follows_latest,
     )
 
 

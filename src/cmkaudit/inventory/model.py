@@ -200,7 +200,8 @@ class Vault:
     diagnostic_settings: tuple[DiagnosticSetting, ...] | None = None
     """None: not read (only vaults holding a customer-managed key are asked)."""
     role_assignments: tuple[RoleAssignment, ...] | None = None
-    """None: not read (only vaults that hold a customer-managed key and use Azure RBAC are asked)."""
+    """The role assignments at, above and below the vault (those above are inherited). None: not read (only
+    vaults that hold a customer-managed key are asked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +231,10 @@ class KeyVersion:
     created: datetime | None
     expires: datetime | None
     not_before: datetime | None
+    kty: str | None = None
+    """The version's own key type, when Resource Manager reported it (a key re-created under the same name gets
+    new versions with new parameters; the key's `kty` is its latest version's)."""
+    key_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +339,8 @@ class UsingIdentity:
 
 @dataclass(frozen=True, slots=True)
 class KeyUsage:
-    """One workspace scope resolved to the key it uses: workspace -> vault -> key -> who uses it.
+    """One workspace scope resolved to the key it uses: workspace -> vault -> key -> who uses it. For managed
+    disks that is the key of the disk encryption set (its `activeKey`), whatever the workspace names.
 
     `problems` lists the links that could not be resolved (each one a reason for UNKNOWN).
     """
@@ -350,6 +356,12 @@ class KeyUsage:
     identities: tuple[UsingIdentity, ...]
     problems: tuple[str, ...]
     identity_problems: tuple[str, ...]
+    key_ref_from: ResourceId | None = None
+    """Where `key_ref` was read, when not from the workspace: for managed disks, the disk encryption set, whose
+    `activeKey` is the key that really wraps the disks."""
+    follows_latest: bool | None = None
+    """Whether the scope moves to each new key version by itself (managed disks: the disk encryption set's
+    `rotationToLatestKeyVersionEnabled`; elsewhere: the reference names no version). None: not known."""
 
 
 @dataclass(frozen=True, slots=True)

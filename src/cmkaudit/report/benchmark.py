@@ -48,6 +48,10 @@ def control_markdown(control: ControlMeta) -> str:
         "",
         f"**Impact.** {control.impact}",
         "",
+    ]
+    if control.decides:
+        lines += ["**How it decides**", "", *(f"- {line}" for line in control.decides), ""]
+    lines += [
         "**Audit**",
         "",
         f"- Portal: {control.audit.portal}",

@@ -53,9 +53,10 @@ def key_ref_evidence(usage: KeyUsage) -> tuple[Evidence, ...]:
     ref = usage.key_ref
     if ref is None:
         return ()
+    holder = usage.key_ref_from or usage.workspace_id
     return (
-        Evidence("key vault URI", ref.vault_uri, usage.workspace_id, ref.source),
-        Evidence("key name", ref.key_name, usage.workspace_id, ref.source),
+        Evidence("key vault URI", ref.vault_uri, holder, ref.source),
+        Evidence("key name", ref.key_name, holder, ref.source),
     )
 
 
@@ -124,6 +125,29 @@ def resolved_version(usage: KeyUsage, inventory: Inventory) -> Verdict | tuple[K
     if version is None or key is None:
         return Verdict(Status.UNKNOWN, why or "the key version in use is not known")
     return key, version
+
+
+KeyAndVersion = tuple[Key, KeyVersion | None, str | None]
+"""A scope's key, the record of its version in use (None: not listed) and that version's name (None: unknown)."""
+
+
+def resolved_key_and_version(usage: KeyUsage, inventory: Inventory) -> Verdict | KeyAndVersion:
+    """The scope's key with its version in use, or the verdict when there is no key to judge."""
+    key = resolved_key(usage, inventory)
+    if isinstance(key, Verdict):
+        return key
+    in_use = usage.version_in_use
+    found = (
+        next((v for v in key.versions if v.version.lower() == in_use.lower()), None)
+        if in_use and key.versions
+        else None
+    )
+    return key, found, in_use
+
+
+def the_key_and_version(resolved: KeyAndVersion) -> Hashable:
+    """What makes two resolved (key, version in use) the same: the key's record and the version's name."""
+    return id(resolved[0]), resolved[2].lower() if resolved[2] else None
 
 
 def resolved_vault_and_workspace(usage: KeyUsage, inventory: Inventory) -> Verdict | tuple[Vault, Workspace]:

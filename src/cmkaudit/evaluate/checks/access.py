@@ -1,16 +1,17 @@
 """Access controls: the identities that use a key can use it and nothing more; few can destroy it.
 
 A vault grants access either through access policies or, when `enableRbacAuthorization` is on,
-through Azure RBAC role assignments. For RBAC, what a role allows is read from its definition (data
-actions with wildcards, minus not-data-actions), so custom roles are judged like built-in ones. Group
-memberships are not expanded: a permission that only a group holds makes the verdict UNKNOWN.
+through Azure RBAC role assignments. What a role allows is read from its definition (evaluate/checks/roles.py:
+data actions with wildcards, minus not-data-actions), so custom roles are judged like built-in ones. Group
+memberships are not expanded: a permission that only a group may hold makes the verdict UNKNOWN (on RBAC vaults
+the assignment says it is a group; an access policy does not say, so an entry of a principal not known to be
+anything else counts as a possible group). An access-policy entry with an `applicationId` (a compound
+identity) grants that application acting for the principal, not the principal: it gives the identity nothing.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Iterable, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from cmkaudit.evaluate.checks._common import (
@@ -21,10 +22,12 @@ from cmkaudit.evaluate.checks._common import (
     resolved_vault_and_key_id,
     the_vault_and_key,
 )
+from cmkaudit.evaluate.checks.roles import RolePermissions, permissions_of
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import id_key
 from cmkaudit.inventory.links import errors_about
 from cmkaudit.inventory.model import (
+    AccessPolicy,
     Inventory,
     KeyUsage,
     RoleAssignment,
@@ -45,6 +48,11 @@ ADMIN_ROLE_IDS = {
 CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 KEY_DESTROY_ACTIONS = ("microsoft.keyvault/vaults/keys/delete", "microsoft.keyvault/vaults/keys/purge/action")
 """IAM-03 counts a role that may delete or purge keys as key administration."""
+ASSIGN_ROLES = "microsoft.authorization/roleassignments/write"
+"""Who may assign roles at or above a vault may give themselves key administration (or, on an access-policy vault,
+the right to write access policies)."""
+WRITE_ACCESS_POLICIES = ("microsoft.keyvault/vaults/write", "microsoft.keyvault/vaults/accesspolicies/write")
+"""On a vault using access policies, who may write the vault (or its access policies) may grant themselves purge."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +74,20 @@ class Grant:
         """The role definition's GUID (the last segment of its id)."""
         return self.assignment.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
 
+    @property
+    def permissions(self) -> RolePermissions | None:
+        """What the role allows, or None when its definition was not read."""
+        return permissions_of(self.definition) if self.definition is not None else None
+
     def allows(self, data_action: str) -> bool:
-        """Whether the role's data actions cover `data_action` (wildcards honoured, exclusions applied)."""
-        if self.definition is None:
-            return False
-        allowed = any(fnmatch.fnmatchcase(data_action, p.lower()) for p in self.definition.data_actions)
-        excluded = any(fnmatch.fnmatchcase(data_action, p.lower()) for p in self.definition.not_data_actions)
-        return allowed and not excluded
+        """Whether the role's effective data actions include `data_action`."""
+        permissions = self.permissions
+        return permissions is not None and permissions.allows_data(data_action)
+
+    def allows_action(self, action: str) -> bool:
+        """Whether the role's effective control-plane actions include `action`."""
+        permissions = self.permissions
+        return permissions is not None and permissions.allows(action)
 
 
 def _applies_to_key(assignment: RoleAssignment, vault: Vault, key_id: str | None) -> bool:
@@ -98,7 +113,8 @@ def _grants(
 def _rbac_unread(vault: Vault, inventory: Inventory) -> Verdict:
     failed = errors_about(inventory.index, f"{vault.id}/providers/Microsoft.Authorization/roleAssignments")
     why = f": {failed[0].message}" if failed else ""
-    return Verdict(Status.UNKNOWN, f"the role assignments of vault {vault.name} (Azure RBAC) could not be read{why}")
+    model = "Azure RBAC" if vault.rbac_authorization else "who may write its access policies"
+    return Verdict(Status.UNKNOWN, f"the role assignments of vault {vault.name} ({model}) could not be read{why}")
 
 
 def _model_evidence(vault: Vault) -> Evidence:
@@ -109,26 +125,44 @@ def _identity_evidence(identities: tuple[UsingIdentity, ...]) -> tuple[Evidence,
     return tuple(Evidence(f"{i.role.value}", str(i.principal_id), None, i.source) for i in identities)
 
 
-def _granted(vault: Vault, identity: UsingIdentity, inventory: Inventory) -> tuple[set[str], set[str]]:
-    """Key permissions, and other (secret/certificate/storage) permissions, granted by access policies."""
+def _granted(vault: Vault, identity: UsingIdentity, inventory: Inventory) -> tuple[set[str], set[str], list[str]]:
+    """Key permissions, and other (secret/certificate/storage) permissions, granted to the identity itself by access
+    policies; and the applications of compound entries for it, which grant it nothing on its own."""
     keys: set[str] = set()
     others: set[str] = set()
+    compound: list[str] = []
     for policy in inventory.index.policies_by_principal.get((id_key(vault.id), identity.principal_id.lower()), ()):
         if policy.tenant_id and vault.tenant_id and policy.tenant_id.lower() != vault.tenant_id.lower():
+            continue
+        if policy.application_id:
+            compound.append(policy.application_id)
             continue
         keys.update(p.lower() for p in policy.keys)
         others.update(f"secrets:{p.lower()}" for p in policy.secrets)
         others.update(f"certificates:{p.lower()}" for p in policy.certificates)
         others.update(f"storage:{p.lower()}" for p in policy.storage)
-    return keys, others
+    return keys, others, compound
 
 
-def _policy_evidence(vault: Vault, identity: UsingIdentity, keys: set[str], others: set[str]) -> Evidence:
-    return Evidence(
+def _policy_evidence(
+    vault: Vault, identity: UsingIdentity, keys: set[str], others: set[str], compound: list[str]
+) -> tuple[Evidence, ...]:
+    granted = Evidence(
         f"access policy of {identity.role.value} {identity.principal_id}",
         tuple(sorted(keys)) + tuple(sorted(others)),
         vault.id,
         "properties.accessPolicies",
+    )
+    if not compound:
+        return (granted,)
+    return (
+        granted,
+        Evidence(
+            f"compound entries for {identity.principal_id} (not counted: they grant the application acting for it)",
+            tuple(sorted(compound)),
+            vault.id,
+            "properties.accessPolicies[].applicationId",
+        ),
     )
 
 
@@ -139,11 +173,6 @@ def _roles_evidence(identity: UsingIdentity, grants: list[Grant]) -> Evidence:
         None,
         "Microsoft.Authorization/roleAssignments",
     )
-
-
-PolicyJudge = Callable[[AbstractSet[str], AbstractSet[str]], str | None]
-RoleJudge = Callable[[Sequence[Grant], Sequence[Grant]], tuple[Status, str] | None]
-"""(the identity's own grants, grants held by groups) -> (FAIL or UNKNOWN, why), or None when fine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +195,13 @@ class IdentityAccess:
     groups: tuple[Grant, ...]
     """Role assignments to groups that apply to the key (RBAC only): membership is not expanded."""
     evidence: tuple[Evidence, ...]
+    possible_groups: tuple[AccessPolicy, ...] = ()
+    """Access-policy entries of principals that may be groups (access policies only)."""
+
+
+PolicyJudge = Callable[[HeldAccess, IdentityAccess], tuple[Status, str] | None]
+RoleJudge = Callable[[Sequence[Grant], Sequence[Grant]], tuple[Status, str] | None]
+"""(the identity's own grants, grants held by groups) -> (FAIL or UNKNOWN, why), or None when fine."""
 
 
 def identity_access(usage: KeyUsage, inventory: Inventory) -> Verdict | IdentityAccess:
@@ -197,12 +233,18 @@ def identity_access(usage: KeyUsage, inventory: Inventory) -> Verdict | Identity
             evidence.append(_roles_evidence(identity, own))
             held.append(HeldAccess(who, own=tuple(own)))
         else:
-            keys, others = _granted(vault, identity, inventory)
-            evidence.append(_policy_evidence(vault, identity, keys, others))
+            keys, others, compound = _granted(vault, identity, inventory)
+            evidence.extend(_policy_evidence(vault, identity, keys, others, compound))
             held.append(HeldAccess(who, frozenset(keys), frozenset(others)))
-    to_groups = index.group_assignments.get(vault_key, ()) if vault.rbac_authorization else ()
-    groups = tuple(_grants(to_groups, vault, inventory, usage.key_id))
-    return IdentityAccess(vault, tuple(held), groups, tuple(evidence))
+    if vault.rbac_authorization:
+        groups = tuple(_grants(index.group_assignments.get(vault_key, ()), vault, inventory, usage.key_id))
+        return IdentityAccess(vault, tuple(held), groups, tuple(evidence))
+    possible = tuple(
+        p
+        for p in index.possible_group_policies.get(vault_key, ())
+        if not (p.tenant_id and vault.tenant_id and p.tenant_id.lower() != vault.tenant_id.lower())
+    )
+    return IdentityAccess(vault, tuple(held), (), tuple(evidence), possible)
 
 
 def _judge_identities(access: IdentityAccess, by_policy: PolicyJudge, by_role: RoleJudge, passed: str) -> Verdict:
@@ -211,14 +253,9 @@ def _judge_identities(access: IdentityAccess, by_policy: PolicyJudge, by_role: R
     failures: list[str] = []
     unknowns: list[str] = []
     for held in access.held:
-        if vault.rbac_authorization:
-            judged = by_role(held.own, access.groups)
-            if judged is not None:
-                (failures if judged[0] is Status.FAIL else unknowns).append(f"{held.who} {judged[1]}")
-        else:
-            found = by_policy(held.keys, held.others)
-            if found:
-                failures.append(f"{held.who} {found}")
+        judged = by_role(held.own, access.groups) if vault.rbac_authorization else by_policy(held, access)
+        if judged is not None:
+            (failures if judged[0] is Status.FAIL else unknowns).append(f"{held.who} {judged[1]}")
     if failures:
         return Verdict(Status.FAIL, f"on vault {vault.name}: " + "; ".join(failures), access.evidence)
     if unknowns:
@@ -226,14 +263,24 @@ def _judge_identities(access: IdentityAccess, by_policy: PolicyJudge, by_role: R
     return Verdict(Status.PASS, f"{passed} on vault {vault.name}", access.evidence)
 
 
-def _missing_required(keys: AbstractSet[str], others: AbstractSet[str]) -> str | None:
-    missing = set() if "all" in keys else REQUIRED_KEY_PERMISSIONS - keys
-    return f"lacks {permission_names(missing)}" if missing else None
+def _missing_required(held: HeldAccess, access: IdentityAccess) -> tuple[Status, str] | None:
+    missing = set() if "all" in held.keys else REQUIRED_KEY_PERMISSIONS - held.keys
+    if not missing:
+        return None
+    offers = [(p.object_id, {k.lower() for k in p.keys}) for p in access.possible_groups]
+    through = sorted({who for who, keys in offers if "all" in keys or keys & missing})
+    offered = {k for _, keys in offers for k in keys}
+    if through and ("all" in offered or missing <= offered):
+        return Status.UNKNOWN, (
+            f"has no access policy granting {permission_names(missing)} itself, but may hold it through a group "
+            f"(entries for {', '.join(through)}, which may be groups); group membership is not evaluated"
+        )
+    return Status.FAIL, f"lacks {permission_names(missing)}"
 
 
-def _beyond_required(keys: AbstractSet[str], others: AbstractSet[str]) -> str | None:
-    excess = (keys - REQUIRED_KEY_PERMISSIONS) | others
-    return f"also holds {permission_names(excess)}" if excess else None
+def _beyond_required(held: HeldAccess, access: IdentityAccess) -> tuple[Status, str] | None:
+    excess = (held.keys - REQUIRED_KEY_PERMISSIONS) | held.others
+    return (Status.FAIL, f"also holds {permission_names(excess)}") if excess else None
 
 
 def _unread_definitions(grants: Iterable[Grant]) -> list[str]:
@@ -264,22 +311,22 @@ def _roles_missing_required(own: Sequence[Grant], groups: Sequence[Grant]) -> tu
     )
 
 
+_VAULT_DATA_PREFIX = "microsoft.keyvault/vaults/"
+
+
 def _excessive(grant: Grant) -> list[str]:
     """What a role allows beyond Key Vault Crypto Service Encryption User (which is acceptable by name).
 
-    Narrower means: data actions among get/wrapKey/unwrapKey on keys, and control-plane actions that only
-    read, or manage Event Grid subscriptions (as Key Vault's built-in data roles do).
+    Narrower means: effective data actions among get/wrapKey/unwrapKey on keys (after not-data-actions), and
+    control-plane actions that only read, or manage Event Grid subscriptions (as Key Vault's built-in data roles
+    do).
     """
-    if grant.guid == CRYPTO_SERVICE_ENCRYPTION_USER or grant.definition is None:
+    permissions = grant.permissions
+    if grant.guid == CRYPTO_SERVICE_ENCRYPTION_USER or permissions is None:
         return []
     allowed = set(REQUIRED_DATA_ACTIONS.values())
-    data = [a for a in grant.definition.data_actions if a.lower() not in allowed]
-    control = [
-        a
-        for a in grant.definition.actions
-        if not a.lower().endswith("/read") and not a.lower().startswith("microsoft.eventgrid/eventsubscriptions/")
-    ]
-    return data + control
+    data = sorted(a.removeprefix(_VAULT_DATA_PREFIX) for a in permissions.data_actions - allowed)
+    return data + list(permissions.unknown_data_actions) + permissions.control_beyond_reading()
 
 
 def _roles_beyond_required(own: Sequence[Grant], groups: Sequence[Grant]) -> tuple[Status, str] | None:
@@ -321,37 +368,67 @@ def _is_key_admin(grant: Grant) -> bool:
     return grant.guid in ADMIN_ROLE_IDS or any(grant.allows(action) for action in KEY_DESTROY_ACTIONS)
 
 
+def _way_to_key_administration(grant: Grant, vault: Vault) -> str | None:
+    """How a role assigned at or above `vault` lets its holder destroy keys, directly or by granting itself the
+    right to; None when it does not. (A role whose definition was not read is judged elsewhere.)"""
+    if _is_key_admin(grant) and vault.rbac_authorization:
+        return "administers keys"
+    if grant.allows_action(ASSIGN_ROLES):
+        return "may assign itself key administration (Microsoft.Authorization/roleAssignments/write)"
+    if not vault.rbac_authorization:
+        written = next((a for a in WRITE_ACCESS_POLICIES if grant.allows_action(a)), None)
+        if written:
+            return f"may write itself an access policy with purge ({written})"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Administration:
-    """Who may destroy or administer keys on a vault, read once for all its keys: the principals whose access
-    policies allow purging; or the role grants that administer keys or whose role could not be read, those
-    at or above the vault (on every key) and those on one key (by its id)."""
+    """Who may destroy or administer keys on a vault, read once for all its keys: the entries whose access policies
+    allow purging; the role grants at or above the vault (on every key) that administer keys or lead to it, or whose
+    role could not be read; and on an RBAC vault, those on one key (by its id)."""
 
     purgers: tuple[str, ...]
-    vault_wide: tuple[Grant, ...]
-    on_key: dict[str, list[Grant]]
+    vault_wide: tuple[tuple[Grant, str | None], ...]
+    on_key: dict[str, list[tuple[Grant, str | None]]]
+
+
+def _purger(policy: AccessPolicy) -> str:
+    if policy.application_id:
+        return f"{policy.object_id} (through application {policy.application_id})"
+    return policy.object_id
 
 
 def _administration(vault: Vault, inventory: Inventory) -> _Administration:
-    purgers = tuple(p.object_id for p in vault.access_policies if {"purge", "all"} & {k.lower() for k in p.keys})
+    purgers = tuple(_purger(p) for p in vault.access_policies if {"purge", "all"} & {k.lower() for k in p.keys})
     definitions = inventory.index.role_definitions
-    vault_wide: list[Grant] = []
-    on_key: dict[str, list[Grant]] = {}
+    vault_wide: list[tuple[Grant, str | None]] = []
+    on_key: dict[str, list[tuple[Grant, str | None]]] = {}
     for assignment in vault.role_assignments or ():
         grant = Grant(assignment, definitions.get(id_key(assignment.role_definition_id)))
-        if grant.definition is not None and not _is_key_admin(grant):
+        above = _applies_to_key(assignment, vault, None)
+        if grant.definition is None:
+            way = None  # unread: the verdict says so
+        elif above:
+            way = _way_to_key_administration(grant, vault)
+            if way is None:
+                continue
+        elif vault.rbac_authorization and _is_key_admin(grant):
+            way = "administers keys"
+        else:
             continue
-        if _applies_to_key(assignment, vault, None):  # at or above the vault: on every key
-            vault_wide.append(grant)
+        if above:  # at or above the vault: on every key
+            vault_wide.append((grant, way))
         else:  # below it: on the key it names only
-            on_key.setdefault(id_key(assignment.scope), []).append(grant)
+            on_key.setdefault(id_key(assignment.scope), []).append((grant, way))
     return _Administration(purgers, tuple(vault_wide), on_key)
 
 
 def _judge_administration(
     vault: Vault, key_id: str | None, administration: _Administration, inventory: Inventory, settings: Settings
 ) -> Verdict:
-    """IAM-03: nobody outside the break-glass list can purge the key or administer the vault's keys."""
+    """IAM-03: nobody outside the break-glass list can purge the key or administer the vault's keys, nor give
+    themselves the right to."""
     model = _model_evidence(vault)
     allowed = {p.lower() for p in settings.break_glass_principals}
     evidence = [model, Evidence("break-glass principals", tuple(sorted(allowed)), None, "configuration")]
@@ -361,34 +438,35 @@ def _judge_administration(
             f"vault {vault.name} does not report its permission model (enableRbacAuthorization)",
             (model,),
         )
-    if not vault.rbac_authorization:
-        holders = sorted(p for p in administration.purgers if p.lower() not in allowed)
-        evidence.append(Evidence("principals with key purge", tuple(holders), vault.id, "properties.accessPolicies"))
-        if holders:
-            return Verdict(
-                Status.FAIL,
-                f"on vault {vault.name}, {', '.join(holders)} may purge keys (access policy)",
-                tuple(evidence),
-            )
-        return Verdict(
-            Status.PASS, f"on vault {vault.name}, only break-glass principals may purge keys", tuple(evidence)
-        )
     if vault.role_assignments is None:
         return _rbac_unread(vault, inventory)
+    purgers: list[str] = []
+    if not vault.rbac_authorization:
+        purgers = sorted(p for p in administration.purgers if p.split(" ", 1)[0].lower() not in allowed)
+        evidence.append(Evidence("principals with key purge", tuple(purgers), vault.id, "properties.accessPolicies"))
     grants = [*administration.vault_wide, *(administration.on_key.get(id_key(key_id), ()) if key_id else ())]
     admins = sorted(
-        f"{g.assignment.principal_id} ({g.role} at {g.assignment.scope})"
-        for g in grants
-        if _is_key_admin(g) and g.assignment.principal_id.lower() not in allowed
+        f"{g.assignment.principal_id} ({g.role} at {g.assignment.scope}: {way})"
+        for g, way in grants
+        if way is not None and g.assignment.principal_id.lower() not in allowed
     )
     evidence.append(Evidence("key administrators", tuple(admins), vault.id, "Microsoft.Authorization/roleAssignments"))
+    problems = [f"{', '.join(purgers)} may purge keys (access policy)"] if purgers else []
     if admins:
-        return Verdict(Status.FAIL, f"on vault {vault.name}, key administrators: {'; '.join(admins)}", tuple(evidence))
-    unread = _unread_definitions(grants)
+        problems.append(f"key administrators, or able to make themselves one: {'; '.join(admins)}")
+    if problems:
+        return Verdict(Status.FAIL, f"on vault {vault.name}, " + "; ".join(problems), tuple(evidence))
+    unread = _unread_definitions(g for g, _ in grants)
     if unread:
         return Verdict(
             Status.UNKNOWN,
             f"roles whose definitions could not be read are assigned: {', '.join(unread)}",
+            tuple(evidence),
+        )
+    if not vault.rbac_authorization:
+        return Verdict(
+            Status.PASS,
+            f"on vault {vault.name}, only break-glass principals may purge keys or write access policies",
             tuple(evidence),
         )
     return Verdict(

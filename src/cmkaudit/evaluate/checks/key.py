@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from cmkaudit.evaluate.checks._common import (
+    KeyAndVersion,
     SubjectCheck,
     resolved_key,
+    resolved_key_and_version,
     resolved_version,
+    the_key_and_version,
     the_version,
 )
 from cmkaudit.evaluate.durations import duration_days
@@ -84,31 +87,51 @@ RSA_KEY_TYPES = frozenset({"rsa", "rsa-hsm"})
 RECOMMENDED_KEY_SIZE = 3072
 
 
-def _key_type_and_size(key: Key, inventory: Inventory, settings: Settings) -> Verdict:
-    """KEY-01: the key is RSA or RSA-HSM and at least the minimum size."""
+def _key_type_and_size(resolved: KeyAndVersion, inventory: Inventory, settings: Settings) -> Verdict:
+    """KEY-01: the key version the scope uses is RSA or RSA-HSM and at least the minimum size.
+
+    The key's own `kty` and `keySize` are its latest version's; a scope pinned to an older version is judged on
+    that version's, which may differ (a key re-created under the same name gets versions with new parameters).
+    """
+    key, version, in_use = resolved
+    latest = in_use is not None and in_use.lower() == (key.current_version or "").lower()
+    kty: str | None
+    if version is not None and version.kty is not None:
+        kty, size, source = version.kty, version.key_size, f"versions/{version.version} properties"
+        name = f"version {version.version} of key {key.name}"
+    elif latest:
+        kty, size, source = key.kty, key.key_size, "properties"
+        name = f"key {key.name}"
+    else:
+        why = (
+            f"version {in_use} of key {key.name} is in use, not the latest ({key.current_version or 'not reported'}), "
+            "and its type and size were not read"
+            if in_use
+            else f"the version of key {key.name} in use is not known, so neither is its type and size"
+        )
+        return Verdict(Status.UNKNOWN, why, (Evidence("version in use", in_use, key.id, "versions"),))
     evidence = (
-        Evidence("kty", key.kty, key.id, "properties.kty"),
-        Evidence("keySize", key.key_size, key.id, "properties.keySize"),
+        Evidence("kty", kty, key.id, f"{source}.kty"),
+        Evidence("keySize", size, key.id, f"{source}.keySize"),
+        Evidence("version in use", in_use, key.id, "versions"),
     )
-    if key.kty is None:
-        return Verdict(Status.UNKNOWN, f"key {key.name} does not report its type", evidence)
-    if key.kty.lower() not in RSA_KEY_TYPES:
+    if kty is None:
+        return Verdict(Status.UNKNOWN, f"{name} does not report its type", evidence)
+    if kty.lower() not in RSA_KEY_TYPES:
         return Verdict(
             Status.FAIL,
-            f"key {key.name} is {key.kty}; Databricks customer-managed keys must be RSA or RSA-HSM",
+            f"{name} is {kty}; Databricks customer-managed keys must be RSA or RSA-HSM",
             evidence,
         )
-    if key.key_size is None:
-        return Verdict(Status.UNKNOWN, f"key {key.name} does not report its size", evidence)
-    if key.key_size < settings.min_key_size:
-        return Verdict(
-            Status.FAIL, f"key {key.name} is {key.kty} {key.key_size}, smaller than {settings.min_key_size}", evidence
-        )
-    advice = "" if key.key_size >= RECOMMENDED_KEY_SIZE else f" ({RECOMMENDED_KEY_SIZE} or more is recommended)"
-    return Verdict(Status.PASS, f"key {key.name} is {key.kty} {key.key_size}{advice}", evidence)
+    if size is None:
+        return Verdict(Status.UNKNOWN, f"{name} does not report its size", evidence)
+    if size < settings.min_key_size:
+        return Verdict(Status.FAIL, f"{name} is {kty} {size}, smaller than {settings.min_key_size}", evidence)
+    advice = "" if size >= RECOMMENDED_KEY_SIZE else f" ({RECOMMENDED_KEY_SIZE} or more is recommended)"
+    return Verdict(Status.PASS, f"{name} is {kty} {size}{advice}", evidence)
 
 
-check_key_type_and_size = SubjectCheck(resolved_key, _key_type_and_size)
+check_key_type_and_size = SubjectCheck(resolved_key_and_version, _key_type_and_size, the_key_and_version)
 
 
 def _version_evidence(key_id: str, version: KeyVersion) -> tuple[Evidence, ...]:
@@ -118,16 +141,26 @@ def _version_evidence(key_id: str, version: KeyVersion) -> tuple[Evidence, ...]:
         Evidence("enabled", version.enabled, key_id, f"{source}.enabled"),
         Evidence("created", version.created.isoformat() if version.created else None, key_id, f"{source}.created"),
         Evidence("expires", version.expires.isoformat() if version.expires else None, key_id, f"{source}.exp"),
+        Evidence("not before", version.not_before.isoformat() if version.not_before else None, key_id, f"{source}.nbf"),
     )
 
 
 def _key_version_validity(resolved: tuple[Key, KeyVersion], inventory: Inventory, settings: Settings) -> Verdict:
-    """KEY-02: the key version in use is enabled, not expired and not expiring soon."""
+    """KEY-02: the key version in use is enabled, within its validity window (not before `nbf`, not expired),
+    and not expiring soon. Outside the window Key Vault refuses to wrap (and encrypt) with the version, so the
+    scope can no longer protect new data keys."""
     key, version = resolved
     evidence = _version_evidence(key.id, version)
     now = inventory.collected_at
     if version.enabled is False:
         return Verdict(Status.FAIL, f"version {version.version} of key {key.name} is disabled", evidence)
+    if version.not_before is not None and version.not_before > now:
+        return Verdict(
+            Status.FAIL,
+            f"version {version.version} of key {key.name} is not valid before {version.not_before:%Y-%m-%d %H:%M} "
+            "UTC (nbf): Key Vault refuses to wrap with it until then",
+            evidence,
+        )
     if version.expires is not None and version.expires <= now:
         return Verdict(
             Status.FAIL, f"version {version.version} of key {key.name} expired on {version.expires:%Y-%m-%d}", evidence
@@ -176,4 +209,6 @@ def check_key_version_age(usage: KeyUsage, inventory: Inventory, settings: Setti
 
 
 def _pinned(usage: KeyUsage) -> bool:
+    if usage.follows_latest is not None:
+        return not usage.follows_latest
     return bool(usage.key_ref and usage.key_ref.key_version)

@@ -118,7 +118,15 @@ def _vault_network(vault: Vault, inventory: Inventory, settings: Settings) -> Ve
     if (vault.public_network_access or "").lower() == "disabled":
         return Verdict(Status.PASS, f"vault {vault.name} has public network access disabled", evidence)
     if (vault.network_default_action or "").lower() == "deny":
-        if "azureservices" in (vault.network_bypass or "").lower():
+        if vault.network_bypass is None:
+            # Key Vault's REST specification: "If not specified the default is 'AzureServices'".
+            return Verdict(
+                Status.PASS,
+                f"vault {vault.name} denies by default and lets trusted Azure services through (bypass not set: "
+                "AzureServices is Key Vault's default)",
+                evidence,
+            )
+        if "azureservices" in vault.network_bypass.lower():
             return Verdict(
                 Status.PASS, f"vault {vault.name} denies by default and lets trusted Azure services through", evidence
             )

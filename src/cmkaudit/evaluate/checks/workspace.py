@@ -6,7 +6,7 @@ from cmkaudit.evaluate.checks._common import CMK_KEY_SOURCE
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import vault_host
 from cmkaudit.inventory.links import find_dbfs_storage_account, find_disk_encryption_set
-from cmkaudit.inventory.model import Inventory, Scope, Workspace
+from cmkaudit.inventory.model import Inventory, KeyReference, Scope, Workspace
 
 
 def check_premium_sku(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
@@ -84,7 +84,25 @@ def check_managed_disk_cmk(workspace: Workspace, inventory: Inventory, settings:
     ]
     if des is not None:
         extra.append(Evidence("encryptionType", des.encryption_type, des.id, "properties.encryptionType"))
+    named, active = workspace.managed_disk.key, des.active_key if des is not None else None
+    if verdict.status is Status.PASS and named is not None and active is not None and des is not None:
+        extra += [
+            Evidence("disk encryption set key vault URI", active.vault_uri, des.id, active.source),
+            Evidence("disk encryption set key name", active.key_name, des.id, active.source),
+        ]
+        if not _same_key(named, active):
+            return Verdict(
+                Status.FAIL,
+                f"the workspace names key {named.key_name} in {vault_host(named.vault_uri)}, but its disk encryption "
+                f"set {des.name} wraps the disks with {active.key_name} in {vault_host(active.vault_uri)}",
+                verdict.evidence + tuple(extra),
+            )
     return Verdict(verdict.status, verdict.reason, verdict.evidence + tuple(extra))
+
+
+def _same_key(one: KeyReference, other: KeyReference) -> bool:
+    """Whether two references name the same key (vault host and name; the version may differ)."""
+    return vault_host(one.vault_uri) == vault_host(other.vault_uri) and one.key_name.lower() == other.key_name.lower()
 
 
 def check_dbfs_root_cmk(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
@@ -136,8 +154,7 @@ def check_dbfs_root_cmk(workspace: Workspace, inventory: Inventory, settings: Se
         Evidence("storage key vault URI", account.key.vault_uri, account.id, account.key.source),
         Evidence("storage key name", account.key.key_name, account.id, account.key.source),
     )
-    same_vault = vault_host(account.key.vault_uri) == vault_host(enc.key.vault_uri)
-    if not same_vault or account.key.key_name.lower() != enc.key.key_name.lower():
+    if not _same_key(account.key, enc.key):
         return Verdict(
             Status.FAIL,
             f"the workspace names key {enc.key.key_name} in {vault_host(enc.key.vault_uri)}, but storage account "
