@@ -297,11 +297,11 @@ def test_resource_graph_gives_the_same_inventory_and_findings_in_fewer_calls(
             sent = arm.requests[before:]
             calls[source] = Counter((method, path.split("/providers/")[-1].lower()) for method, path, _ in sent)
     # The same inventory; only the provenance differs.
-    assert snapshots["resource-graph"]["scope"].pop("source") == "resource-graph"
-    assert snapshots["arm"]["scope"].pop("source") == "arm"
+    assert snapshots["resource-graph"]["scope"].pop("sources") == ["azure-resource-graph"]
+    assert snapshots["arm"]["scope"].pop("sources") == ["azure-arm"]
     assert snapshots["resource-graph"] == snapshots["arm"]
     assert statuses(documents["resource-graph"]) == statuses(documents["arm"])
-    assert documents["resource-graph"]["scan"]["source"] == "resource-graph"
+    assert documents["resource-graph"]["scan"]["sources"] == ["azure-resource-graph"]
     graph = calls["resource-graph"]
     assert graph[("POST", "microsoft.resourcegraph/resources")] == 1 + 10  # subscriptions, then ten pages
     for listed in ("microsoft.databricks/workspaces", "microsoft.keyvault/vaults", "microsoft.storage/storageaccounts"):
@@ -467,3 +467,44 @@ def test_a_disk_encryption_set_on_an_older_version_is_judged_on_that_version(
     key01 = {f["scope"]: (f["status"], f["reason"]) for f in document["findings"] if f["control_id"] == "KEY-01"}
     assert key01["managedDisk"] == ("FAIL", f"version {first} of key cmk is RSA 1024, smaller than 2048")
     assert key01["managedServices"][0] == key01["dbfsRoot"][0] == "PASS"
+
+
+def test_shards_merged_give_the_findings_of_one_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three subscriptions whose workspaces keep their keys in two central vaults of the first: scanned as one, or
+    as two shards that each include the keys subscription (so each reads the keys its workspaces use), then
+    evaluated together. The central vaults, seen by both shards, are merged once; the findings are identical."""
+    tenant = generate_tenant(subscriptions=3, workspaces=2, central_vaults=2)
+    keys_sub, first, second = tenant.subscriptions
+    with FakeArm(tenant) as arm:
+        _, whole = scan(arm, tmp_path / "whole", monkeypatch)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm.ca_file))
+        for name, subs in (("shard-1", [keys_sub, first]), ("shard-2", [second, keys_sub])):
+            argv = ["scan", *(a for s in subs for a in ("--subscription", s)), "--arm-endpoint", arm.url]
+            argv += ["--graph-endpoint", arm.url, "--format", "json", "--output-dir", str(tmp_path / name)]
+            argv += ["--save-snapshot", str(tmp_path / f"{name}.json")]
+            assert run(argv, Streams(io.StringIO(), io.StringIO()), now=NOW) == 0
+    out = tmp_path / "merged"
+    err = io.StringIO()
+    argv = ["evaluate", str(tmp_path / "shard-1.json"), str(tmp_path / "shard-2.json")]
+    code = run([*argv, "--format", "json", "--output-dir", str(out)], Streams(io.StringIO(), err), now=NOW)
+    assert code == 0, err.getvalue()
+    merged = json.loads((out / "cmkaudit-results.json").read_text())
+    assert merged["findings"] == whole["findings"]
+    assert merged["summary"] == whole["summary"]
+    assert sorted(merged["scan"]["subscriptions"]) == sorted(whole["scan"]["subscriptions"])
+    assert (merged["scan"]["shards_merged"], merged["scan"]["sources"]) == (2, ["azure-arm"])
+
+
+def test_shards_that_disagree_are_reported_not_picked(tmp_path: Path) -> None:
+    from cmkaudit.inventory.snapshot import save_snapshot
+
+    from .conftest import inventory, vault
+
+    save_snapshot(inventory(), tmp_path / "a.json")
+    save_snapshot(inventory(vaults=[vault(purge_protection_enabled=False)]), tmp_path / "b.json")
+    err = io.StringIO()
+    argv = ["evaluate", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--output-dir", str(tmp_path / "out")]
+    assert run(argv, Streams(io.StringIO(), err), now=NOW) == 2
+    assert "the shards disagree: key vault /subscriptions/" in err.getvalue()
+    assert "kv-test differs between" in err.getvalue() and "a.json and" in err.getvalue()
+    assert not (tmp_path / "out").exists()

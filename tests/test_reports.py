@@ -260,7 +260,7 @@ def test_a_baseline_is_read_as_the_whole_results_file_would_give_it(demo_outputs
     [
         (lambda d: "{", "is not JSON"),
         (lambda d: '{"kind": "cmkaudit.snapshot", "schema_version": 1}', "not a cmkaudit results file"),
-        (lambda d: d.replace('"schema_version": 2', '"schema_version": 1'), "schema version 1"),
+        (lambda d: d.replace('"schema_version": 3', '"schema_version": 1'), "schema version 1"),
         (lambda d: d.replace('"status":"FAIL"', '"status":"BROKEN"', 1), "not a valid results file"),
         (lambda d: d.replace('"findings": [', '"findings": 7, "_": [', 1), "not a valid results file"),
     ],

@@ -110,6 +110,24 @@ def test_snapshot_version_is_checked() -> None:
         inventory_from_json(document)
 
 
+def test_a_version_1_snapshot_is_read_with_its_conversion() -> None:
+    """Version 1 wrote the provenance as a string ("arm" / "resource-graph") and links of its own: it is converted
+    (documented in docs/architecture.md) and its links are resolved again."""
+    from cmkaudit.inventory.model import Provenance
+
+    current = inventory()
+    document = inventory_to_json(current)
+    document["schema_version"] = 1
+    document["scope"]["source"] = "resource-graph"
+    del document["scope"]["sources"]
+    for usage in document["key_usages"]:  # version 1 resolved neither of these
+        del usage["key_ref_from"], usage["follows_latest"]
+    converted = inventory_from_json(document)
+    assert converted.scope.sources == (Provenance.AZURE_RESOURCE_GRAPH,)
+    assert converted.key_usages == current.key_usages  # resolved again, as version 2 resolves them
+    assert converted.vaults == current.vaults and converted.workspaces == current.workspaces
+
+
 def test_catalog_matches_the_checks() -> None:
     ids = [c.id for c in load_catalog()]
     assert ids == [

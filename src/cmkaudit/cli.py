@@ -10,26 +10,27 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO, assert_never
 
 from cmkaudit import __version__
-from cmkaudit.errors import CmkauditError, CredentialError, UsageError
+from cmkaudit.errors import CmkauditError, UsageError
 from cmkaudit.evaluate.catalog import load_catalog
 from cmkaudit.evaluate.engine import Outcome, evaluate, outcome
 from cmkaudit.evaluate.model import Severity
 from cmkaudit.ids import SubscriptionId, is_guid
 from cmkaudit.inventory.model import Inventory
 from cmkaudit.progress import CrawlObserver, LogFormat, Messages
-from cmkaudit.text import printable, scrub_secrets
+from cmkaudit.text import printable
 
 if TYPE_CHECKING:
     from cmkaudit.config import ConfigFile
     from cmkaudit.evaluate.catalog import Catalog
     from cmkaudit.report.results import Baseline, ResultsDocument
+    from cmkaudit.sources import InventorySource, SourceKind
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -270,8 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--baseline", type=Path, metavar="RESULTS", help="compare with a previous results file")
     _add_log_options(render)
 
-    again = commands.add_parser("evaluate", help="evaluate a saved snapshot offline and report")
-    again.add_argument("snapshot", type=Path, help="a snapshot written by 'scan --save-snapshot'")
+    again = commands.add_parser(
+        "evaluate", help="evaluate saved snapshots offline (several: the shards of one tenant, merged) and report"
+    )
+    again.add_argument(
+        "snapshot",
+        type=Path,
+        nargs="+",
+        help="snapshots written by 'scan --save-snapshot'; several are merged and evaluated as one scan",
+    )
     _add_report_options(again)
     return parser
 
@@ -319,49 +327,56 @@ def _observer(args: argparse.Namespace, messages: Messages) -> CrawlObserver:
     return LogObserver(messages)
 
 
-def _collect_live(args: argparse.Namespace, now: datetime, config: ConfigFile, messages: Messages) -> Inventory:
-    from azure.core.exceptions import AzureError
+def _source_kind(args: argparse.Namespace) -> SourceKind:
+    """Which source the command line asks for: `evaluate` reads snapshots, `scan --demo` the recording."""
+    from cmkaudit.sources import SourceKind
 
-    from cmkaudit.collect.azure import AzureCollector, CollectSettings, Source, principal_overrides
-    from cmkaudit.collect.credentials import default_credential
-    from cmkaudit.collect.http import Cloud, HttpLimits, endpoints_for, open_connection
+    if args.command == "evaluate":
+        return SourceKind.SNAPSHOTS
+    return SourceKind.DEMO if args.demo else SourceKind.AZURE
 
-    subscriptions = _validated_subscriptions(args.subscription or [])
-    for value in args.databricks_principal_id:
-        if not is_guid(value.rpartition("=")[2].strip()):
-            raise UsageError(f"--databricks-principal-id {value!r}: the object id is not a GUID")
-    endpoints = endpoints_for(Cloud(args.cloud), args.arm_endpoint, args.graph_endpoint)
-    credential = default_credential(endpoints, dict(os.environ))
-    try:
-        credential.get_token(endpoints.arm_scope)
-    except AzureError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CredentialError(
-            f"no Azure token for {endpoints.arm_scope}: {scrub_secrets(first_line)}",
-            "sign in with 'az login', use a managed identity, or set CMKAUDIT_ACCESS_TOKEN",
-        ) from exc
-    principals = {**config.principal_ids(), **principal_overrides(args.databricks_principal_id)}
-    settings = CollectSettings(
-        databricks_principal_ids=principals, concurrency=args.concurrency, source=Source(args.source)
-    )
-    limits = HttpLimits(read_timeout=args.timeout, max_retry_after=args.max_retry_after)
-    observer = _observer(args, messages)
-    with (
-        observer if isinstance(observer, AbstractContextManager) else nullcontext(),
-        open_connection(credential, endpoints, args.concurrency, observer, limits) as connection,
-    ):
-        collector = AzureCollector(connection, settings, observer)
-        skipped: list[str] = []
-        if args.all_subscriptions:
-            discovered, skipped = collector.discover()
-            subscriptions = tuple(discovered)
-            messages.info(
-                "subscriptions_discovered",
-                f"{len(subscriptions)} subscriptions to scan, {len(skipped)} skipped",
-                scanned=len(subscriptions),
-                skipped=len(skipped),
+
+def _source(args: argparse.Namespace, clock: datetime, config: ConfigFile, messages: Messages) -> InventorySource:
+    """The source the command line asks for, built from its options."""
+    from cmkaudit.sources import SourceKind
+
+    kind = _source_kind(args)
+    match kind:
+        case SourceKind.AZURE:
+            from cmkaudit.collect.azure import Source, principal_overrides
+            from cmkaudit.collect.http import Cloud, HttpLimits
+            from cmkaudit.sources.azure import AzureSource
+
+            for value in args.databricks_principal_id:
+                if not is_guid(value.rpartition("=")[2].strip()):
+                    raise UsageError(f"--databricks-principal-id {printable(value)!r}: the object id is not a GUID")
+            return AzureSource(
+                subscriptions=_validated_subscriptions(args.subscription or []),
+                all_subscriptions=args.all_subscriptions,
+                now=clock,
+                cloud=Cloud(args.cloud),
+                arm_endpoint=args.arm_endpoint,
+                graph_endpoint=args.graph_endpoint,
+                databricks_principal_ids={
+                    **config.principal_ids(),
+                    **principal_overrides(args.databricks_principal_id),
+                },
+                concurrency=args.concurrency,
+                listing=Source(args.source),
+                limits=HttpLimits(read_timeout=args.timeout, max_retry_after=args.max_retry_after),
+                observer=_observer(args, messages),
+                messages=messages,
             )
-        return collector.collect(subscriptions, now=now, skipped=skipped)
+        case SourceKind.DEMO:
+            from cmkaudit.sources.demo import DemoSource
+
+            return DemoSource()
+        case SourceKind.SNAPSHOTS:
+            from cmkaudit.sources.snapshots import SnapshotsSource
+
+            return SnapshotsSource(tuple(args.snapshot))
+        case _:
+            assert_never(kind)
 
 
 def _exit_code(result: Outcome) -> int:
@@ -381,6 +396,7 @@ def _report(
     messages: Messages,
     keep: list[object] | None,
     baseline: Baseline | None,
+    shards_merged: int = 0,
 ) -> int:
     from cmkaudit.evaluate.waivers import apply_waivers
     from cmkaudit.report import Report
@@ -393,7 +409,7 @@ def _report(
     findings, waivers = apply_waivers(evaluated, config.waiver_list(), inventory.collected_at.date())
     threshold = _threshold(args.fail_on, Severity.LOW)
     result = outcome(findings, inventory, threshold)
-    report = Report(inventory, findings, catalog, settings, result, waivers, tuple(sorted(disabled)))
+    report = Report(inventory, findings, catalog, settings, result, waivers, tuple(sorted(disabled)), shards_merged)
     results = build_results(report)
     _render(args, results, streams, messages, baseline)
     if keep is not None:
@@ -535,26 +551,22 @@ def _command(
     catalog = load_catalog()
     config = _config(args, catalog)
     baseline = _baseline(args)
-    if args.command == "scan":
-        if args.demo:
-            from cmkaudit.collect.demo import demo_scan
-
-            inventory = demo_scan()
-        else:
-            inventory = _collect_live(args, clock, config, messages)
-        if args.save_snapshot:
-            from cmkaudit.inventory.snapshot import save_snapshot
-
-            save_snapshot(inventory, args.save_snapshot)
-            messages.info("wrote", f"wrote snapshot {args.save_snapshot}", path=str(args.save_snapshot))
+    source = _source(args, clock, config, messages)
+    if args.command == "evaluate":
+        # Snapshots are read inside the pause too (a large one is millions of objects), and nothing outlives
+        # `_report` but its exit code.
         with _cyclic_gc_paused(resume=keep is None):
-            return _report(args, inventory, config, catalog, streams, messages, keep, baseline)
-    from cmkaudit.inventory.snapshot import load_snapshot
+            inventory = source.inventory()
+            merged = len(args.snapshot) if len(args.snapshot) > 1 else 0
+            return _report(args, inventory, config, catalog, streams, messages, keep, baseline, merged)
+    inventory = source.inventory()  # a crawl runs with the collector on: its clients and sessions are short-lived
+    if args.save_snapshot:
+        from cmkaudit.inventory.snapshot import save_snapshot
 
-    # The snapshot is read inside the pause too, and nothing outlives `_report` but its exit code.
+        save_snapshot(inventory, args.save_snapshot)
+        messages.info("wrote", f"wrote snapshot {args.save_snapshot}", path=str(args.save_snapshot))
     with _cyclic_gc_paused(resume=keep is None):
-        snapshot = load_snapshot(args.snapshot)
-        return _report(args, snapshot, config, catalog, streams, messages, keep, baseline)
+        return _report(args, inventory, config, catalog, streams, messages, keep, baseline)
 
 
 class _MessagesHandler(logging.Handler):

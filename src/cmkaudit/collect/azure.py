@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, assert_never
 from urllib.parse import quote
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
@@ -72,6 +72,7 @@ from cmkaudit.inventory.model import (
     KeyVersion,
     PrincipalLookup,
     PrincipalSource,
+    Provenance,
     RoleDefinition,
     ScanScope,
     Scope,
@@ -378,6 +379,17 @@ class Source(StrEnum):
     RESOURCE_GRAPH = "resource-graph"
     """Azure Resource Graph queries over every subscription at once (collect/graph.py)."""
 
+    @property
+    def provenance(self) -> Provenance:
+        """What an inventory collected this way records as its provenance."""
+        match self:
+            case Source.ARM:
+                return Provenance.AZURE_ARM
+            case Source.RESOURCE_GRAPH:
+                return Provenance.AZURE_RESOURCE_GRAPH
+            case _:
+                assert_never(self)
+
 
 @dataclass(frozen=True, slots=True)
 class CollectSettings:
@@ -501,7 +513,7 @@ class AzureCollector:
                 self._conn.endpoints.arm,
                 self._conn.endpoints.cloud.value,
                 tuple(skipped),
-                self._settings.source.value,
+                (self._settings.source.provenance,),
                 tuple(got.notes),
             ),
             subscriptions=got.subscriptions,

@@ -13,7 +13,7 @@ from cmkaudit.collect.credentials import OfflineDemoCredential
 from cmkaudit.collect.http import Cloud, endpoints_for, open_connection
 from cmkaudit.errors import UsageError
 from cmkaudit.ids import SubscriptionId
-from cmkaudit.inventory.model import Inventory
+from cmkaudit.inventory.model import Inventory, Provenance
 
 DEMO_CASSETTE = ("cassettes", "demo-tenant.yaml")
 DEMO_SUBSCRIPTIONS = (SubscriptionId("6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"),)
@@ -45,7 +45,8 @@ def replay_scan(
         recorder.use_cassette(str(cassette)),
         open_connection(OfflineDemoCredential(), endpoints_for(Cloud.PUBLIC)) as connection,
     ):
-        return AzureCollector(connection, sequential).collect(subscriptions, now=now)
+        inventory = AzureCollector(connection, sequential).collect(subscriptions, now=now)
+    return replace(inventory, scope=replace(inventory.scope, sources=(Provenance.AZURE_RECORDING,)))
 
 
 def demo_scan() -> Inventory:

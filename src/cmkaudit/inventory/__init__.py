@@ -62,3 +62,21 @@ def assemble_inventory(
         errors=sorted_errors,
         role_definitions=tuple(sorted(role_definitions, key=lambda d: id_key(d.id))),
     )
+
+
+def relinked(inventory: Inventory) -> Inventory:
+    """The same records with their links resolved again (after a snapshot's conversion, or a merge)."""
+    return assemble_inventory(
+        collected_at=inventory.collected_at,
+        tool_version=inventory.tool_version,
+        scope=inventory.scope,
+        subscriptions=inventory.subscriptions,
+        workspaces=inventory.workspaces,
+        vaults=inventory.vaults,
+        keys=inventory.keys,
+        disk_encryption_sets=inventory.disk_encryption_sets,
+        storage_accounts=inventory.storage_accounts,
+        principals=inventory.principals,
+        errors=inventory.errors,
+        role_definitions=inventory.role_definitions,
+    )

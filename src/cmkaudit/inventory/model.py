@@ -17,7 +17,7 @@ from cmkaudit.ids import PrincipalId, ResourceId, SubscriptionId
 if TYPE_CHECKING:
     from cmkaudit.inventory.index import InventoryIndex
 
-SNAPSHOT_SCHEMA_VERSION = 1
+SNAPSHOT_SCHEMA_VERSION = 2
 
 
 class Scope(StrEnum):
@@ -374,6 +374,32 @@ class Subscription:
     tenant_id: str | None
 
 
+class Provenance(StrEnum):
+    """How an inventory's records were collected."""
+
+    AZURE_ARM = "azure-arm"
+    """A live crawl of Azure, the resources listed by Resource Manager per subscription."""
+    AZURE_RESOURCE_GRAPH = "azure-resource-graph"
+    """A live crawl of Azure, the resources listed by Azure Resource Graph (which can lag Resource Manager by
+    minutes)."""
+    AZURE_RECORDING = "azure-recording"
+    """A recorded Azure tenant replayed through the crawler (the demo)."""
+
+    @property
+    def label(self) -> str:
+        """How reports say it."""
+        return _PROVENANCE_LABELS[self]
+
+
+_PROVENANCE_LABELS = {
+    Provenance.AZURE_ARM: "resources listed by Azure Resource Manager",
+    Provenance.AZURE_RESOURCE_GRAPH: (
+        "resources listed by Azure Resource Graph, which can lag Resource Manager by minutes"
+    ),
+    Provenance.AZURE_RECORDING: "a recorded Azure tenant, replayed",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ScanScope:
     """What was scanned, and against which cloud."""
@@ -383,9 +409,8 @@ class ScanScope:
     cloud: str
     skipped: tuple[str, ...] = ()
     """Subscriptions that --all-subscriptions found but did not scan (disabled or deleted), with why."""
-    source: str = "arm"
-    """Where the resource lists came from: "arm" (Resource Manager) or "resource-graph" (Azure Resource Graph,
-    which can lag Resource Manager by minutes)."""
+    sources: tuple[Provenance, ...] = ()
+    """How the records were collected: one provenance, or several for shards merged into one inventory."""
     notes: tuple[str, ...] = ()
     """What the scan learned that is neither a resource nor an error, e.g. a subscription where
     Microsoft.Databricks was never registered (so it holds no workspaces)."""

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from cmkaudit.errors import SnapshotError
 from cmkaudit.files import parse_json, write_json_atomic
+from cmkaudit.inventory import relinked
 from cmkaudit.inventory.model import SNAPSHOT_SCHEMA_VERSION, Inventory
 
 SNAPSHOT_KIND = "cmkaudit.snapshot"
@@ -35,6 +36,10 @@ def inventory_from_json(document: object, *, origin: str = "snapshot") -> Invent
             "create one with: cmkaudit scan ... --save-snapshot FILE",
         )
     version = document.get("schema_version")
+    converted = version == 1
+    if converted:
+        document = _from_version_1(document)
+        version = document["schema_version"]
     if version != SNAPSHOT_SCHEMA_VERSION:
         raise SnapshotError(
             f"{origin} has snapshot schema version {version!r}; this cmkaudit reads version {SNAPSHOT_SCHEMA_VERSION}",
@@ -42,7 +47,9 @@ def inventory_from_json(document: object, *, origin: str = "snapshot") -> Invent
         )
     body = {k: v for k, v in document.items() if k != "kind"}
     try:
-        return _ADAPTER.validate_python(body)
+        inventory = _ADAPTER.validate_python(body)
+        # A converted snapshot's links are resolved again: version 2 resolves what version 1 did not.
+        return relinked(inventory) if converted else inventory
     except RecursionError as exc:
         raise SnapshotError(f"{origin} is not a valid snapshot: nested too deeply") from exc
     except ValidationError as exc:
@@ -51,6 +58,20 @@ def inventory_from_json(document: object, *, origin: str = "snapshot") -> Invent
         raise SnapshotError(
             f"{origin} is not a valid snapshot: {where}: {first['msg']} ({exc.error_count()} problem(s))"
         ) from exc
+
+
+_V1_SOURCES = {"arm": "azure-arm", "resource-graph": "azure-resource-graph"}
+
+
+def _from_version_1(document: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 snapshot in version 2's shape. Version 2 records the provenance as a typed list (`scope.source`,
+    "arm" or "resource-graph", becomes `scope.sources`); what version 2 reads that version 1 did not (the role
+    assignments of access-policy vaults, a pinned version's type and size, the disk encryption set's key as the
+    managed-disk scope's key) is absent, and the controls that need it say so (UNKNOWN) or are judged as before."""
+    scope = dict(document.get("scope") or {})
+    source = scope.pop("source", "arm")
+    scope["sources"] = [_V1_SOURCES.get(str(source), str(source))]
+    return {**document, "scope": scope, "schema_version": 2}
 
 
 def save_snapshot(inventory: Inventory, path: Path) -> None:

@@ -38,6 +38,8 @@ class Report:
     outcome: Outcome
     waivers: tuple[WaiverOutcome, ...] = ()
     disabled_controls: tuple[str, ...] = ()
+    shards_merged: int = 0
+    """How many snapshots the evaluated inventory was merged from (0: one scan's inventory)."""
 
 
 class ReportFormat(StrEnum):
@@ -91,13 +93,17 @@ class _BaselineFile(_Head):
     findings: list[BaselineFinding] | None = None
 
 
-def _check_kind_and_version(path: Path, kind: object, version: object) -> None:
+BASELINE_SCHEMA_VERSIONS = (2, RESULTS_SCHEMA_VERSION)
+"""A baseline is read for its findings and collection time, which version 2 wrote as version 3 does."""
+
+
+def _check_kind_and_version(path: Path, kind: object, version: object, readable: tuple[int, ...] = ()) -> None:
     if kind != RESULTS_KIND:
         raise SnapshotError(
             f'{path} is not a cmkaudit results file (no "kind": "{RESULTS_KIND}")',
             "write one with: cmkaudit scan ... --format json",
         )
-    if version != RESULTS_SCHEMA_VERSION:
+    if version != RESULTS_SCHEMA_VERSION and version not in readable:
         raise SnapshotError(
             f"{path} has results schema version {version!r}; this cmkaudit reads version {RESULTS_SCHEMA_VERSION}",
             "re-run the scan, or re-evaluate its snapshot, with this version of cmkaudit",
@@ -122,7 +128,7 @@ def _not_json(path: Path, data: bytes, error: msgspec.DecodeError) -> SnapshotEr
     return SnapshotError(f"{path} is not JSON: {error}")
 
 
-def _head(path: Path, data: bytes) -> _Head:
+def _head(path: Path, data: bytes, readable: tuple[int, ...] = ()) -> _Head:
     """The file's kind and schema version, checked (the rest of the document is skipped)."""
     try:
         head = msgspec.json.decode(data, type=_Head)
@@ -132,7 +138,7 @@ def _head(path: Path, data: bytes) -> _Head:
         head = _Head()
     except msgspec.DecodeError as exc:
         raise _not_json(path, data, exc) from exc
-    _check_kind_and_version(path, head.kind, head.schema_version)
+    _check_kind_and_version(path, head.kind, head.schema_version, readable)
     return head
 
 
@@ -147,9 +153,9 @@ def _read_baseline_file(path: Path) -> _BaselineFile:
     except RecursionError as exc:
         raise _too_deep(path) from exc
     except msgspec.DecodeError as exc:
-        _head(path, data)  # not JSON, or a file of another kind or version: that is the error to give
+        _head(path, data, BASELINE_SCHEMA_VERSIONS)  # not JSON, or of another kind or version: that error
         raise SnapshotError(f"{path} is not a valid results file: {exc}") from exc
-    _check_kind_and_version(path, document.kind, document.schema_version)
+    _check_kind_and_version(path, document.kind, document.schema_version, BASELINE_SCHEMA_VERSIONS)
     return document
 
 

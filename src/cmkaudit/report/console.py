@@ -145,8 +145,10 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
     header.append("cmkaudit ", style="bold")
     header.append(f"{printable(results.tool.version)}  ")
     header.append(f"evidence collected {scan.collected_at.isoformat()}  cloud {printable(scan.cloud)}")
-    if scan.source == "resource-graph":
-        header.append("  resources listed by Azure Resource Graph")
+    for provenance in scan.sources:
+        header.append(f"  {provenance.label}")
+    if scan.shards_merged:
+        header.append(f"  ({scan.shards_merged} shards merged)")
     header.append("\n")
     header.append("subscriptions: " + ", ".join(printable(s) for s in scan.subscriptions))
     for note in scan.skipped_subscriptions:

@@ -20,14 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from cmkaudit.evaluate.model import Finding, RemediationSteps, Severity, Status, finding_identity
 from cmkaudit.ids import id_key
 from cmkaudit.inventory.links import find_dbfs_storage_account
-from cmkaudit.inventory.model import Inventory, KeyVersion, Scope
+from cmkaudit.inventory.model import Inventory, KeyVersion, Provenance, Scope
 
 if TYPE_CHECKING:
     from cmkaudit.evaluate.catalog import Remediation
     from cmkaudit.report import Report
 
 RESULTS_KIND: Literal["cmkaudit.results"] = "cmkaudit.results"
-RESULTS_SCHEMA_VERSION: Literal[2] = 2
+RESULTS_SCHEMA_VERSION: Literal[3] = 3
 
 
 class _Model(BaseModel):
@@ -53,10 +53,16 @@ class ScanInfo(_Model):
     skipped_subscriptions: list[str] = Field(description="found by --all-subscriptions but not scanned, with why")
     cloud: str
     arm_endpoint: str
-    source: Literal["arm", "resource-graph"] = Field(
-        "arm",
-        description="where the resource lists came from: Resource Manager, or Azure Resource Graph (which can lag "
-        "Resource Manager by minutes)",
+    sources: list[Provenance] = Field(
+        description="how the evidence was collected: a live crawl listing resources with Resource Manager "
+        "(azure-arm) or Azure Resource Graph (azure-resource-graph, which can lag Resource Manager by minutes), or a "
+        "recorded tenant replayed (azure-recording); several for shards merged into one evaluation"
+    )
+    shards_merged: int = Field(
+        0,
+        ge=0,
+        description="how many saved snapshots (the shards of one tenant) were merged for this evaluation; 0 when it "
+        "is of one scan's inventory, collected by this run or read from one snapshot",
     )
     workspaces: int = Field(ge=0)
 
@@ -192,10 +198,10 @@ class BaselineInfo(_Model):
 
 
 class ResultsDocument(_Model):
-    """The results of one evaluation (schema version 2)."""
+    """The results of one evaluation (schema version 3)."""
 
     kind: Literal["cmkaudit.results"] = RESULTS_KIND
-    schema_version: Literal[2] = RESULTS_SCHEMA_VERSION
+    schema_version: Literal[3] = RESULTS_SCHEMA_VERSION
     tool: ToolInfo
     scan: ScanInfo
     settings: SettingsInfo
@@ -366,7 +372,8 @@ def build_results(report: Report) -> ResultsDocument:
             ],
             cloud=inventory.scope.cloud,
             arm_endpoint=inventory.scope.arm_endpoint,
-            source="resource-graph" if inventory.scope.source == "resource-graph" else "arm",
+            sources=list(inventory.scope.sources),
+            shards_merged=report.shards_merged,
             workspaces=len(inventory.workspaces),
         ),
         settings=SettingsInfo(

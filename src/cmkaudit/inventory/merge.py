@@ -1,0 +1,168 @@
+"""Shards merged into one inventory: a large tenant scanned as a matrix of jobs, evaluated as one scan.
+
+Each shard is an inventory saved by `cmkaudit scan ... --save-snapshot`. Records are merged by id: a record
+seen by several shards (a central vault every shard lists, a key two shards read) is kept once when the copies
+agree; copies that disagree are reported, never silently picked. Collection errors of every shard are kept, and
+the links between records (a workspace in one shard, its key's vault in another) are resolved again over the
+whole, so cross-subscription links and sharing across environments are judged as if one scan had seen it all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import Protocol, TypeVar
+
+from cmkaudit.errors import SnapshotError
+from cmkaudit.ids import id_key
+from cmkaudit.inventory import assemble_inventory
+from cmkaudit.inventory.model import Inventory, PrincipalLookup, ScanScope
+from cmkaudit.text import printable
+
+T = TypeVar("T")
+
+MAX_CONFLICTS_SHOWN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """One inventory to merge, and where it came from (a file name, for messages)."""
+
+    origin: str
+    inventory: Inventory
+
+
+class _Record(Protocol):
+    """What the merge needs of a record: an id (records are frozen dataclasses)."""
+
+    @property
+    def id(self) -> str: ...
+
+
+def _by_id(record: _Record) -> Hashable:
+    return id_key(record.id)
+
+
+def _combined(first: T, second: T) -> T | None:
+    """One record from two copies of it: the same, or each telling what the other did not read (a vault listed by
+    one shard, and also read in detail by another that uses its key); None when they contradict each other."""
+    if first == second:
+        return first
+    if not is_dataclass(first) or isinstance(first, type):
+        return None
+    changes = {}
+    for field in fields(first):
+        mine, theirs = getattr(first, field.name), getattr(second, field.name)
+        if mine == theirs or theirs is None:
+            continue
+        if mine is None:
+            changes[field.name] = theirs
+            continue
+        return None
+    return replace(first, **changes)
+
+
+def _merged(
+    shards: Sequence[Shard], records: Callable[[Inventory], Iterable[T]], key: Callable[[T], Hashable], what: str
+) -> tuple[list[T], list[str]]:
+    """The distinct records of every shard, first seen first; and the conflicts (same id, contradictory content)."""
+    kept: dict[Hashable, tuple[T, str]] = {}
+    conflicts: list[str] = []
+    for shard in shards:
+        for record in records(shard.inventory):
+            seen = kept.get(key(record))
+            if seen is None:
+                kept[key(record)] = (record, shard.origin)
+                continue
+            combined = _combined(seen[0], record)
+            if combined is None:
+                conflicts.append(f"{what} {printable(key(record))} differs between {seen[1]} and {shard.origin}")
+            else:
+                kept[key(record)] = (combined, seen[1])
+    return [record for record, _ in kept.values()], conflicts
+
+
+def _lookups(inventories: Sequence[Inventory], conflicts: list[str]) -> list[PrincipalLookup]:
+    """The AzureDatabricks service principal per tenant: a lookup that found it wins over one that could not look
+    (a shard without Graph access); two that found different ones contradict each other."""
+    chosen: dict[str, PrincipalLookup] = {}
+    for lookup in (p for i in inventories for p in i.principals):
+        tenant = lookup.tenant_id.lower()
+        seen = chosen.get(tenant)
+        if seen is None or (seen.object_id is None and lookup.object_id):
+            chosen[tenant] = lookup
+        elif lookup.object_id and seen.object_id and lookup.object_id.lower() != seen.object_id.lower():
+            conflicts.append(f"the AzureDatabricks service principal of tenant {printable(tenant)} differs")
+    return list(chosen.values())
+
+
+def _one(values: Iterable[str], what: str, shards: Sequence[Shard]) -> str:
+    distinct = sorted(set(values))
+    if len(distinct) != 1:
+        origins = ", ".join(s.origin for s in shards)
+        raise SnapshotError(
+            f"the snapshots {origins} were not taken of the same {what}: {', '.join(map(printable, distinct))}",
+            "merge only shards of one scan (the same cloud and Resource Manager endpoint)",
+        )
+    return distinct[0]
+
+
+def merge_inventories(shards: Sequence[Shard]) -> Inventory:
+    """One inventory from several shards (one shard is returned as it is).
+
+    Raises SnapshotError when the shards come from different clouds or endpoints, or hold contradictory copies
+    of a record. The merged inventory is as of the latest shard's collection time (key ages and expiries are
+    then judged no more leniently than any shard would be).
+    """
+    if len(shards) == 1:
+        return shards[0].inventory
+    inventories = [s.inventory for s in shards]
+    cloud = _one((i.scope.cloud for i in inventories), "cloud", shards)
+    endpoint = _one((i.scope.arm_endpoint for i in inventories), "Resource Manager endpoint", shards)
+    conflicts: list[str] = []
+
+    def merged(records: Callable[[Inventory], Iterable[T]], key: Callable[[T], Hashable], what: str) -> list[T]:
+        kept, found = _merged(shards, records, key, what)
+        conflicts.extend(found)
+        return kept
+
+    by_id = _by_id
+    subscriptions = merged(lambda i: i.subscriptions, lambda s: s.id.lower(), "subscription")
+    workspaces = merged(lambda i: i.workspaces, by_id, "workspace")
+    vaults = merged(lambda i: i.vaults, by_id, "key vault")
+    keys = merged(lambda i: i.keys, by_id, "key")
+    sets = merged(lambda i: i.disk_encryption_sets, by_id, "disk encryption set")
+    accounts = merged(lambda i: i.storage_accounts, by_id, "storage account")
+    principals = _lookups(inventories, conflicts)
+    definitions = merged(lambda i: i.role_definitions, by_id, "role definition")
+    if conflicts:
+        more = len(conflicts) - MAX_CONFLICTS_SHOWN
+        shown = "; ".join(conflicts[:MAX_CONFLICTS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+        raise SnapshotError(
+            f"the shards disagree: {shown}",
+            "the same resource was read twice with different results (a change between the shards' scans, or "
+            "shards that overlap): re-run the shards that overlap, or scan each subscription in one shard only",
+        )
+    errors = {(id_key(e.resource_id), e.operation, e.message): e for i in inventories for e in i.errors}
+    scope = ScanScope(
+        subscriptions=tuple(dict.fromkeys(s for i in inventories for s in i.scope.subscriptions)),
+        arm_endpoint=endpoint,
+        cloud=cloud,
+        skipped=tuple(dict.fromkeys(s for i in inventories for s in i.scope.skipped)),
+        sources=tuple(dict.fromkeys(p for i in inventories for p in i.scope.sources)),
+        notes=tuple(dict.fromkeys(n for i in inventories for n in i.scope.notes)),
+    )
+    return assemble_inventory(
+        collected_at=max(i.collected_at for i in inventories),
+        tool_version=", ".join(dict.fromkeys(i.tool_version for i in inventories)),
+        scope=scope,
+        subscriptions=subscriptions,
+        workspaces=workspaces,
+        vaults=vaults,
+        keys=keys,
+        disk_encryption_sets=sets,
+        storage_accounts=accounts,
+        principals=principals,
+        errors=list(errors.values()),
+        role_definitions=definitions,
+    )
