@@ -37,9 +37,8 @@ from tools.fakearm import DATABRICKS_SP, TENANT, Tenant, generate_tenant  # noqa
 
 from cmkaudit.collect import mapping  # noqa: E402
 from cmkaudit.ids import PrincipalId  # noqa: E402
-from cmkaudit.inventory import assemble_inventory  # noqa: E402
+from cmkaudit.inventory import Inventory, assemble_inventory  # noqa: E402
 from cmkaudit.inventory.model import (  # noqa: E402
-    Inventory,
     PrincipalLookup,
     PrincipalSource,
     RoleAssignment,

@@ -13,13 +13,12 @@ import pytest
 
 from cmkaudit.evaluate.catalog import Catalog, load_catalog
 from cmkaudit.ids import PrincipalId, ResourceId, SubscriptionId
-from cmkaudit.inventory import assemble_inventory
+from cmkaudit.inventory import Inventory, assemble_inventory
 from cmkaudit.inventory.model import (
     AccessPolicy,
     CollectionError,
     DiagnosticSetting,
     DiskEncryptionSet,
-    Inventory,
     Key,
     KeyReference,
     LifetimeAction,
@@ -33,6 +32,7 @@ from cmkaudit.inventory.model import (
     ScopeEncryption,
     StorageAccount,
     Subscription,
+    Unlisted,
     Vault,
     Workspace,
 )
@@ -193,6 +193,7 @@ def inventory(
     accounts: Iterable[StorageAccount] | None = None,
     principals: Iterable[PrincipalLookup] | None = None,
     errors: Iterable[CollectionError] = (),
+    unlisted: Iterable[Unlisted] = (),
 ) -> Inventory:
     """A compliant inventory by default; pass any part to replace it."""
     return assemble_inventory(
@@ -209,6 +210,7 @@ def inventory(
             principals if principals is not None else [PrincipalLookup(TENANT, DATABRICKS_SP, PrincipalSource.GRAPH)]
         ),
         errors=list(errors),
+        unlisted=list(unlisted),
     )
 
 

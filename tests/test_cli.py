@@ -111,7 +111,7 @@ def test_incomplete_scan_with_nothing_failed_exits_3(tmp_path: Path) -> None:
     # key cmk-payments-disk: readable, but its rotation policy is only on the data plane, which refuses.
     disk = by[("KEY-03", "managedDisk")]
     assert disk["status"] == "UNKNOWN"
-    assert "data plane could not be read: (Forbidden)" in disk["reason"]
+    assert "data plane could not be read: get key rotation policy (data plane) failed (HTTP 403" in disk["reason"]
     assert "getrotationpolicy permission" in disk["reason"]
     assert [by[(c, "managedDisk")]["status"] for c in ("KEY-01", "KEY-02", "KEY-04")] == ["PASS"] * 3
     assert by[("IAM-01", "managedServices")]["status"] == "UNKNOWN"

@@ -95,7 +95,19 @@ def test_mapping_never_crashes(data: st.DataObject) -> None:
     try:
         record = mapper(body)
     except MappingError:
-        return  # the only refusal allowed: a resource that cannot be identified
+        # The only refusal allowed: a resource that cannot be identified. The crawl keeps it as evidence that is
+        # missing: a collection error, and the list it came from marked as not read in full (its consumers say
+        # UNKNOWN rather than "not there").
+        from cmkaudit.collect.azure import AzureCollector, _Collected
+        from cmkaudit.ids import SubscriptionId
+        from cmkaudit.inventory.model import ListedKind
+
+        got, kept = _Collected(), []  # type: ignore[var-annotated]
+        sub = SubscriptionId("11111111-2222-4333-8444-555555555555")
+        AzureCollector._list(got, sub, ListedKind.STORAGE_ACCOUNTS, "list", [body], mapper, kept)
+        assert kept == [] and [e.code for e in got.errors] == ["MalformedResource"]
+        assert [(u.subscription_id, u.kind) for u in got.unlisted] == [(sub, ListedKind.STORAGE_ACCOUNTS)]
+        return
     assert record.id == body["id"]  # a mapped record is always the resource it came from
 
 

@@ -34,6 +34,15 @@ from cmkaudit.inventory.model import (
     Scope,
 )
 
+from .checks.helpers import (
+    CSEU_ID,
+    DEFINITIONS,
+    EVERYONE_CSEU,
+    ROLE_DEFINITIONS,
+    assignment,
+    rbac_inventory,
+    usage_verdict,
+)
 from .conftest import (
     DATABRICKS_SP,
     DES_PRINCIPAL,
@@ -51,7 +60,6 @@ from .conftest import (
     vault,
     workspace,
 )
-from .test_checks import CSEU_ID, DEFINITIONS, ROLE_DEFINITIONS, assignment, rbac_inventory, usage_verdict
 
 ADMIN = "eeeeeeee-0000-4000-8000-00000000000e"
 
@@ -236,8 +244,6 @@ def test_unknown_access_policy_vault_whose_role_assignments_were_not_read() -> N
 @pytest.mark.parametrize(("role", "fails"), [(OWNER_ID, True), (UAA_ID, True), (CONTRIBUTOR_ID, False)])
 def test_rbac_vault_principals_who_can_assign_themselves_key_administration(role: str, fails: bool) -> None:
     """Owner and User Access Administrator may assign roles; Contributor may not (its notActions)."""
-    from .test_checks import EVERYONE_CSEU
-
     holder = assignment(ADMIN, role, scope=f"/subscriptions/{SUB}", kind="User")
     inv = rbac_inventory(*EVERYONE_CSEU, holder, definitions=(*DEFINITIONS, *CONTROL_PLANE))
     verdict = usage_verdict(check_key_administrators, inv, Scope.MANAGED_SERVICES)

@@ -92,6 +92,7 @@ def test_sarif_rules_and_results(demo_outputs: Path) -> None:
     assert by_id["DBX-06"]["defaultConfiguration"]["level"] == "note"  # low
     results = json.loads((demo_outputs / "cmkaudit-results.json").read_text())
     assert len(run_["results"]) == results["summary"]["by_status"]["FAIL"]  # no UNKNOWN or waived in the demo
+    assert run_["invocations"][0]["executionSuccessful"] is results["summary"]["complete"] is True
     first = run_["results"][0]
     location = first["locations"][0]
     assert location["physicalLocation"]["artifactLocation"]["uri"].startswith("azure/subscriptions/")
@@ -140,6 +141,7 @@ def test_sarif_suppressions_and_notifications(tmp_path: Path) -> None:
     assert suppressed[0]["kind"] == "review"  # it was UNKNOWN
     notes = run_["invocations"][0]["toolExecutionNotifications"]
     assert len(notes) == 4 and all("HTTP 403" in n["message"]["text"] for n in notes)
+    assert run_["invocations"][0]["executionSuccessful"] is False  # the scan was incomplete (exit 3 without waivers)
 
 
 def test_report_command_re_renders_identically(demo_outputs: Path, tmp_path: Path) -> None:

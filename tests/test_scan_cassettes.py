@@ -17,7 +17,8 @@ from cmkaudit.collect.demo import DEMO_RECORDED_AT, DEMO_SUBSCRIPTIONS, MATCH_ON
 from cmkaudit.evaluate.engine import evaluate
 from cmkaudit.evaluate.model import Settings
 from cmkaudit.ids import PrincipalId, SubscriptionId
-from cmkaudit.inventory.model import Inventory, PrincipalSource
+from cmkaudit.inventory import Inventory
+from cmkaudit.inventory.model import PrincipalSource
 
 from .conftest import NOW, ROOT
 
@@ -44,6 +45,15 @@ KEY_CONTROLS = (
     "IAM-03",
     "GOV-01",
 )
+
+
+def test_the_expected_tables_name_every_control_of_the_catalogue() -> None:
+    """The demo's expected statuses are tables with a column per control: they must cover the catalogue."""
+    from cmkaudit.evaluate.catalog import AppliesTo, load_catalog
+
+    catalog = load_catalog()
+    assert set(WORKSPACE_CONTROLS) == {c.id for c in catalog if c.applies_to is AppliesTo.WORKSPACE}
+    assert sorted(KEY_CONTROLS) == sorted(c.id for c in catalog if c.applies_to is AppliesTo.KEY_USAGE)
 
 
 def _workspace(name: str, statuses: str) -> dict[tuple[str, str, str | None], str]:

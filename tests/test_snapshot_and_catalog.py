@@ -129,13 +129,15 @@ def test_a_version_1_snapshot_is_read_with_its_conversion() -> None:
 
 
 def test_catalog_matches_the_checks() -> None:
-    ids = [c.id for c in load_catalog()]
-    assert ids == [
-        *("DBX-01", "DBX-02", "DBX-03", "DBX-04", "DBX-05", "DBX-06"),
-        *("GOV-01", "GOV-02", "IAM-01", "IAM-02", "IAM-03"),
-        *("KEY-01", "KEY-02", "KEY-03", "KEY-04"),
-        *("KV-01", "KV-02", "KV-03", "KV-04", "KV-05"),
-    ]
+    """One control per rule file, named as its file, each with exactly one registered check of its kind."""
+    from cmkaudit.evaluate.catalog import AppliesTo
+    from cmkaudit.evaluate.checks import KEY_USAGE_CHECKS, WORKSPACE_CHECKS
+
+    catalog = load_catalog()
+    ids = [c.id for c in catalog]
+    assert ids == sorted(p.stem for p in (ROOT / "rules").glob("*.yaml"))
+    assert {c.id for c in catalog if c.applies_to is AppliesTo.WORKSPACE} == set(WORKSPACE_CHECKS)
+    assert {c.id for c in catalog if c.applies_to is AppliesTo.KEY_USAGE} == set(KEY_USAGE_CHECKS)
 
 
 def _copy_rules(tmp_path: Path) -> Path:

@@ -22,13 +22,13 @@ from cmkaudit.evaluate.catalog import load_catalog
 from cmkaudit.evaluate.engine import Outcome, evaluate, outcome
 from cmkaudit.evaluate.model import Severity
 from cmkaudit.ids import SubscriptionId, is_guid
-from cmkaudit.inventory.model import Inventory
 from cmkaudit.progress import CrawlObserver, LogFormat, Messages
 from cmkaudit.text import printable
 
 if TYPE_CHECKING:
     from cmkaudit.config import ConfigFile
     from cmkaudit.evaluate.catalog import Catalog
+    from cmkaudit.inventory import Inventory
     from cmkaudit.report.results import Baseline, ResultsDocument
     from cmkaudit.sources import InventorySource, SourceKind
 
@@ -420,10 +420,10 @@ def _report(
 @contextmanager
 def _cyclic_gc_paused(*, resume: bool = True) -> Iterator[None]:
     """Evaluation and reports build millions of small objects that hold no reference cycles (records, findings,
-    report rows); Python's cyclic collector would walk all of them again and again as they pile up (on 10,000
-    workspaces, over a third of the time). Reference counting still frees everything; the collector is back on
-    when the block ends. The block should hold the call that makes and drops them, so that they are gone by
-    then: alive, they would all be walked by the collector's first pass (a second at that size).
+    report rows); Python's cyclic collector would walk all of them again and again as they pile up (the
+    measurements are in benchmarks/README.md). Reference counting still frees everything; the collector is back
+    on when the block ends. The block should hold the call that makes and drops them, so that they are gone by
+    then: alive, they would all be walked by the collector's first pass.
 
     Without `resume`, the collector stays paused: for a caller that keeps those objects alive and ends the
     process next (see `main`), resuming would only pay for that pass."""
@@ -445,7 +445,7 @@ def _threshold(value: str | None, default: Severity | None) -> Severity | None:
 def _baseline(args: argparse.Namespace) -> Baseline | None:
     """The --baseline file, read first: a wrong file fails before any time is spent on Azure or evaluating, and
     the file's bytes are gone before the evaluation's objects are made. Its hundreds of thousands of findings
-    are read with the cyclic collector paused too (3.2 s instead of 1.1 s at 10,000 workspaces otherwise)."""
+    are read with the cyclic collector paused too."""
     from cmkaudit.report import load_baseline
 
     if not args.baseline:
@@ -637,11 +637,10 @@ def main() -> int:
     """Console-script entry point.
 
     A large tenant's evaluation and report are millions of small objects, and freeing them one at a time on
-    the way out takes longer than writing the SARIF file (0.4 s at 10,000 workspaces). So once a report is
-    written, the process ends at once and the operating system takes the memory back in one piece: the
-    report's objects are kept (with the cyclic collector still paused, which would otherwise walk them all
-    once more: a second at 10,000 workspaces), the output streams flushed, and `os._exit` skips the
-    interpreter's clean-up.
+    the way out takes longer than writing a report. So once a report is written, the process ends at once and
+    the operating system takes the memory back in one piece: the report's objects are kept (with the cyclic
+    collector still paused, which would otherwise walk them all once more), the output streams flushed, and
+    `os._exit` skips the interpreter's clean-up. (The measurements are in benchmarks/README.md.)
     Every file was written and closed (renamed into place) before; when some thread is still running, or
     nothing was reported, the process ends the ordinary way.
     """

@@ -29,6 +29,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+DEFAULTS = Settings()
+"""The thresholds and tags when nothing is configured: `Settings`' own defaults, the one place they are set."""
 ROTATION_DAYS = (1, 3650)
 RETENTION_DAYS = (7, 90)
 """Key Vault's own range for soft-delete retention."""
@@ -40,19 +42,25 @@ class Thresholds(_Strict):
     """Numbers the controls are judged against (whole numbers: `true` or "90" is refused, not read as one)."""
 
     rotation_max_days: StrictInt = Field(
-        90,
+        DEFAULTS.rotation_max_days,
         ge=ROTATION_DAYS[0],
         le=ROTATION_DAYS[1],
         description="KEY-03/KEY-04: maximum days between rotations (1-3650)",
     )
     soft_delete_min_retention_days: StrictInt = Field(
-        90, ge=RETENTION_DAYS[0], le=RETENTION_DAYS[1], description="KV-02: minimum retention (7-90)"
+        DEFAULTS.soft_delete_min_retention_days,
+        ge=RETENTION_DAYS[0],
+        le=RETENTION_DAYS[1],
+        description="KV-02: minimum retention (7-90)",
     )
     min_key_size: StrictInt = Field(
-        2048, ge=KEY_SIZE[0], le=KEY_SIZE[1], description="KEY-01: smallest acceptable RSA key size (2048-16384)"
+        DEFAULTS.min_key_size,
+        ge=KEY_SIZE[0],
+        le=KEY_SIZE[1],
+        description="KEY-01: smallest acceptable RSA key size (2048-16384)",
     )
     expiry_warning_days: StrictInt = Field(
-        30,
+        DEFAULTS.expiry_warning_days,
         ge=EXPIRY_WARNING_DAYS[0],
         le=EXPIRY_WARNING_DAYS[1],
         description="KEY-02: fail when the version expires this soon (0-3650)",
@@ -62,10 +70,10 @@ class Thresholds(_Strict):
 class Tags(_Strict):
     """Which workspace tags carry the environment and the data classification."""
 
-    environment: str = Field("environment", min_length=1, description="GOV-01: the environment tag")
-    sensitivity: str = Field("data-classification", min_length=1, description="GOV-02: the classification tag")
+    environment: str = Field(DEFAULTS.environment_tag, min_length=1, description="GOV-01: the environment tag")
+    sensitivity: str = Field(DEFAULTS.sensitivity_tag, min_length=1, description="GOV-02: the classification tag")
     sensitive_values: tuple[str, ...] = Field(
-        ("confidential", "restricted"), min_length=1, description="GOV-02: values that make a workspace sensitive"
+        DEFAULTS.sensitive_values, min_length=1, description="GOV-02: values that make a workspace sensitive"
     )
 
 

@@ -44,7 +44,7 @@ def write_json_atomic(path: Path, document: object) -> None:
     """Write JSON to `path` atomically (see write_chunks_atomic), laid out as `json.dumps(document, indent=2,
     ensure_ascii=False)` lays it out.
 
-    Those very bytes, made about ten times as fast: `json.dumps` with an indent runs its pure-Python encoder,
+    Those very bytes, made much faster: `json.dumps` with an indent runs its pure-Python encoder,
     so the document is encoded compact by its C encoder and then indented by msgspec, which keeps every
     token's text as it is.
     """

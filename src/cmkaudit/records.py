@@ -2,9 +2,9 @@
 
 A large tenant's evaluation makes several records per finding, millions in all, and the JSON report
 writes each of them. A record is a frozen `msgspec.Struct`: read-only at run time and for type checkers,
-hashable from its fields, built by a constructor in C (two to three times as fast as a slotted dataclass's
-generated `__init__`, and a frozen dataclass's is slower still: it sets every field through
-`object.__setattr__`), and written by msgspec's JSON encoder about twice as fast as a dataclass. Records
+hashable from its fields, built by a constructor in C (faster than a slotted dataclass's generated `__init__`,
+and a frozen dataclass's is slower still: it sets every field through `object.__setattr__`), and written by
+msgspec's JSON encoder faster than a dataclass (benchmarks/README.md has the measurements). Records
 hold no reference cycles (strings, enums, dates and tuples of records), so they are left out of Python's
 cyclic garbage collector (`gc=False`). msgspec decodes them straight from JSON, refusing members they do not
 have (as pydantic's `extra="forbid"` does); `load_results` reads a results file's findings that way.

@@ -60,16 +60,16 @@ from cmkaudit.ids import (
     subscription_of,
     vault_host,
 )
-from cmkaudit.inventory import assemble_inventory
+from cmkaudit.inventory import Inventory, assemble_inventory
 from cmkaudit.inventory.index import build_index
-from cmkaudit.inventory.links import find_dbfs_storage_account, find_disk_encryption_set, key_resource_id
+from cmkaudit.inventory.links import key_resource_id, resolve_workspace_links
 from cmkaudit.inventory.model import (
     CollectionError,
     DiskEncryptionSet,
-    Inventory,
     Key,
     KeyReference,
     KeyVersion,
+    ListedKind,
     PrincipalLookup,
     PrincipalSource,
     Provenance,
@@ -78,6 +78,8 @@ from cmkaudit.inventory.model import (
     Scope,
     StorageAccount,
     Subscription,
+    Unlisted,
+    Unread,
     Vault,
     Workspace,
 )
@@ -194,8 +196,8 @@ def _read(client: _Client, url: str, api_version: str | None = None) -> object:
 
     The pipeline is the SDK's own: authentication, retries with backoff, Retry-After on 429, ARM's
     policies. The body is mapped from its REST shape directly (collect/mapping.py) rather than through
-    the SDK's model classes: building models and turning them back into dicts cost about 40% of the
-    scanner's CPU per call, and the mapping reads the documented wire shape anyway.
+    the SDK's model classes: building models and turning them back into dicts was a large share of the
+    scanner's CPU per call (benchmarks/README.md), and the mapping reads the documented wire shape anyway.
     Raises HttpResponseError on an error status or a redirect (redirects are not followed), ValueError when
     the body is not JSON, and ForeignHostError when `url` is not on the client's own endpoint.
     """
@@ -296,6 +298,11 @@ def _read_error(resource_id: str, operation: str, exc: Exception, scope: str) ->
     )
 
 
+def _unread(error: CollectionError) -> Unread:
+    """The marker a record carries for a call that failed (credentials scrubbed, like the error itself)."""
+    return Unread.failed(_safe(error))
+
+
 READ_FAILURES = (Exception,)
 """What a read can raise and the scan records as missing evidence instead of ending: an SDK or transport error,
 a body that is not the JSON expected (MappingError is a ValueError), a request refused before it left
@@ -351,6 +358,7 @@ class _Collected:
     role_definitions: list[RoleDefinition] = field(default_factory=list)
     errors: list[CollectionError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unlisted: list[Unlisted] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """How much has been found so far, for progress displays."""
@@ -367,6 +375,14 @@ class _Collected:
             for name in self.__dataclass_fields__:
                 getattr(self, name).extend(getattr(part, name))
 
+
+LISTED_KIND = {
+    WORKSPACE_TYPE: ListedKind.WORKSPACES,
+    VAULT_TYPE: ListedKind.VAULTS,
+    DES_TYPE: ListedKind.DISK_ENCRYPTION_SETS,
+    STORAGE_TYPE: ListedKind.STORAGE_ACCOUNTS,
+}
+"""Resource Graph's types as the lists they stand for."""
 
 DEFAULT_CONCURRENCY = 16
 
@@ -525,6 +541,7 @@ class AzureCollector:
             principals=got.principals,
             errors=[_safe(e) for e in got.errors],
             role_definitions=got.role_definitions,
+            unlisted=got.unlisted,
         )
 
     def _subscription_part(self, task: tuple[str, SubscriptionId]) -> _Collected:
@@ -539,11 +556,13 @@ class AzureCollector:
                 ApiVersion.DATABRICKS.value,
                 self._conn.limits.max_pages,
             )
-            self._list(part, sub, "list Databricks workspaces", workspaces, workspace_from_arm, part.workspaces)
+            kind = ListedKind.WORKSPACES
+            self._list(part, sub, kind, "list Databricks workspaces", workspaces, workspace_from_arm, part.workspaces)
             if [e.code for e in part.errors] == [MISSING_REGISTRATION]:
                 # Databricks was never registered in this subscription, so it holds no workspace: that is an
                 # answer, not missing evidence (and registering it would be a write).
                 part.errors.clear()
+                part.unlisted.clear()
                 part.notes.append(
                     f"{sub}: Microsoft.Databricks is not registered in this subscription, so it has no workspaces"
                 )
@@ -566,7 +585,7 @@ class AzureCollector:
                 ApiVersion.KEYVAULT.value,
                 self._conn.limits.max_pages,
             )
-            self._list(part, sub, "list key vaults", vaults, vault_from_arm, part.vaults)
+            self._list(part, sub, ListedKind.VAULTS, "list key vaults", vaults, vault_from_arm, part.vaults)
         elif kind == "des":
             sets = _pages(
                 self._conn.compute(sub),
@@ -575,7 +594,13 @@ class AzureCollector:
                 self._conn.limits.max_pages,
             )
             self._list(
-                part, sub, "list disk encryption sets", sets, disk_encryption_set_from_arm, part.disk_encryption_sets
+                part,
+                sub,
+                ListedKind.DISK_ENCRYPTION_SETS,
+                "list disk encryption sets",
+                sets,
+                disk_encryption_set_from_arm,
+                part.disk_encryption_sets,
             )
         else:
             accounts = _pages(
@@ -584,7 +609,15 @@ class AzureCollector:
                 ApiVersion.STORAGE.value,
                 self._conn.limits.max_pages,
             )
-            self._list(part, sub, "list storage accounts", accounts, storage_account_from_arm, part.storage_accounts)
+            self._list(
+                part,
+                sub,
+                ListedKind.STORAGE_ACCOUNTS,
+                "list storage accounts",
+                accounts,
+                storage_account_from_arm,
+                part.storage_accounts,
+            )
         return part
 
     def _graph_part(self, subs: tuple[SubscriptionId, ...]) -> _Collected:
@@ -594,7 +627,8 @@ class AzureCollector:
         try:
             rows = list(query_pages(self._conn, SUBSCRIPTIONS_QUERY, subs))
         except READ_FAILURES as exc:
-            part.errors.extend(_read_error(f"/subscriptions/{s}", operation, exc, f"subscription {s}") for s in subs)
+            for sub in subs:
+                self._unlisted(part, sub, _read_error(f"/subscriptions/{sub}", operation, exc, f"subscription {sub}"))
             return part
         for row in rows:
             try:
@@ -604,17 +638,16 @@ class AzureCollector:
         visible = {s.id.lower() for s in part.subscriptions}
         for sub in subs:
             if sub.lower() not in visible:
-                part.errors.append(
-                    CollectionError(
-                        f"/subscriptions/{sub}",
-                        operation,
-                        None,
-                        "SubscriptionNotVisible",
-                        "Resource Graph returned nothing for this subscription: the identity cannot read it, "
-                        "or it does not exist",
-                        hint_for(403, f"subscription {sub}"),
-                    )
+                error = CollectionError(
+                    f"/subscriptions/{sub}",
+                    operation,
+                    None,
+                    "SubscriptionNotVisible",
+                    "Resource Graph returned nothing for this subscription: the identity cannot read it, "
+                    "or it does not exist",
+                    hint_for(403, f"subscription {sub}"),
                 )
+                self._unlisted(part, sub, error)
         self._graph_resources(part, [s for s in subs if s.lower() in visible], operation)
         # As the ARM crawl does: disk encryption sets and storage accounts in subscriptions not scanned.
         scanned = {s.lower() for s in subs}
@@ -648,7 +681,9 @@ class AzureCollector:
         try:
             rows = list(query_pages(self._conn, RESOURCES_QUERY, subs))
         except READ_FAILURES as exc:
-            part.errors.extend(_read_error(f"/subscriptions/{s}", operation, exc, f"subscription {s}") for s in subs)
+            for sub in subs:
+                error = _read_error(f"/subscriptions/{sub}", operation, exc, f"subscription {sub}")
+                self._unlisted(part, sub, error, tuple(LISTED_KIND[k] for k in kinds))
             return
         for row in rows:
             kind = kind_of(row)
@@ -665,7 +700,19 @@ class AzureCollector:
                 else:
                     part.storage_accounts.append(storage_account_from_arm(resource))
             except MappingError as exc:
-                part.errors.append(CollectionError(str(row.get("id")), operation, None, "MalformedResource", str(exc)))
+                error = CollectionError(str(row.get("id")), operation, None, "MalformedResource", str(exc))
+                part.errors.append(error)
+                owner = subscription_of(str(row.get("id") or ""))
+                if owner:
+                    part.unlisted.append(Unlisted(SubscriptionId(owner), LISTED_KIND[kind], _unread(error)))
+
+    @staticmethod
+    def _unlisted(
+        part: _Collected, sub: SubscriptionId, error: CollectionError, kinds: Iterable[ListedKind] = tuple(ListedKind)
+    ) -> None:
+        """Record a failure that left a subscription's lists of these kinds unread."""
+        part.errors.append(error)
+        part.unlisted.extend(Unlisted(sub, kind, _unread(error)) for kind in kinds)
 
     def discover(self) -> tuple[list[SubscriptionId], list[str]]:
         """Every subscription the credential can see: those to scan, and those skipped (with why).
@@ -695,28 +742,32 @@ class AzureCollector:
     @staticmethod
     def _list(
         got: _Collected,
-        subscription: str,
+        subscription: SubscriptionId,
+        kind: ListedKind,
         operation: str,
         pager: Iterable[object],
         mapper: Callable[[Mapping[str, Any]], T],
         into: list[T],
     ) -> None:
-        """Page through a list, map each item, and record what fails (items read before a failure are kept).
+        """Page through a list, map each item, and record what fails (items read before a failure are kept), with
+        a marker that the subscription's list of this kind is incomplete.
 
         Pages are read lazily: the HTTP calls, and so the errors, happen while iterating. An item that
         cannot be mapped is an error of its own; the rest of the list is still read.
         """
         resource_id, scope = f"/subscriptions/{subscription}", f"subscription {subscription}"
+        failed: list[CollectionError] = []
         try:
             for item in pager:
                 try:
                     into.append(mapper(_object(item)))
                 except MappingError as exc:
-                    got.errors.append(
-                        CollectionError(resource_id, operation, None, "MalformedResource", str(exc), None)
-                    )
+                    failed.append(CollectionError(resource_id, operation, None, "MalformedResource", str(exc), None))
         except READ_FAILURES as exc:
-            got.errors.append(_read_error(resource_id, operation, exc, scope))
+            failed.append(_read_error(resource_id, operation, exc, scope))
+        got.errors.extend(failed)
+        if failed:
+            got.unlisted.append(Unlisted(subscription, kind, _unread(failed[0])))
 
     @staticmethod
     def _distinct_keys(refs: Iterable[tuple[Vault, KeyReference]]) -> list[tuple[Vault, KeyReference, frozenset[str]]]:
@@ -737,12 +788,12 @@ class AzureCollector:
         by_host = {vault_host(v.vault_uri): v for v in got.vaults if v.vault_uri}
         index = build_index(disk_encryption_sets=got.disk_encryption_sets, storage_accounts=got.storage_accounts)
         refs: list[KeyReference] = []
-        for w in got.workspaces:
+        for w, links in zip(got.workspaces, resolve_workspace_links(got.workspaces, index), strict=True):
             refs.extend(w.scope(s).key for s in Scope if w.scope(s).uses_cmk and w.scope(s).key)  # type: ignore[misc]
-            des = find_disk_encryption_set(w, index)
+            des = index.disk_encryption_sets.get(id_key(links.disk_encryption_set_id or ""))
             if des and des.active_key:
                 refs.append(des.active_key)
-            account = find_dbfs_storage_account(w, index)
+            account = index.storage_accounts.get(id_key(links.storage_account_id or ""))
             if account and account.key and (account.key_source or "").lower() == "microsoft.keyvault":
                 refs.append(account.key)
                 current = parse_key_url(account.current_versioned_key_id or "")
@@ -762,17 +813,23 @@ class AzureCollector:
         scope = f"the key vault {vault.name}"
         url = f"{_vault_path(vault)}/keys/{quote(ref.key_name, safe='')}"
         versions: tuple[KeyVersion, ...] | None
+        versions_unread: Unread | None = None
         try:
             listed = _pages(client, f"{url}/versions", ApiVersion.KEYVAULT.value, self._conn.limits.max_pages)
             versions = tuple(v for v in (key_version_from_arm(_object(item)) for item in listed) if v is not None)
         except READ_FAILURES as exc:
-            part.errors.append(_read_error(f"{key_id}/versions", "list key versions", exc, scope))
-            versions = None
+            error = _read_error(f"{key_id}/versions", "list key versions", exc, scope)
+            part.errors.append(error)
+            versions, versions_unread = None, _unread(error)
         try:
             payload = _read(client, url, ApiVersion.KEYVAULT.value)
-            key = key_from_arm(_object(payload), vault.id, versions)
+            key = replace(key_from_arm(_object(payload), vault.id, versions), versions_unread=versions_unread)
         except READ_FAILURES as exc:
-            part.errors.append(_read_error(key_id, "get key", exc, scope))
+            error = _read_error(key_id, "get key", exc, scope)
+            part.errors.append(error)
+            # The key is kept as what could not be read: its id, vault and name, and why.
+            unread_key = Key(key_id, vault.id, ref.key_name, None, None, None, None, None, None, None, None)
+            part.keys.append(replace(unread_key, versions_unread=versions_unread, unread=_unread(error)))
             return part
         if key.versions:
             current = (key.current_version or "").lower()
@@ -804,34 +861,41 @@ class AzureCollector:
 
     def _rotation_policy(self, key: Key, vault: Vault | None) -> tuple[Key, list[CollectionError]]:
         """Where Resource Manager returned no rotation policy, ask the vault's data plane (a GET)."""
-        if key.rotation_policy is not None or vault is None or not vault.vault_uri:
+        if key.unread is not None or key.rotation_policy is not None or vault is None or not vault.vault_uri:
             return key, []
-        resource = rotation_policy_url(vault.vault_uri, key.name)
+        read = self._data_plane_policy(key, vault.name, vault.vault_uri)
+        if isinstance(read, CollectionError):
+            return replace(key, rotation_policy_unread=_unread(read)), [read]
+        return read, []
+
+    def _data_plane_policy(self, key: Key, vault_name: str, vault_uri: str) -> Key | CollectionError:
+        """The key with the rotation policy read from the vault's data plane, or why that failed."""
+        resource = rotation_policy_url(vault_uri, key.name)
         operation = "get key rotation policy (data plane)"
         try:
-            policy = self._conn.key_client(vault.vault_uri).get_key_rotation_policy(key.name)
+            policy = self._conn.key_client(vault_uri).get_key_rotation_policy(key.name)
         except ClientAuthenticationError as exc:
             error = collection_error(resource, operation, exc)
             if exc.status_code is None:  # no token for Key Vault, e.g. CMKAUDIT_ACCESS_TOKEN holds an ARM token
                 hint = f"the credential cannot get a Key Vault token ({_KEYVAULT_TOKEN_HINT}); then {DATA_PLANE_HINT}"
-                return key, [replace(error, hint=hint)]
-            return key, [replace(error, hint=DATA_PLANE_HINT)]
+                return replace(error, hint=hint)
+            return replace(error, hint=DATA_PLANE_HINT)
         except HttpResponseError as exc:
-            return key, [replace(collection_error(resource, operation, exc), hint=DATA_PLANE_HINT)]
+            return replace(collection_error(resource, operation, exc), hint=DATA_PLANE_HINT)
         except AzureError as exc:
             hint = "the vault's data plane is not reachable from here (private endpoint or firewall)"
-            return key, [replace(collection_error(resource, operation, exc), hint=hint)]
+            return replace(collection_error(resource, operation, exc), hint=hint)
         except ValueError:
             # azure-keyvault-keys refuses a challenge whose resource is not the vault's own domain: no token is sent.
             message = "the vault's authentication challenge names another resource than the vault: no token sent"
             hint = "check that the vault URI Resource Manager reports is the vault's own"
-            return key, [CollectionError(resource, operation, None, "ChallengeRefused", message, hint)]
+            return CollectionError(resource, operation, None, "ChallengeRefused", message, hint)
         except READ_FAILURES as exc:
-            return key, [_read_error(resource, operation, exc, f"the key vault {vault.name}")]
+            return _read_error(resource, operation, exc, f"the key vault {vault_name}")
         try:
-            return replace(key, rotation_policy=rotation_policy_from_sdk(policy, f"data plane {resource}")), []
+            return replace(key, rotation_policy=rotation_policy_from_sdk(policy, f"data plane {resource}"))
         except READ_FAILURES as exc:
-            return key, [_read_error(resource, operation, exc, f"the key vault {vault.name}")]
+            return _read_error(resource, operation, exc, f"the key vault {vault_name}")
 
     def _vault_details(self, vault: Vault) -> tuple[Vault, list[CollectionError]]:
         """For a vault holding a workspace's key: where its logs go (KV-04), and who holds which role on it, whatever
@@ -844,14 +908,18 @@ class AzureCollector:
         pages = self._conn.limits.max_pages
         settings = _read_list(client, resource_id, ApiVersion.DIAGNOSTIC_SETTINGS, diagnostic_setting_from_arm, pages)
         if isinstance(settings, Exception):
-            errors.append(_read_error(resource_id, "list diagnostic settings", settings, scope))
+            error = _read_error(resource_id, "list diagnostic settings", settings, scope)
+            errors.append(error)
+            vault = replace(vault, diagnostic_settings_unread=_unread(error))
         else:
             vault = replace(vault, diagnostic_settings=settings)
         assignments_id = f"{vault.id}/providers/Microsoft.Authorization/roleAssignments"
         roles = self._conn.authorization(vault.subscription_id)
         assignments = _read_list(roles, assignments_id, ApiVersion.AUTHORIZATION, role_assignment_from_arm, pages)
         if isinstance(assignments, Exception):
-            errors.append(_read_error(assignments_id, "list role assignments", assignments, scope))
+            error = _read_error(assignments_id, "list role assignments", assignments, scope)
+            errors.append(error)
+            vault = replace(vault, role_assignments_unread=_unread(error))
         else:
             vault = replace(vault, role_assignments=assignments)
         return vault, errors

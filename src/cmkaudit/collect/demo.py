@@ -13,7 +13,8 @@ from cmkaudit.collect.credentials import OfflineDemoCredential
 from cmkaudit.collect.http import Cloud, endpoints_for, open_connection
 from cmkaudit.errors import UsageError
 from cmkaudit.ids import SubscriptionId
-from cmkaudit.inventory.model import Inventory, Provenance
+from cmkaudit.inventory import Inventory
+from cmkaudit.inventory.model import Provenance
 
 DEMO_CASSETTE = ("cassettes", "demo-tenant.yaml")
 DEMO_SUBSCRIPTIONS = (SubscriptionId("6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"),)

@@ -17,7 +17,8 @@ from cmkaudit.evaluate.checks import (
     workspace_of,
 )
 from cmkaudit.evaluate.model import Finding, Settings, Severity, Status, Verdict
-from cmkaudit.inventory.model import Inventory, KeyUsage, Workspace
+from cmkaudit.inventory import Inventory
+from cmkaudit.inventory.model import KeyUsage, Workspace
 
 _STATUS = attrgetter("status")
 

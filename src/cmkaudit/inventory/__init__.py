@@ -1,25 +1,81 @@
-"""The inventory stage: one typed, serialisable snapshot with the links resolved."""
+"""The inventory stage: one typed, serialisable snapshot with the links resolved.
+
+The records are in `model.py`; this module holds the inventory itself and builds it (`assemble_inventory`):
+every collection sorted by id, and the links between records resolved once (`links.py`), so that checks and
+reports read them instead of searching.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from cmkaudit.ids import id_key
-from cmkaudit.inventory.links import resolve_key_usages
+from cmkaudit.inventory.index import InventoryIndex, build_index
+from cmkaudit.inventory.links import resolve_key_usages, resolve_workspace_links
 from cmkaudit.inventory.model import (
+    SNAPSHOT_SCHEMA_VERSION,
     CollectionError,
     DiskEncryptionSet,
-    Inventory,
     Key,
+    KeyUsage,
     PrincipalLookup,
     RoleDefinition,
     ScanScope,
     StorageAccount,
     Subscription,
+    Unlisted,
     Vault,
     Workspace,
+    WorkspaceLinks,
 )
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything collected in one scan, with the links resolved. Saved as a versioned snapshot.
+
+    `index` (built on first use, not saved) answers lookups by id in constant time.
+    """
+
+    collected_at: datetime
+    tool_version: str
+    scope: ScanScope
+    subscriptions: tuple[Subscription, ...]
+    workspaces: tuple[Workspace, ...]
+    vaults: tuple[Vault, ...]
+    keys: tuple[Key, ...]
+    disk_encryption_sets: tuple[DiskEncryptionSet, ...]
+    storage_accounts: tuple[StorageAccount, ...]
+    principals: tuple[PrincipalLookup, ...]
+    key_usages: tuple[KeyUsage, ...]
+    errors: tuple[CollectionError, ...]
+    role_definitions: tuple[RoleDefinition, ...] = ()
+    """The definitions of the roles assigned on the vaults, as Azure returned them."""
+    workspace_links: tuple[WorkspaceLinks, ...] = ()
+    """Each workspace's disk encryption set and DBFS storage account, resolved (or why not)."""
+    unlisted: tuple[Unlisted, ...] = ()
+    """The per-subscription lists that could not be read in full."""
+    schema_version: int = field(default=SNAPSHOT_SCHEMA_VERSION)
+
+    @cached_property
+    def index(self) -> InventoryIndex:
+        """Lookups by id over this inventory."""
+        return build_index(
+            workspaces=self.workspaces,
+            vaults=self.vaults,
+            keys=self.keys,
+            disk_encryption_sets=self.disk_encryption_sets,
+            storage_accounts=self.storage_accounts,
+            errors=self.errors,
+            principals=self.principals,
+            subscriptions=self.subscriptions,
+            role_definitions=self.role_definitions,
+            key_usages=self.key_usages,
+            workspace_links=self.workspace_links,
+        )
 
 
 def assemble_inventory(
@@ -36,31 +92,36 @@ def assemble_inventory(
     principals: Sequence[PrincipalLookup],
     errors: Sequence[CollectionError],
     role_definitions: Sequence[RoleDefinition] = (),
+    unlisted: Sequence[Unlisted] = (),
 ) -> Inventory:
-    """Build the inventory: every collection sorted by resource id, and the key links resolved."""
+    """Build the inventory: every collection sorted by resource id, and the links resolved."""
     sorted_errors = tuple(sorted(errors, key=lambda e: (id_key(e.resource_id), e.operation, e.message)))
+    sorted_workspaces = tuple(sorted(workspaces, key=lambda r: id_key(r.id)))
+    index = build_index(
+        vaults=vaults,
+        keys=keys,
+        disk_encryption_sets=disk_encryption_sets,
+        storage_accounts=storage_accounts,
+        principals=principals,
+        subscriptions=subscriptions,
+    )
+    links = resolve_workspace_links(sorted_workspaces, index, unlisted)
     return Inventory(
         collected_at=collected_at,
         tool_version=tool_version,
         scope=scope,
         subscriptions=tuple(sorted(subscriptions, key=lambda s: s.id.lower())),
-        workspaces=tuple(sorted(workspaces, key=lambda r: id_key(r.id))),
+        workspaces=sorted_workspaces,
         vaults=tuple(sorted(vaults, key=lambda r: id_key(r.id))),
         keys=tuple(sorted(keys, key=lambda r: id_key(r.id))),
         disk_encryption_sets=tuple(sorted(disk_encryption_sets, key=lambda r: id_key(r.id))),
         storage_accounts=tuple(sorted(storage_accounts, key=lambda r: id_key(r.id))),
         principals=tuple(sorted(principals, key=lambda p: p.tenant_id.lower())),
-        key_usages=resolve_key_usages(
-            workspaces,
-            vaults=vaults,
-            keys=keys,
-            disk_encryption_sets=disk_encryption_sets,
-            storage_accounts=storage_accounts,
-            principals=principals,
-            errors=errors,
-        ),
+        key_usages=resolve_key_usages(sorted_workspaces, links, index, unlisted),
         errors=sorted_errors,
         role_definitions=tuple(sorted(role_definitions, key=lambda d: id_key(d.id))),
+        workspace_links=links,
+        unlisted=tuple(sorted(unlisted, key=lambda u: (u.subscription_id.lower(), u.kind.value))),
     )
 
 
@@ -79,4 +140,8 @@ def relinked(inventory: Inventory) -> Inventory:
         principals=inventory.principals,
         errors=inventory.errors,
         role_definitions=inventory.role_definitions,
+        unlisted=inventory.unlisted,
     )
+
+
+__all__ = ["Inventory", "assemble_inventory", "relinked"]

@@ -24,6 +24,7 @@ from cmkaudit.inventory.model import (
     Subscription,
     Vault,
     Workspace,
+    WorkspaceLinks,
 )
 
 
@@ -43,6 +44,9 @@ class InventoryIndex:
     keys: dict[str, Key] = field(default_factory=dict)
     disk_encryption_sets: dict[str, DiskEncryptionSet] = field(default_factory=dict)
     storage_by_group: dict[str, list[StorageAccount]] = field(default_factory=dict)
+    storage_accounts: dict[str, StorageAccount] = field(default_factory=dict)
+    links: dict[str, WorkspaceLinks] = field(default_factory=dict)
+    """Workspace id -> its resolved disk encryption set and DBFS storage account."""
     errors: dict[str, list[CollectionError]] = field(default_factory=dict)
     principals: dict[str, PrincipalLookup] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
@@ -64,6 +68,20 @@ class InventoryIndex:
     does not say what its principal is, so any principal not known to be a managed identity of a workspace, disk
     encryption set or storage account, the AzureDatabricks service principal, or a user or service principal
     named by a role assignment."""
+
+    def links_of(self, workspace: Workspace) -> WorkspaceLinks:
+        """The workspace's resolved links (an inventory resolves every workspace's)."""
+        return self.links[id_key(workspace.id)]
+
+    def disk_encryption_set_of(self, workspace: Workspace) -> DiskEncryptionSet | None:
+        """The workspace's disk encryption set, as resolved (None: it names none, or it was not found)."""
+        found = self.links_of(workspace).disk_encryption_set_id
+        return self.disk_encryption_sets.get(id_key(found)) if found else None
+
+    def storage_account_of(self, workspace: Workspace) -> StorageAccount | None:
+        """The workspace's DBFS root storage account, as resolved (None: it was not found)."""
+        found = self.links_of(workspace).storage_account_id
+        return self.storage_accounts.get(id_key(found)) if found else None
 
 
 def _index_grants(index: InventoryIndex, vault: Vault) -> None:
@@ -89,6 +107,7 @@ def build_index(
     subscriptions: Iterable[Subscription] = (),
     role_definitions: Iterable[RoleDefinition] = (),
     key_usages: Iterable[KeyUsage] = (),
+    workspace_links: Iterable[WorkspaceLinks] = (),
 ) -> InventoryIndex:
     """The index of these records (the first of duplicates wins, as a linear search would find it)."""
     index = InventoryIndex()
@@ -105,6 +124,7 @@ def build_index(
         index.disk_encryption_sets.setdefault(id_key(d.id), d)
     for a in storage_accounts:
         index.storage_by_group.setdefault(resource_group_key(a.id), []).append(a)
+        index.storage_accounts.setdefault(id_key(a.id), a)
     for e in errors:
         index.errors.setdefault(id_key(e.resource_id), []).append(e)
     for p in principals:
@@ -113,6 +133,8 @@ def build_index(
         index.subscriptions.setdefault(s.id.lower(), s)
     for r in role_definitions:
         index.role_definitions.setdefault(id_key(r.id), r)
+    for link in workspace_links:
+        index.links.setdefault(id_key(link.workspace_id), link)
     for u in key_usages:
         index.usages.setdefault((id_key(u.workspace_id), u.scope), u)
         if u.uses_cmk and u.key_id:

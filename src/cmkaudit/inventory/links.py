@@ -1,30 +1,39 @@
 """Resolve the links between resources once, so rules stay simple.
 
-For each workspace scope: which key it names, which vault holds it (matched by vault URI host,
-never by a guessed suffix), which version is in use, and which identities must be able to use
-it. What cannot be resolved is said in words, for the UNKNOWN findings that follow.
+For each workspace: its disk encryption set and its DBFS root storage account (`WorkspaceLinks`). For each
+workspace scope: which key it uses (for managed disks, the disk encryption set's active key), which vault holds
+it (matched by vault URI host, never by a guessed suffix), which version is in use, and which identities must be
+able to use it. What cannot be resolved carries an `Unread` marker saying why, from the records themselves (a
+key that could not be read, a list that failed), never from error messages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from cmkaudit.ids import AZURE_DATABRICKS_APP_ID, ResourceId, id_key, parse_key_url, vault_host
-from cmkaudit.inventory.index import InventoryIndex, build_index
+from cmkaudit.ids import AZURE_DATABRICKS_APP_ID, ResourceId, id_key, parse_key_url, subscription_of, vault_host
+from cmkaudit.inventory.index import InventoryIndex
 from cmkaudit.inventory.model import (
-    CollectionError,
     DiskEncryptionSet,
     IdentityRole,
     Key,
     KeyUsage,
+    ListedKind,
     PrincipalLookup,
     PrincipalSource,
     Scope,
     StorageAccount,
+    Unlisted,
+    Unread,
+    UnreadWhy,
     UsingIdentity,
     Vault,
     Workspace,
+    WorkspaceLinks,
 )
+
+Gaps = Mapping[tuple[str, ListedKind], Unread]
+"""(lower-case subscription id, kind) -> why that subscription's list of that kind could not be read."""
 
 
 def key_resource_id(vault_id: str, key_name: str) -> ResourceId:
@@ -37,14 +46,7 @@ def find_vault(index: InventoryIndex, vault_uri: str) -> Vault | None:
     return index.vaults_by_host.get(vault_host(vault_uri))
 
 
-def find_disk_encryption_set(workspace: Workspace, index: InventoryIndex) -> DiskEncryptionSet | None:
-    """The disk encryption set the workspace names in `diskEncryptionSetId`."""
-    if not workspace.disk_encryption_set_id:
-        return None
-    return index.disk_encryption_sets.get(id_key(workspace.disk_encryption_set_id))
-
-
-def find_dbfs_storage_account(workspace: Workspace, index: InventoryIndex) -> StorageAccount | None:
+def _dbfs_candidates(workspace: Workspace, index: InventoryIndex) -> StorageAccount | None:
     """The DBFS root storage account: in the managed resource group, named by `storageAccountName`.
 
     When the workspace does not report the name, the managed resource group's only storage
@@ -59,16 +61,43 @@ def find_dbfs_storage_account(workspace: Workspace, index: InventoryIndex) -> St
     return candidates[0] if len(candidates) == 1 else None
 
 
-def errors_about(index: InventoryIndex, resource_id: str) -> list[CollectionError]:
-    """The collection errors recorded against `resource_id`."""
-    return index.errors.get(id_key(resource_id), [])
+def _missing(resource_id: str, kind: ListedKind, what: str, gaps: Gaps) -> Unread:
+    """Why a resource a workspace names is not in the inventory: its subscription's list failed, or it was not
+    among the resources listed."""
+    gap = gaps.get(((subscription_of(resource_id) or "").lower(), kind))
+    if gap is not None:
+        return Unread(UnreadWhy.FAILED, f"the {what} could not be read: {gap.reason}", gap.hint, gap.error)
+    return Unread(UnreadWhy.NOT_FOUND, f"the {what} was not among the resources listed in its subscription")
 
 
-def _describe(errors: Sequence[CollectionError]) -> str:
-    first = errors[0]
-    status = f"HTTP {first.status_code}" if first.status_code else "no response"
-    code = f" {first.code}" if first.code else ""
-    return f"{first.operation} failed ({status}{code}): {first.message}"
+def _workspace_links(workspace: Workspace, index: InventoryIndex, gaps: Gaps) -> WorkspaceLinks:
+    des_id = des_unread = None
+    if workspace.disk_encryption_set_id:
+        des = index.disk_encryption_sets.get(id_key(workspace.disk_encryption_set_id))
+        if des is not None:
+            des_id = des.id
+        else:
+            what = f"disk encryption set {workspace.disk_encryption_set_id}"
+            des_unread = _missing(workspace.disk_encryption_set_id, ListedKind.DISK_ENCRYPTION_SETS, what, gaps)
+    account = _dbfs_candidates(workspace, index)
+    account_unread = None
+    if account is None:
+        where = workspace.managed_resource_group_id
+        what = f"DBFS storage account {workspace.storage_account_name or ''} in {where}".replace("  ", " ")
+        account_unread = (
+            _missing(where, ListedKind.STORAGE_ACCOUNTS, what, gaps)
+            if where
+            else Unread(UnreadWhy.NOT_FOUND, "the workspace does not report its managed resource group")
+        )
+    return WorkspaceLinks(workspace.id, des_id, account.id if account else None, des_unread, account_unread)
+
+
+def resolve_workspace_links(
+    workspaces: Sequence[Workspace], index: InventoryIndex, unlisted: Sequence[Unlisted] = ()
+) -> tuple[WorkspaceLinks, ...]:
+    """Each workspace's disk encryption set and DBFS storage account, or why they could not be found."""
+    gaps = {(u.subscription_id.lower(), u.kind): u.unread for u in unlisted}
+    return tuple(_workspace_links(w, index, gaps) for w in workspaces)
 
 
 def _principal_for(tenant_id: str | None, index: InventoryIndex) -> PrincipalLookup | None:
@@ -171,39 +200,75 @@ def _identities(
             return (), ("neither the DBFS storage account nor the workspace reports the storage identity",)
 
 
-def resolve_key_usage(workspace: Workspace, scope: Scope, index: InventoryIndex) -> KeyUsage:
+def _unresolved_vault(vault_uri: str, vault_gaps: Sequence[Unread]) -> Unread:
+    host = vault_host(vault_uri)
+    if ".managedhsm." in host:
+        return Unread(
+            UnreadWhy.NOT_SUPPORTED, f"the key is in Managed HSM {host}; Managed HSM pools are not evaluated yet"
+        )
+    if vault_gaps:
+        first = vault_gaps[0]
+        return Unread(
+            UnreadWhy.FAILED,
+            f"the key vault {host} is not among the vaults read, and {len(vault_gaps)} subscription(s) could not "
+            f"list theirs: {first.reason}",
+            first.hint,
+            first.error,
+        )
+    return Unread(
+        UnreadWhy.OUTSIDE_SCOPE,
+        f"the key vault {host} is not in the scanned subscriptions",
+        "scan its subscription too (--subscription), or grant the scanner Reader on it",
+    )
+
+
+def resolve_key_usage(
+    workspace: Workspace,
+    links: WorkspaceLinks,
+    scope: Scope,
+    index: InventoryIndex,
+    vault_gaps: Sequence[Unread] = (),
+) -> KeyUsage:
     """Resolve one workspace scope to its vault, key, version in use and using identities."""
     encryption = workspace.scope(scope)
     if not encryption.uses_cmk or encryption.key is None:
-        return KeyUsage(workspace.id, scope, False, encryption.key, None, None, None, None, (), (), ())
-    des = find_disk_encryption_set(workspace, index) if scope is Scope.MANAGED_DISK else None
-    account = find_dbfs_storage_account(workspace, index) if scope is Scope.DBFS_ROOT else None
+        return KeyUsage(workspace.id, scope, False, encryption.key, None, None, None, None, (), None, ())
+    des = (
+        index.disk_encryption_sets.get(id_key(links.disk_encryption_set_id))
+        if scope is Scope.MANAGED_DISK and links.disk_encryption_set_id
+        else None
+    )
+    account = (
+        index.storage_accounts.get(id_key(links.storage_account_id))
+        if scope is Scope.DBFS_ROOT and links.storage_account_id
+        else None
+    )
     # The disk encryption set is the truth for managed disks: its active key wraps them, whatever the workspace names.
     ref = des.active_key if des is not None and des.active_key is not None else encryption.key
     ref_from = des.id if des is not None and des.active_key is not None else None
     follows_latest = des.rotation_to_latest if ref_from is not None and des is not None else not ref.key_version
-    problems: list[str] = []
     vault = find_vault(index, ref.vault_uri)
     key: Key | None = None
     key_id: ResourceId | None = None
-    if vault is None and ".managedhsm." in vault_host(ref.vault_uri):
-        problems.append(
-            f"the key is in Managed HSM {vault_host(ref.vault_uri)}; Managed HSM pools are not evaluated yet"
-        )
-    elif vault is None:
-        problems.append(
-            f"the key vault {vault_host(ref.vault_uri)} is not in the scanned subscriptions: scan its "
-            "subscription too (--subscription), or grant the scanner Reader on it"
-        )
+    unread: Unread | None = None
+    if vault is None:
+        unread = _unresolved_vault(ref.vault_uri, vault_gaps)
     else:
         key_id = key_resource_id(vault.id, ref.key_name)
         key = index.keys.get(id_key(key_id))
         if key is None:
-            failed = errors_about(index, key_id)
-            problems.append(
-                f"the key {ref.key_name} in vault {vault.name} could not be read: "
-                + (_describe(failed) if failed else "it was not returned")
+            unread = Unread(
+                UnreadWhy.NOT_FOUND,
+                f"the key {ref.key_name} in vault {vault.name} could not be read: it was not returned",
             )
+        elif key.unread is not None:
+            unread = Unread(
+                key.unread.why,
+                f"the key {ref.key_name} in vault {vault.name} could not be read: {key.unread.reason}",
+                key.unread.hint,
+                key.unread.error,
+            )
+            key = None
     version, version_source = _version_in_use(workspace, scope, key, des, account)
     identities, identity_problems = _identities(workspace, scope, vault, des, account, index)
     return KeyUsage(
@@ -216,7 +281,7 @@ def resolve_key_usage(workspace: Workspace, scope: Scope, index: InventoryIndex)
         version_in_use=version,
         version_source=version_source,
         identities=identities,
-        problems=tuple(problems),
+        unread=unread,
         identity_problems=identity_problems,
         key_ref_from=ref_from,
         follows_latest=follows_latest,
@@ -225,23 +290,15 @@ def resolve_key_usage(workspace: Workspace, scope: Scope, index: InventoryIndex)
 
 def resolve_key_usages(
     workspaces: Sequence[Workspace],
-    *,
-    vaults: Sequence[Vault],
-    keys: Sequence[Key],
-    disk_encryption_sets: Sequence[DiskEncryptionSet],
-    storage_accounts: Sequence[StorageAccount],
-    principals: Sequence[PrincipalLookup],
-    errors: Sequence[CollectionError],
+    links: Sequence[WorkspaceLinks],
+    index: InventoryIndex,
+    unlisted: Sequence[Unlisted] = (),
 ) -> tuple[KeyUsage, ...]:
-    """Every (workspace, scope) pair resolved, in workspace-id then scope order."""
-    index = build_index(
-        vaults=vaults,
-        keys=keys,
-        disk_encryption_sets=disk_encryption_sets,
-        storage_accounts=storage_accounts,
-        principals=principals,
-        errors=errors,
-    )
+    """Every (workspace, scope) pair resolved, in the workspaces' order then scope order (`links` in the same
+    order as `workspaces`)."""
+    vault_gaps = [u.unread for u in unlisted if u.kind is ListedKind.VAULTS]
     return tuple(
-        resolve_key_usage(w, scope, index) for w in sorted(workspaces, key=lambda w: id_key(w.id)) for scope in Scope
+        resolve_key_usage(w, link, scope, index, vault_gaps)
+        for w, link in zip(workspaces, links, strict=True)
+        for scope in Scope
     )

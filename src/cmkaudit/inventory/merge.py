@@ -15,8 +15,8 @@ from typing import Protocol, TypeVar
 
 from cmkaudit.errors import SnapshotError
 from cmkaudit.ids import id_key
-from cmkaudit.inventory import assemble_inventory
-from cmkaudit.inventory.model import Inventory, PrincipalLookup, ScanScope
+from cmkaudit.inventory import Inventory, assemble_inventory
+from cmkaudit.inventory.model import PrincipalLookup, ScanScope
 from cmkaudit.text import printable
 
 T = TypeVar("T")
@@ -165,4 +165,5 @@ def merge_inventories(shards: Sequence[Shard]) -> Inventory:
         principals=principals,
         errors=list(errors.values()),
         role_definitions=definitions,
+        unlisted=list({(u.subscription_id.lower(), u.kind): u for i in inventories for u in i.unlisted}.values()),
     )

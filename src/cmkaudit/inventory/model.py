@@ -6,16 +6,11 @@ UNKNOWN or into a documented default, never into a silent PASS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import cached_property
-from typing import TYPE_CHECKING
 
 from cmkaudit.ids import PrincipalId, ResourceId, SubscriptionId
-
-if TYPE_CHECKING:
-    from cmkaudit.inventory.index import InventoryIndex
 
 SNAPSHOT_SCHEMA_VERSION = 2
 
@@ -38,6 +33,51 @@ _SCOPE_LABELS = {
     Scope.MANAGED_DISK: "managed disks",
     Scope.DBFS_ROOT: "DBFS root",
 }
+
+
+class UnreadWhy(StrEnum):
+    """Why evidence could not be read."""
+
+    FAILED = "failed"
+    """A call failed or was refused: the collection error says which, and what to do."""
+    OUTSIDE_SCOPE = "outside-scope"
+    """It lives where the scan did not look (a subscription not scanned)."""
+    NOT_SUPPORTED = "not-supported"
+    """cmkaudit does not read it yet (a key in a Managed HSM pool)."""
+    NOT_FOUND = "not-found"
+    """What a resource names was not among the resources listed where it should be."""
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionError:
+    """A call the collector could not make, or that Azure refused: evidence that is missing."""
+
+    resource_id: str
+    """The ARM id (or URL) the failed call concerns."""
+    operation: str
+    status_code: int | None
+    code: str | None
+    message: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """Evidence that could not be read, kept on the record it concerns: why, in words, what to do about it, and
+    the failed call when there was one. Checks turn it into UNKNOWN with this reason and hint."""
+
+    why: UnreadWhy
+    reason: str
+    hint: str | None = None
+    error: CollectionError | None = None
+
+    @staticmethod
+    def failed(error: CollectionError) -> Unread:
+        """The marker of a failed call."""
+        status = f"HTTP {error.status_code}" if error.status_code else "no response"
+        code = f" {error.code}" if error.code else ""
+        reason = f"{error.operation} failed ({status}{code}): {error.message}"
+        return Unread(UnreadWhy.FAILED, reason, error.hint, error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +238,13 @@ class Vault:
     """`networkAcls.bypass`: "AzureServices" lets trusted Azure services through the firewall."""
     access_policies: tuple[AccessPolicy, ...]
     diagnostic_settings: tuple[DiagnosticSetting, ...] | None = None
-    """None: not read (only vaults holding a customer-managed key are asked)."""
+    """None: not read (only vaults holding a customer-managed key are asked; `diagnostic_settings_unread` says
+    why when asking failed)."""
     role_assignments: tuple[RoleAssignment, ...] | None = None
     """The role assignments at, above and below the vault (those above are inherited). None: not read (only
-    vaults that hold a customer-managed key are asked)."""
+    vaults that hold a customer-managed key are asked; `role_assignments_unread` says why when asking failed)."""
+    diagnostic_settings_unread: Unread | None = None
+    role_assignments_unread: Unread | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +295,14 @@ class Key:
     current_version: str | None
     """The version `keyUriWithVersion` points at (the latest)."""
     rotation_policy: RotationPolicy | None
-    """None: the management plane returned no rotation policy (not "no policy")."""
+    """None: neither Resource Manager nor the vault's data plane returned the rotation policy (not "no policy");
+    `rotation_policy_unread` says why."""
     versions: tuple[KeyVersion, ...] | None
-    """None: the versions could not be listed."""
+    """None: the versions could not be listed (`versions_unread` says why)."""
+    rotation_policy_unread: Unread | None = None
+    versions_unread: Unread | None = None
+    unread: Unread | None = None
+    """Set when the key itself could not be read: the record then holds its id, vault and name only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,19 +355,6 @@ class PrincipalLookup:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CollectionError:
-    """A call the collector could not make, or that Azure refused: evidence that is missing."""
-
-    resource_id: str
-    """The ARM id (or URL) the failed call concerns."""
-    operation: str
-    status_code: int | None
-    code: str | None
-    message: str
-    hint: str | None = None
-
-
 class IdentityRole(StrEnum):
     """Why an identity needs access to a key."""
 
@@ -342,7 +377,7 @@ class KeyUsage:
     """One workspace scope resolved to the key it uses: workspace -> vault -> key -> who uses it. For managed
     disks that is the key of the disk encryption set (its `activeKey`), whatever the workspace names.
 
-    `problems` lists the links that could not be resolved (each one a reason for UNKNOWN).
+    `unread` says why the key could not be resolved (a reason for UNKNOWN), when it could not.
     """
 
     workspace_id: ResourceId
@@ -354,7 +389,8 @@ class KeyUsage:
     version_in_use: str | None
     version_source: str | None
     identities: tuple[UsingIdentity, ...]
-    problems: tuple[str, ...]
+    unread: Unread | None
+    """Why the key (or its vault) could not be resolved, when it could not."""
     identity_problems: tuple[str, ...]
     key_ref_from: ResourceId | None = None
     """Where `key_ref` was read, when not from the workspace: for managed disks, the disk encryption set, whose
@@ -362,6 +398,36 @@ class KeyUsage:
     follows_latest: bool | None = None
     """Whether the scope moves to each new key version by itself (managed disks: the disk encryption set's
     `rotationToLatestKeyVersionEnabled`; elsewhere: the reference names no version). None: not known."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceLinks:
+    """A workspace resolved to the resources it names: its disk encryption set and its DBFS root storage account,
+    each an id, or a marker saying why it could not be found (None: the workspace names none)."""
+
+    workspace_id: ResourceId
+    disk_encryption_set_id: ResourceId | None
+    storage_account_id: ResourceId | None
+    disk_encryption_set_unread: Unread | None = None
+    storage_account_unread: Unread | None = None
+
+
+class ListedKind(StrEnum):
+    """The resources the crawl lists per subscription."""
+
+    WORKSPACES = "workspaces"
+    VAULTS = "vaults"
+    DISK_ENCRYPTION_SETS = "diskEncryptionSets"
+    STORAGE_ACCOUNTS = "storageAccounts"
+
+
+@dataclass(frozen=True, slots=True)
+class Unlisted:
+    """A list that could not be read (in full): resources of this kind in this subscription may be missing."""
+
+    subscription_id: SubscriptionId
+    kind: ListedKind
+    unread: Unread
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,45 +480,3 @@ class ScanScope:
     notes: tuple[str, ...] = ()
     """What the scan learned that is neither a resource nor an error, e.g. a subscription where
     Microsoft.Databricks was never registered (so it holds no workspaces)."""
-
-
-@dataclass(frozen=True)
-class Inventory:
-    """Everything collected in one scan, with the links resolved. Saved as a versioned snapshot.
-
-    `index` (built on first use, not saved) answers lookups by id in constant time.
-    """
-
-    collected_at: datetime
-    tool_version: str
-    scope: ScanScope
-    subscriptions: tuple[Subscription, ...]
-    workspaces: tuple[Workspace, ...]
-    vaults: tuple[Vault, ...]
-    keys: tuple[Key, ...]
-    disk_encryption_sets: tuple[DiskEncryptionSet, ...]
-    storage_accounts: tuple[StorageAccount, ...]
-    principals: tuple[PrincipalLookup, ...]
-    key_usages: tuple[KeyUsage, ...]
-    errors: tuple[CollectionError, ...]
-    role_definitions: tuple[RoleDefinition, ...] = ()
-    """The definitions of the roles assigned on RBAC vaults, as Azure returned them."""
-    schema_version: int = field(default=SNAPSHOT_SCHEMA_VERSION)
-
-    @cached_property
-    def index(self) -> InventoryIndex:
-        """Lookups by id over this inventory."""
-        from cmkaudit.inventory.index import build_index
-
-        return build_index(
-            workspaces=self.workspaces,
-            vaults=self.vaults,
-            keys=self.keys,
-            disk_encryption_sets=self.disk_encryption_sets,
-            storage_accounts=self.storage_accounts,
-            errors=self.errors,
-            principals=self.principals,
-            subscriptions=self.subscriptions,
-            role_definitions=self.role_definitions,
-            key_usages=self.key_usages,
-        )

@@ -17,7 +17,7 @@ from cmkaudit.evaluate.catalog import Catalog
 from cmkaudit.evaluate.engine import Outcome
 from cmkaudit.evaluate.model import Finding, Settings
 from cmkaudit.evaluate.waivers import WaiverOutcome
-from cmkaudit.inventory.model import Inventory
+from cmkaudit.inventory import Inventory
 from cmkaudit.report.results import (
     RESULTS_KIND,
     RESULTS_SCHEMA_VERSION,
@@ -164,8 +164,8 @@ def load_baseline(path: Path) -> Baseline:
     SnapshotError naming the problem.
 
     Only the scan's collection time and each finding's control, workspace, scope and status are read (and
-    checked): a large tenant's results file is hundreds of megabytes, and reading all of it as
-    `load_results` does took 25 s and 2.4 GB at 10,000 workspaces, against about a second here.
+    checked): a large tenant's results file is hundreds of megabytes, and reading all of it as `load_results`
+    does would cost many times the time and memory (benchmarks/README.md).
     """
     document = _read_baseline_file(path)
     if document.scan is None or document.findings is None:
@@ -208,9 +208,9 @@ def load_results(path: Path) -> ResultsDocument:
     """Read a results file written by `--format json`, or raise SnapshotError naming the problem.
 
     The findings (nearly all of a large tenant's file) are decoded straight into records by msgspec, and the
-    rest of the document, its kind and schema version included, is validated by pydantic:
-    at 10,000 workspaces 2.6 s and 1.5 GB, where pydantic reading the whole file took 10 s and 2.0 GB. A
-    file msgspec rejects is read whole by pydantic, whose messages say what is wrong."""
+    rest of the document, its kind and schema version included, is validated by pydantic (much faster and
+    smaller than pydantic reading the whole file: benchmarks/README.md). A file msgspec rejects is read whole by
+    pydantic, whose messages say what is wrong."""
     data = _read(path)
     try:
         document = _read_records(data)

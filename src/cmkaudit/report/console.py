@@ -18,6 +18,7 @@ from rich.text import Text
 
 from cmkaudit.evaluate.model import Finding, Severity, Status
 from cmkaudit.ids import id_key
+from cmkaudit.inventory.model import Scope
 from cmkaudit.report.results import ResultsDocument
 from cmkaudit.text import printable
 
@@ -36,7 +37,7 @@ MAX_ROWS = 100
 
 _TO_ACT_ON = frozenset({Status.FAIL, Status.UNKNOWN})
 """Named once: an enum member looked up inside a loop over a large tenant's findings costs more than the test."""
-SCOPE_LABELS = {"managedServices": "managed services", "managedDisk": "managed disks", "dbfsRoot": "DBFS root"}
+SCOPE_LABELS = {scope.value: scope.label for scope in Scope}
 
 
 def clean(value: object) -> Text:
@@ -108,10 +109,9 @@ def _large_tenant(console: Console, results: ResultsDocument) -> None:
         counts = [control.counts.get(s) for s in Status]
         per_control.add_row(clean(control.id), control.severity.value, clean(control.title), *(str(n) for n in counts))
     console.print(per_control)
-    rank = {s: i for i, s in enumerate(Severity)}  # critical first
     to_act = sorted(
         (f for f in results.findings if f.status in _TO_ACT_ON),
-        key=lambda f: (rank[f.severity], f.status is not Status.FAIL, f.resource_name.lower(), f.control_id),
+        key=lambda f: (-f.severity.rank, f.status is not Status.FAIL, f.resource_name.lower(), f.control_id),
     )
     if not to_act:
         console.print(Text("Nothing failed and nothing is unknown.", style="green"))

@@ -18,9 +18,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from cmkaudit._data import data_path
-from cmkaudit.evaluate.model import Severity, Status
+from cmkaudit.evaluate.model import Status
 from cmkaudit.files import write_text_atomic
 from cmkaudit.ids import id_key
+from cmkaudit.inventory.model import Scope
 from cmkaudit.report.results import ResultsDocument
 
 STATUS_ORDER = (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED, Status.PASS, Status.NOT_APPLICABLE)
@@ -33,7 +34,7 @@ STATUS_TEXT = {
 }
 LIST_EVERY_FINDING_UP_TO = 5000
 """Above this many findings the page does not list them one by one (the JSON file does), so it stays usable."""
-SCOPE_LABELS = {"managedServices": "managed services", "managedDisk": "managed disks", "dbfsRoot": "DBFS root"}
+SCOPE_LABELS = {scope.value: scope.label for scope in Scope}
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +123,7 @@ def render_html(results: ResultsDocument) -> str:
     )
     problems = [f for f in results.findings if f.status in _LISTED]
     order = {c.id: i for i, c in enumerate(results.controls)}
-    severity_rank = {s: i for i, s in enumerate(Severity)}  # most severe first
-    problems.sort(key=lambda f: (severity_rank[f.severity], order.get(f.control_id, 99), f.resource_name))
+    problems.sort(key=lambda f: (-f.severity.rank, order.get(f.control_id, 99), f.resource_name))
     return env.get_template("report.html.j2").render(
         r=results,
         style=style,

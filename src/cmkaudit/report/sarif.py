@@ -194,7 +194,8 @@ def sarif_document(results: ResultsDocument) -> dict[str, Any]:
         "automationDetails": {"id": f"cmkaudit/{'+'.join(sorted(results.scan.subscriptions))}/"},
         "invocations": [
             {
-                "executionSuccessful": True,
+                # Incomplete evidence (a call that failed, an UNKNOWN finding) is an unsuccessful run: exit 3.
+                "executionSuccessful": results.summary.complete,
                 "endTimeUtc": results.scan.collected_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "toolExecutionNotifications": notifications,
             }

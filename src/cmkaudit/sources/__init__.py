@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Protocol
 
-from cmkaudit.inventory.model import Inventory
+from cmkaudit.inventory import Inventory
 
 
 class SourceKind(StrEnum):

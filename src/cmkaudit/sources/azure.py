@@ -17,7 +17,7 @@ from cmkaudit.collect.azure import AzureCollector, CollectSettings, Source
 from cmkaudit.collect.http import Cloud, HttpLimits
 from cmkaudit.errors import CredentialError
 from cmkaudit.ids import PrincipalId, SubscriptionId
-from cmkaudit.inventory.model import Inventory
+from cmkaudit.inventory import Inventory
 from cmkaudit.progress import CrawlObserver, Messages, SilentObserver
 from cmkaudit.text import scrub_secrets
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cmkaudit.inventory.model import Inventory
+from cmkaudit.inventory import Inventory
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cmkaudit.inventory import Inventory
 from cmkaudit.inventory.merge import Shard, merge_inventories
-from cmkaudit.inventory.model import Inventory
 from cmkaudit.inventory.snapshot import load_snapshot
 
 

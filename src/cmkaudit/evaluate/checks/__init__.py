@@ -13,7 +13,8 @@ from cmkaudit.evaluate.checks import access, governance, key, vault, workspace
 from cmkaudit.evaluate.checks._common import SubjectCheck, workspace_by_id
 from cmkaudit.evaluate.model import Settings, Verdict
 from cmkaudit.ids import ControlId
-from cmkaudit.inventory.model import Inventory, KeyUsage, Workspace
+from cmkaudit.inventory import Inventory
+from cmkaudit.inventory.model import KeyUsage, Workspace
 
 WorkspaceCheck = Callable[[Workspace, Inventory, Settings], Verdict]
 KeyUsageCheck = Callable[[KeyUsage, Inventory, Settings], Verdict]

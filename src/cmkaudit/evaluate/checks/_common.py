@@ -8,7 +8,8 @@ from typing import Generic, TypeVar
 
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import id_key
-from cmkaudit.inventory.model import Inventory, Key, KeyUsage, KeyVersion, Scope, Subscription, Vault, Workspace
+from cmkaudit.inventory import Inventory
+from cmkaudit.inventory.model import Key, KeyUsage, KeyVersion, Scope, Subscription, Unread, Vault, Workspace
 
 CMK_KEY_SOURCE = "microsoft.keyvault"
 REQUIRED_KEY_PERMISSIONS = frozenset({"get", "wrapkey", "unwrapkey"})
@@ -69,12 +70,16 @@ def not_applicable_or_unresolved(usage: KeyUsage, needs_key: bool = False) -> Ve
             f"(see {SCOPE_CONTROL[usage.scope]})",
         )
     if usage.vault_id is None or (needs_key and usage.key_id is None):
-        return Verdict(
-            Status.UNKNOWN,
-            "; ".join(usage.problems) or "the key could not be resolved",
-            key_ref_evidence(usage),
-        )
+        why = unread_reason(usage.unread, "the key could not be resolved")
+        return Verdict(Status.UNKNOWN, why, key_ref_evidence(usage))
     return None
+
+
+def unread_reason(unread: Unread | None, otherwise: str) -> str:
+    """The reason of an UNKNOWN verdict, from the marker of what could not be read (with what to do about it)."""
+    if unread is None:
+        return otherwise
+    return f"{unread.reason}; {unread.hint}" if unread.hint else unread.reason
 
 
 def subscription_of_workspace(inventory: Inventory, workspace: Workspace) -> Subscription | None:
@@ -86,11 +91,11 @@ def version_in_use(inventory: Inventory, usage: KeyUsage) -> tuple[Key | None, K
     """The key, and the version of it that encrypts the scope now; or the reason it is unknown."""
     key = key_of(inventory, usage)
     if key is None:
-        return None, None, "; ".join(usage.problems) or "the key could not be resolved"
+        return None, None, unread_reason(usage.unread, "the key could not be resolved")
     if usage.version_in_use is None:
         return key, None, f"the version of key {key.name} in use is not reported"
     if key.versions is None:
-        return key, None, f"the versions of key {key.name} could not be listed"
+        return key, None, unread_reason(key.versions_unread, f"the versions of key {key.name} were not read")
     found = next((v for v in key.versions if v.version.lower() == usage.version_in_use.lower()), None)
     if found is None:
         return key, None, f"version {usage.version_in_use} of key {key.name} is not among its listed versions"

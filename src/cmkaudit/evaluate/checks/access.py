@@ -25,10 +25,9 @@ from cmkaudit.evaluate.checks._common import (
 from cmkaudit.evaluate.checks.roles import RolePermissions, permissions_of
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import id_key
-from cmkaudit.inventory.links import errors_about
+from cmkaudit.inventory import Inventory
 from cmkaudit.inventory.model import (
     AccessPolicy,
-    Inventory,
     KeyUsage,
     RoleAssignment,
     RoleDefinition,
@@ -111,8 +110,8 @@ def _grants(
 
 
 def _rbac_unread(vault: Vault, inventory: Inventory) -> Verdict:
-    failed = errors_about(inventory.index, f"{vault.id}/providers/Microsoft.Authorization/roleAssignments")
-    why = f": {failed[0].message}" if failed else ""
+    unread = vault.role_assignments_unread
+    why = f": {unread.reason}" if unread else ""
     model = "Azure RBAC" if vault.rbac_authorization else "who may write its access policies"
     return Verdict(Status.UNKNOWN, f"the role assignments of vault {vault.name} ({model}) could not be read{why}")
 

@@ -10,7 +10,8 @@ from cmkaudit.evaluate.checks._common import SubjectCheck, not_applicable_or_unr
 from cmkaudit.evaluate.checks.workspace import check_dbfs_root_cmk, check_managed_disk_cmk, check_managed_services_cmk
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import id_key
-from cmkaudit.inventory.model import Inventory, KeyUsage, Workspace
+from cmkaudit.inventory import Inventory
+from cmkaudit.inventory.model import KeyUsage, Workspace
 
 
 def tag_value(tags: Mapping[str, str], name: str) -> str | None:

@@ -15,9 +15,8 @@ from cmkaudit.evaluate.checks._common import (
 )
 from cmkaudit.evaluate.durations import duration_days
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
-from cmkaudit.ids import id_key, rotation_policy_url
-from cmkaudit.inventory.links import errors_about
-from cmkaudit.inventory.model import Inventory, Key, KeyUsage, KeyVersion
+from cmkaudit.inventory import Inventory
+from cmkaudit.inventory.model import Key, KeyUsage, KeyVersion
 
 
 def _rotation_interval_days(
@@ -38,14 +37,17 @@ def _rotation_policy(key: Key, inventory: Inventory, settings: Settings) -> Verd
     """KEY-03: the key rotates automatically within the cadence."""
     policy = key.rotation_policy
     if policy is None:
-        vault = inventory.index.vaults.get(id_key(key.vault_id))
-        url = rotation_policy_url(vault.vault_uri, key.name) if vault and vault.vault_uri else None
-        failed = errors_about(inventory.index, url) if url else []
-        why = f": {failed[0].message}" if failed else ""
+        unread = key.rotation_policy_unread
+        why = f": {unread.reason}" if unread else ""
+        needs = (
+            unread.hint
+            if unread and unread.hint
+            else "it needs the 'Get Rotation Policy' key permission or Key Vault Reader"
+        )
         return Verdict(
             Status.UNKNOWN,
             f"Azure Resource Manager returned no rotation policy for key {key.name}, and the vault's data plane "
-            f"could not be read{why} (it needs the 'Get Rotation Policy' key permission or Key Vault Reader)",
+            f"could not be read{why} ({needs})",
             (Evidence("properties.rotationPolicy", None, key.id, "properties.rotationPolicy"),),
         )
     actions = tuple(

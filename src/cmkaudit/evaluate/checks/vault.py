@@ -8,10 +8,11 @@ from cmkaudit.evaluate.checks._common import (
     resolved_vault_and_workspace,
     subscription_of_workspace,
     the_pair,
+    unread_reason,
 )
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
-from cmkaudit.inventory.links import errors_about
-from cmkaudit.inventory.model import Inventory, Vault, Workspace
+from cmkaudit.inventory import Inventory
+from cmkaudit.inventory.model import Vault, Workspace
 
 
 def _purge_protection(vault: Vault, inventory: Inventory, settings: Settings) -> Verdict:
@@ -155,8 +156,8 @@ AUDIT_GROUPS = frozenset({"audit", "alllogs"})
 def _vault_audit_logging(vault: Vault, inventory: Inventory, settings: Settings) -> Verdict:
     """KV-04: the vault sends its AuditEvent logs (or the audit/allLogs group) somewhere."""
     if vault.diagnostic_settings is None:
-        failed = errors_about(inventory.index, f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings")
-        why = f": {failed[0].message}" if failed else ""
+        unread = vault.diagnostic_settings_unread
+        why = f": {unread_reason(unread, '')}" if unread else ""
         return Verdict(Status.UNKNOWN, f"the diagnostic settings of vault {vault.name} could not be read{why}")
     evidence = tuple(
         Evidence(

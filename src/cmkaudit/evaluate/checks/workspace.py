@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from cmkaudit.evaluate.checks._common import CMK_KEY_SOURCE
+from cmkaudit.evaluate.checks._common import CMK_KEY_SOURCE, unread_reason
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import vault_host
-from cmkaudit.inventory.links import find_dbfs_storage_account, find_disk_encryption_set
-from cmkaudit.inventory.model import Inventory, KeyReference, Scope, Workspace
+from cmkaudit.inventory import Inventory
+from cmkaudit.inventory.model import KeyReference, Scope, Workspace
 
 
 def check_premium_sku(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
@@ -73,7 +73,7 @@ def check_managed_services_cmk(workspace: Workspace, inventory: Inventory, setti
 def check_managed_disk_cmk(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
     """DBX-03: managed disks of cluster VMs are encrypted with a customer-managed key."""
     verdict = _scope_check(workspace, Scope.MANAGED_DISK)
-    des = find_disk_encryption_set(workspace, inventory.index)
+    des = inventory.index.disk_encryption_set_of(workspace)
     extra: list[Evidence] = [
         Evidence(
             "diskEncryptionSetId",
@@ -127,17 +127,12 @@ def check_dbfs_root_cmk(workspace: Workspace, inventory: Inventory, settings: Se
             f"(prepareEncryption {enc.prepare_encryption}, encryption keySource {source})",
             evidence,
         )
-    account = find_dbfs_storage_account(workspace, inventory.index)
+    account = inventory.index.storage_account_of(workspace)
     if account is None:
-        where = workspace.managed_resource_group_id or "(the managed resource group is not reported)"
-        failed = [e for e in inventory.errors if e.operation == "list storage accounts"]
-        why = f": {failed[0].message}" if failed else ""
-        return Verdict(
-            Status.UNKNOWN,
-            f"the workspace names a customer-managed key, but its DBFS storage account "
-            f"{workspace.storage_account_name or ''} in {where} could not be read{why}",
-            evidence,
+        why = unread_reason(
+            inventory.index.links_of(workspace).storage_account_unread, "its storage account is unknown"
         )
+        return Verdict(Status.UNKNOWN, f"the workspace names a customer-managed key, but {why}", evidence)
     evidence = (
         *evidence,
         Evidence("storage keySource", account.key_source, account.id, "properties.encryption.keySource"),
@@ -189,7 +184,7 @@ def check_managed_disk_auto_rotation(workspace: Workspace, inventory: Inventory,
     problems = []
     if enc.rotation_to_latest is not True:
         problems.append("the workspace does not enable rotationToLatestKeyVersionEnabled")
-    des = find_disk_encryption_set(workspace, inventory.index)
+    des = inventory.index.disk_encryption_set_of(workspace)
     if des is not None:
         evidence += [
             Evidence(
@@ -207,9 +202,10 @@ def check_managed_disk_auto_rotation(workspace: Workspace, inventory: Inventory,
     if problems:
         return Verdict(Status.FAIL, "; ".join(problems), tuple(evidence))
     if des is None:
+        unread = inventory.index.links_of(workspace).disk_encryption_set_unread
         return Verdict(
             Status.UNKNOWN,
-            f"the disk encryption set {workspace.disk_encryption_set_id or '(not reported)'} could not be read",
+            unread_reason(unread, "the workspace does not report its disk encryption set (diskEncryptionSetId)"),
             tuple(evidence),
         )
     return Verdict(
@@ -229,7 +225,7 @@ def check_dbfs_infrastructure_encryption(workspace: Workspace, inventory: Invent
         workspace.id,
         "properties.parameters.requireInfrastructureEncryption.value",
     )
-    account = find_dbfs_storage_account(workspace, inventory.index)
+    account = inventory.index.storage_account_of(workspace)
     if account is not None and account.infrastructure_encryption is not None:
         evidence = (
             requested,
