@@ -550,14 +550,15 @@ class AzureCollector:
         part = _Collected()
         resource_id = f"/subscriptions/{sub}"
         if kind == "workspaces":
-            workspaces = _pages(
+            self._list_of(
+                part,
+                sub,
                 self._conn.databricks(sub),
-                f"{resource_id}/providers/Microsoft.Databricks/workspaces",
-                ApiVersion.DATABRICKS.value,
-                self._conn.limits.max_pages,
+                ("Microsoft.Databricks/workspaces", ApiVersion.DATABRICKS, ListedKind.WORKSPACES),
+                "list Databricks workspaces",
+                workspace_from_arm,
+                part.workspaces,
             )
-            kind = ListedKind.WORKSPACES
-            self._list(part, sub, kind, "list Databricks workspaces", workspaces, workspace_from_arm, part.workspaces)
             if [e.code for e in part.errors] == [MISSING_REGISTRATION]:
                 # Databricks was never registered in this subscription, so it holds no workspace: that is an
                 # answer, not missing evidence (and registering it would be a write).
@@ -577,48 +578,35 @@ class AzureCollector:
     def _resources_part(self, task: tuple[str, SubscriptionId]) -> _Collected:
         kind, sub = task
         part = _Collected()
-        providers = f"/subscriptions/{sub}/providers"
         if kind == "vaults":
-            vaults = _pages(
-                self._conn.keyvault(sub),
-                f"{providers}/Microsoft.KeyVault/vaults",
-                ApiVersion.KEYVAULT.value,
-                self._conn.limits.max_pages,
-            )
-            self._list(part, sub, ListedKind.VAULTS, "list key vaults", vaults, vault_from_arm, part.vaults)
+            listed = ("Microsoft.KeyVault/vaults", ApiVersion.KEYVAULT, ListedKind.VAULTS)
+            self._list_of(part, sub, self._conn.keyvault(sub), listed, "list key vaults", vault_from_arm, part.vaults)
         elif kind == "des":
-            sets = _pages(
-                self._conn.compute(sub),
-                f"{providers}/Microsoft.Compute/diskEncryptionSets",
-                ApiVersion.COMPUTE_DISK.value,
-                self._conn.limits.max_pages,
-            )
-            self._list(
-                part,
-                sub,
-                ListedKind.DISK_ENCRYPTION_SETS,
-                "list disk encryption sets",
-                sets,
-                disk_encryption_set_from_arm,
-                part.disk_encryption_sets,
-            )
+            listed = ("Microsoft.Compute/diskEncryptionSets", ApiVersion.COMPUTE_DISK, ListedKind.DISK_ENCRYPTION_SETS)
+            operation, into = "list disk encryption sets", part.disk_encryption_sets
+            self._list_of(part, sub, self._conn.compute(sub), listed, operation, disk_encryption_set_from_arm, into)
         else:
-            accounts = _pages(
-                self._conn.storage(sub),
-                f"{providers}/Microsoft.Storage/storageAccounts",
-                ApiVersion.STORAGE.value,
-                self._conn.limits.max_pages,
-            )
-            self._list(
-                part,
-                sub,
-                ListedKind.STORAGE_ACCOUNTS,
-                "list storage accounts",
-                accounts,
-                storage_account_from_arm,
-                part.storage_accounts,
+            listed = ("Microsoft.Storage/storageAccounts", ApiVersion.STORAGE, ListedKind.STORAGE_ACCOUNTS)
+            operation, into_accounts = "list storage accounts", part.storage_accounts
+            self._list_of(
+                part, sub, self._conn.storage(sub), listed, operation, storage_account_from_arm, into_accounts
             )
         return part
+
+    def _list_of(
+        self,
+        part: _Collected,
+        sub: SubscriptionId,
+        client: _Client,
+        listed: tuple[str, ApiVersion, ListedKind],
+        operation: str,
+        mapper: Callable[[Mapping[str, Any]], T],
+        into: list[T],
+    ) -> None:
+        """List one provider's resources of a subscription (`listed`: provider path, API version, kind) into `into`."""
+        path, api_version, kind = listed
+        pages = _pages(client, f"/subscriptions/{sub}/providers/{path}", api_version.value, self._conn.limits.max_pages)
+        self._list(part, sub, kind, operation, pages, mapper, into)
 
     def _graph_part(self, subs: tuple[SubscriptionId, ...]) -> _Collected:
         """What the ARM lists would find, from Resource Graph: the same resources, kept by the same rules."""
