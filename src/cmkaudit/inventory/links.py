@@ -83,7 +83,7 @@ def _workspace_links(workspace: Workspace, index: InventoryIndex, gaps: Gaps) ->
     account_unread = None
     if account is None:
         where = workspace.managed_resource_group_id
-        what = f"DBFS storage account {workspace.storage_account_name or ''} in {where}".replace("  ", " ")
+        what = " ".join(filter(None, ("DBFS storage account", workspace.storage_account_name, "in", where)))
         account_unread = (
             _missing(where, ListedKind.STORAGE_ACCOUNTS, what, gaps)
             if where

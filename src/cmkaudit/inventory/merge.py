@@ -126,15 +126,14 @@ def merge_inventories(shards: Sequence[Shard]) -> Inventory:
         conflicts.extend(found)
         return kept
 
-    by_id = _by_id
     subscriptions = merged(lambda i: i.subscriptions, lambda s: s.id.lower(), "subscription")
-    workspaces = merged(lambda i: i.workspaces, by_id, "workspace")
-    vaults = merged(lambda i: i.vaults, by_id, "key vault")
-    keys = merged(lambda i: i.keys, by_id, "key")
-    sets = merged(lambda i: i.disk_encryption_sets, by_id, "disk encryption set")
-    accounts = merged(lambda i: i.storage_accounts, by_id, "storage account")
+    workspaces = merged(lambda i: i.workspaces, _by_id, "workspace")
+    vaults = merged(lambda i: i.vaults, _by_id, "key vault")
+    keys = merged(lambda i: i.keys, _by_id, "key")
+    sets = merged(lambda i: i.disk_encryption_sets, _by_id, "disk encryption set")
+    accounts = merged(lambda i: i.storage_accounts, _by_id, "storage account")
     principals = _lookups(inventories, conflicts)
-    definitions = merged(lambda i: i.role_definitions, by_id, "role definition")
+    definitions = merged(lambda i: i.role_definitions, _by_id, "role definition")
     if conflicts:
         more = len(conflicts) - MAX_CONFLICTS_SHOWN
         shown = "; ".join(conflicts[:MAX_CONFLICTS_SHOWN]) + (f"; and {more} more" if more > 0 else "")

@@ -67,7 +67,8 @@ class AzureSource:
             open_connection(credential, endpoints, self.concurrency, observer, self.limits) as connection,
         ):
             collector = AzureCollector(connection, settings, observer)
-            subscriptions, skipped = tuple(self.subscriptions), list[str]()
+            subscriptions = tuple(self.subscriptions)
+            skipped: list[str] = []
             if self.all_subscriptions:
                 discovered, skipped = collector.discover()
                 subscriptions = tuple(discovered)
