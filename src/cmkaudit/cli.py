@@ -185,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="scan every subscription the identity can see (disabled ones are skipped, and said so)",
     )
     source.add_argument("--demo", action="store_true", help="scan the bundled recorded demo tenant (no Azure needed)")
+    source.add_argument(
+        "--terraform-plan",
+        type=Path,
+        metavar="PLAN_JSON",
+        help="judge a Terraform plan before it is applied: the output of 'terraform show -json plan.out'",
+    )
     scan.add_argument(
         "--cloud",
         default="AzureCloud",
@@ -333,7 +339,15 @@ def _source_kind(args: argparse.Namespace) -> SourceKind:
 
     if args.command == "evaluate":
         return SourceKind.SNAPSHOTS
+    if args.terraform_plan is not None:
+        return SourceKind.TERRAFORM_PLAN
     return SourceKind.DEMO if args.demo else SourceKind.AZURE
+
+
+def _check_principal_ids(values: list[str]) -> None:
+    for value in values:
+        if not is_guid(value.rpartition("=")[2].strip()):
+            raise UsageError(f"--databricks-principal-id {printable(value)!r}: the object id is not a GUID")
 
 
 def _source(args: argparse.Namespace, clock: datetime, config: ConfigFile, messages: Messages) -> InventorySource:
@@ -347,9 +361,7 @@ def _source(args: argparse.Namespace, clock: datetime, config: ConfigFile, messa
             from cmkaudit.collect.http import Cloud, HttpLimits
             from cmkaudit.sources.azure import AzureSource
 
-            for value in args.databricks_principal_id:
-                if not is_guid(value.rpartition("=")[2].strip()):
-                    raise UsageError(f"--databricks-principal-id {printable(value)!r}: the object id is not a GUID")
+            _check_principal_ids(args.databricks_principal_id)
             return AzureSource(
                 subscriptions=_validated_subscriptions(args.subscription or []),
                 all_subscriptions=args.all_subscriptions,
@@ -375,6 +387,16 @@ def _source(args: argparse.Namespace, clock: datetime, config: ConfigFile, messa
             from cmkaudit.sources.snapshots import SnapshotsSource
 
             return SnapshotsSource(tuple(args.snapshot))
+        case SourceKind.TERRAFORM_PLAN:
+            from cmkaudit.collect.azure import principal_overrides
+            from cmkaudit.sources.terraform import TerraformPlanSource
+
+            _check_principal_ids(args.databricks_principal_id)
+            return TerraformPlanSource(
+                args.terraform_plan,
+                clock,
+                {**config.principal_ids(), **principal_overrides(args.databricks_principal_id)},
+            )
         case _:
             assert_never(kind)
 

@@ -23,6 +23,10 @@ class SnapshotError(CmkauditError):
     """A snapshot or results file could not be read or does not match the schema."""
 
 
+class InputError(CmkauditError):
+    """An input file (a Terraform plan, a configuration directory, a template) that cmkaudit cannot read (exit 2)."""
+
+
 class CredentialError(CmkauditError):
     """No usable Azure credential."""
 

@@ -65,3 +65,12 @@ def parse_json(path: Path, data: bytes) -> object:
         raise SnapshotError(f"{path} is not a file cmkaudit reads: its JSON is nested too deeply") from exc
     except ValueError as exc:  # an integer of more digits than Python converts
         raise SnapshotError(f"{path} is not a file cmkaudit reads: it holds a number too long to read") from exc
+
+
+def read_json_file(path: Path, what: str) -> object:
+    """The JSON document in `path`, read as an input of kind `what`; one clear SnapshotError when it cannot be."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SnapshotError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    return parse_json(path, data)

@@ -24,6 +24,7 @@ from cmkaudit.inventory.model import (
     PrincipalLookup,
     RoleDefinition,
     ScanScope,
+    SourceLocation,
     StorageAccount,
     Subscription,
     Unlisted,
@@ -58,6 +59,8 @@ class Inventory:
     """Each workspace's disk encryption set and DBFS storage account, resolved (or why not)."""
     unlisted: tuple[Unlisted, ...] = ()
     """The per-subscription lists that could not be read in full."""
+    locations: tuple[SourceLocation, ...] = ()
+    """Planned configuration only: where each record is declared (address, file and lines)."""
     schema_version: int = field(default=SNAPSHOT_SCHEMA_VERSION)
 
     @cached_property
@@ -93,8 +96,12 @@ def assemble_inventory(
     errors: Sequence[CollectionError],
     role_definitions: Sequence[RoleDefinition] = (),
     unlisted: Sequence[Unlisted] = (),
+    locations: Sequence[SourceLocation] = (),
+    workspace_links: Sequence[WorkspaceLinks] | None = None,
 ) -> Inventory:
-    """Build the inventory: every collection sorted by resource id, and the links resolved."""
+    """Build the inventory: every collection sorted by resource id, and the links resolved (a source of planned
+    configuration gives the links it knows, `workspace_links`, as the workspaces' own resources do not exist
+    yet)."""
     sorted_errors = tuple(sorted(errors, key=lambda e: (id_key(e.resource_id), e.operation, e.message)))
     sorted_workspaces = tuple(sorted(workspaces, key=lambda r: id_key(r.id)))
     index = build_index(
@@ -105,7 +112,11 @@ def assemble_inventory(
         principals=principals,
         subscriptions=subscriptions,
     )
-    links = resolve_workspace_links(sorted_workspaces, index, unlisted)
+    links = (
+        resolve_workspace_links(sorted_workspaces, index, unlisted)
+        if workspace_links is None
+        else tuple(sorted(workspace_links, key=lambda link: id_key(link.workspace_id)))
+    )
     return Inventory(
         collected_at=collected_at,
         tool_version=tool_version,
@@ -122,6 +133,7 @@ def assemble_inventory(
         role_definitions=tuple(sorted(role_definitions, key=lambda d: id_key(d.id))),
         workspace_links=links,
         unlisted=tuple(sorted(unlisted, key=lambda u: (u.subscription_id.lower(), u.kind.value))),
+        locations=tuple(sorted(locations, key=lambda loc: id_key(loc.resource_id))),
     )
 
 
@@ -141,6 +153,8 @@ def relinked(inventory: Inventory) -> Inventory:
         errors=inventory.errors,
         role_definitions=inventory.role_definitions,
         unlisted=inventory.unlisted,
+        locations=inventory.locations,
+        workspace_links=inventory.workspace_links if inventory.locations else None,
     )
 
 

@@ -231,6 +231,8 @@ def resolve_key_usage(
 ) -> KeyUsage:
     """Resolve one workspace scope to its vault, key, version in use and using identities."""
     encryption = workspace.scope(scope)
+    if encryption.unread is not None:
+        return KeyUsage(workspace.id, scope, True, None, None, None, None, None, (), encryption.unread, ())
     if not encryption.uses_cmk or encryption.key is None:
         return KeyUsage(workspace.id, scope, False, encryption.key, None, None, None, None, (), None, ())
     des = (

@@ -46,6 +46,9 @@ class UnreadWhy(StrEnum):
     """cmkaudit does not read it yet (a key in a Managed HSM pool)."""
     NOT_FOUND = "not-found"
     """What a resource names was not among the resources listed where it should be."""
+    LIVE_ONLY = "live-only"
+    """Planned configuration does not hold it: only the deployed resources can tell (key versions and their age,
+    settings made outside the configuration). Checks say so as NOT_APPLICABLE, never as a pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,8 @@ class ScopeEncryption:
     """Managed disks only: `rotationToLatestKeyVersionEnabled`."""
     prepare_encryption: bool | None = None
     """DBFS root only: `parameters.prepareEncryption.value`."""
+    unread: Unread | None = None
+    """Set when the setting could not be worked out (planned configuration whose value cannot be resolved)."""
 
     @property
     def uses_cmk(self) -> bool:
@@ -440,6 +445,18 @@ class Subscription:
     tenant_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """Where a record of planned configuration is declared: its address (a Terraform address, a template's
+    resource id) and, when known, the file and lines of its block."""
+
+    resource_id: ResourceId
+    address: str
+    file: str | None = None
+    start_line: int | None = None
+    end_line: int | None = None
+
+
 class Provenance(StrEnum):
     """How an inventory's records were collected."""
 
@@ -450,6 +467,8 @@ class Provenance(StrEnum):
     minutes)."""
     AZURE_RECORDING = "azure-recording"
     """A recorded Azure tenant replayed through the crawler (the demo)."""
+    TERRAFORM_PLAN = "terraform-plan"
+    """Planned configuration: a Terraform plan (`terraform show -json`)."""
 
     @property
     def label(self) -> str:
@@ -463,6 +482,7 @@ _PROVENANCE_LABELS = {
         "resources listed by Azure Resource Graph, which can lag Resource Manager by minutes"
     ),
     Provenance.AZURE_RECORDING: "a recorded Azure tenant, replayed",
+    Provenance.TERRAFORM_PLAN: "a Terraform plan: configuration as it would be applied, not deployed resources",
 }
 
 

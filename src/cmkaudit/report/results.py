@@ -46,6 +46,16 @@ class SubscriptionInfo(_Model):
     tenant_id: str | None
 
 
+class LocationInfo(_Model):
+    """Where a resource of planned configuration is declared."""
+
+    resource_id: str = Field(description="the record's id in the findings and evidence")
+    address: str = Field(description="its Terraform address (or template resource id)")
+    file: str | None = Field(None, description="the file that declares it, relative to the directory given")
+    start_line: int | None = Field(None, ge=1)
+    end_line: int | None = Field(None, ge=1)
+
+
 class ScanInfo(_Model):
     collected_at: datetime = Field(description="when the evidence was collected; evaluation is as of this time")
     subscriptions: list[str]
@@ -65,6 +75,10 @@ class ScanInfo(_Model):
         "is of one scan's inventory, collected by this run or read from one snapshot",
     )
     workspaces: int = Field(ge=0)
+    locations: list[LocationInfo] = Field(
+        default_factory=list,
+        description="planned configuration only (a Terraform plan): where each judged resource is declared",
+    )
 
 
 class SettingsInfo(_Model):
@@ -374,6 +388,16 @@ def build_results(report: Report) -> ResultsDocument:
             arm_endpoint=inventory.scope.arm_endpoint,
             sources=list(inventory.scope.sources),
             shards_merged=report.shards_merged,
+            locations=[
+                LocationInfo(
+                    resource_id=loc.resource_id,
+                    address=loc.address,
+                    file=loc.file,
+                    start_line=loc.start_line,
+                    end_line=loc.end_line,
+                )
+                for loc in inventory.locations
+            ],
             workspaces=len(inventory.workspaces),
         ),
         settings=SettingsInfo(

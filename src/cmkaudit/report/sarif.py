@@ -12,7 +12,10 @@ Level table (documented in docs/reports.md):
 
 PASS and NOT_APPLICABLE findings are not results. A live resource has no file: its location is a
 stable artifact URI derived from its ARM id (`azure/subscriptions/.../workspaces/<name>`), and the full
-ARM id is its logical location.
+ARM id is its logical location. Planned configuration locates the resource to change (the vault of a vault
+control, the key of a key control): its file and lines when known, else `terraform/<address>`, with the
+Terraform address as the logical location. Fingerprints do not depend on lines, so they stay stable when
+unrelated lines move.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from urllib.parse import quote
 
 from cmkaudit.evaluate.model import Finding, Severity, Status
 from cmkaudit.files import write_json_atomic
-from cmkaudit.report.results import ControlInfo, ResultsDocument
+from cmkaudit.ids import id_key
+from cmkaudit.report.results import ControlInfo, LocationInfo, ResultsDocument
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://learn.microsoft.com/azure/databricks/security/keys/customer-managed-keys"
@@ -113,7 +117,39 @@ def _message(finding: Finding) -> str:
     return f"{finding.control_id} {status} on {finding.resource_name}{where}: {finding.reason}"
 
 
-def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
+def _declared_at(finding: Finding, declared: dict[str, LocationInfo]) -> LocationInfo | None:
+    """Where the resource a finding is about is declared (planned configuration): the first resource of its
+    evidence that has a declaration (the vault of a vault control, the key of a key control), else the
+    finding's own resource."""
+    for item in finding.evidence:
+        if item.resource_id and (found := declared.get(id_key(item.resource_id))) is not None:
+            return found
+    return declared.get(id_key(finding.resource_id))
+
+
+def _location(finding: Finding, declared: dict[str, LocationInfo]) -> dict[str, Any]:
+    where = _declared_at(finding, declared) if declared else None
+    if where is None:
+        return {
+            "physicalLocation": {
+                "artifactLocation": {"uri": artifact_uri(finding.resource_id)},
+                "region": {"startLine": 1},
+            },
+            "logicalLocations": [
+                {"fullyQualifiedName": finding.resource_id, "name": finding.resource_name, "kind": "resource"}
+            ],
+        }
+    region: dict[str, int] = {"startLine": where.start_line or 1}
+    if where.end_line:
+        region["endLine"] = where.end_line
+    uri = quote(where.file, safe=_PATH_SAFE) if where.file else "terraform/" + quote(where.address, safe=_PATH_SAFE)
+    return {
+        "physicalLocation": {"artifactLocation": {"uri": uri}, "region": region},
+        "logicalLocations": [{"fullyQualifiedName": where.address, "name": finding.resource_name, "kind": "resource"}],
+    }
+
+
+def _result(finding: Finding, rule_index: int, declared: dict[str, LocationInfo]) -> dict[str, Any]:
     effective = Status(finding.waiver.waived_status) if finding.waiver else finding.status
     unknown = effective is Status.UNKNOWN
     result: dict[str, Any] = {
@@ -122,17 +158,7 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
         "kind": "review" if unknown else "fail",
         "level": "warning" if unknown else LEVELS[finding.severity],
         "message": {"text": _message(finding)},
-        "locations": [
-            {
-                "physicalLocation": {
-                    "artifactLocation": {"uri": artifact_uri(finding.resource_id)},
-                    "region": {"startLine": 1},
-                },
-                "logicalLocations": [
-                    {"fullyQualifiedName": finding.resource_id, "name": finding.resource_name, "kind": "resource"}
-                ],
-            }
-        ],
+        "locations": [_location(finding, declared)],
         "partialFingerprints": {FINGERPRINT: fingerprint(finding)},
         "properties": {
             "status": finding.status.value,
@@ -167,6 +193,7 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
 def sarif_document(results: ResultsDocument) -> dict[str, Any]:
     """The SARIF log of one evaluation."""
     rules = [_rule(c) for c in results.controls]
+    declared = {id_key(loc.resource_id): loc for loc in results.scan.locations}
     index = {c.id: i for i, c in enumerate(results.controls)}
     reported = (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED)
     notifications = [
@@ -200,7 +227,7 @@ def sarif_document(results: ResultsDocument) -> dict[str, Any]:
                 "toolExecutionNotifications": notifications,
             }
         ],
-        "results": [_result(f, index[f.control_id]) for f in results.findings if f.status in reported],
+        "results": [_result(f, index[f.control_id], declared) for f in results.findings if f.status in reported],
         "properties": {
             "cloud": results.scan.cloud,
             "complete": results.summary.complete,

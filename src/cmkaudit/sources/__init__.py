@@ -23,6 +23,8 @@ class SourceKind(StrEnum):
     """The bundled recorded tenant, replayed through the crawler (sources/demo.py)."""
     SNAPSHOTS = "snapshots"
     """Saved snapshots: one, or the shards of a large tenant merged into one (sources/snapshots.py)."""
+    TERRAFORM_PLAN = "terraform-plan"
+    """A Terraform plan in JSON, judged before it is applied (sources/terraform.py)."""
 
 
 class InventorySource(Protocol):

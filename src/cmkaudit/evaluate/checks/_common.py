@@ -9,7 +9,17 @@ from typing import Generic, TypeVar
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import id_key
 from cmkaudit.inventory import Inventory
-from cmkaudit.inventory.model import Key, KeyUsage, KeyVersion, Scope, Subscription, Unread, Vault, Workspace
+from cmkaudit.inventory.model import (
+    Key,
+    KeyUsage,
+    KeyVersion,
+    Scope,
+    Subscription,
+    Unread,
+    UnreadWhy,
+    Vault,
+    Workspace,
+)
 
 CMK_KEY_SOURCE = "microsoft.keyvault"
 REQUIRED_KEY_PERMISSIONS = frozenset({"get", "wrapkey", "unwrapkey"})
@@ -75,6 +85,12 @@ def not_applicable_or_unresolved(usage: KeyUsage, needs_key: bool = False) -> Ve
     return None
 
 
+def is_live_only(unread: Unread | None) -> bool:
+    """Whether evidence is missing because only deployed resources hold it (planned configuration): checks say so
+    as NOT_APPLICABLE, never as a pass."""
+    return unread is not None and unread.why is UnreadWhy.LIVE_ONLY
+
+
 def unread_reason(unread: Unread | None, otherwise: str) -> str:
     """The reason of an UNKNOWN verdict, from the marker of what could not be read (with what to do about it)."""
     if unread is None:
@@ -92,6 +108,8 @@ def version_in_use(inventory: Inventory, usage: KeyUsage) -> tuple[Key | None, K
     key = key_of(inventory, usage)
     if key is None:
         return None, None, unread_reason(usage.unread, "the key could not be resolved")
+    if key.versions is None and is_live_only(key.versions_unread):
+        return key, None, unread_reason(key.versions_unread, "")
     if usage.version_in_use is None:
         return key, None, f"the version of key {key.name} in use is not reported"
     if key.versions is None:
@@ -127,6 +145,8 @@ def resolved_version(usage: KeyUsage, inventory: Inventory) -> Verdict | tuple[K
     if early:
         return early
     key, version, why = version_in_use(inventory, usage)
+    if key is not None and key.versions is None and is_live_only(key.versions_unread):
+        return Verdict(Status.NOT_APPLICABLE, why or "the key's versions are seen only by a live scan")
     if version is None or key is None:
         return Verdict(Status.UNKNOWN, why or "the key version in use is not known")
     return key, version

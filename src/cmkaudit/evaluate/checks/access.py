@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from cmkaudit.evaluate.checks._common import (
     REQUIRED_KEY_PERMISSIONS,
     SubjectCheck,
+    is_live_only,
     permission_names,
     resolved_vault,
     resolved_vault_and_key_id,
     the_vault_and_key,
+    unread_reason,
 )
 from cmkaudit.evaluate.checks.roles import RolePermissions, permissions_of
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
@@ -350,11 +352,25 @@ def _required_permissions(access: IdentityAccess, inventory: Inventory, settings
 
 def _least_privilege(access: IdentityAccess, inventory: Inventory, settings: Settings) -> Verdict:
     """IAM-02: identities that use the key hold nothing beyond get, wrapKey and unwrapKey."""
-    return _judge_identities(
+    verdict = _judge_identities(
         access,
         _beyond_required,
         _roles_beyond_required,
         "the identities that use the key hold no more than get, wrapKey and unwrapKey",
+    )
+    return _as_far_as_planned(verdict, access.vault) if access.vault.rbac_authorization else verdict
+
+
+def _as_far_as_planned(verdict: Verdict, vault: Vault) -> Verdict:
+    """A pass judged on planned configuration, whose role assignments made elsewhere (inherited from the resource
+    group, subscription or management group) are unseen, is not a pass: NOT_APPLICABLE, saying so."""
+    unread = vault.role_assignments_unread
+    if verdict.status is not Status.PASS or not is_live_only(unread):
+        return verdict
+    return Verdict(
+        Status.NOT_APPLICABLE,
+        f"{verdict.reason} as far as this configuration goes; {unread_reason(unread, '')}",
+        verdict.evidence,
     )
 
 
@@ -463,15 +479,21 @@ def _judge_administration(
             tuple(evidence),
         )
     if not vault.rbac_authorization:
-        return Verdict(
-            Status.PASS,
-            f"on vault {vault.name}, only break-glass principals may purge keys or write access policies",
-            tuple(evidence),
+        return _as_far_as_planned(
+            Verdict(
+                Status.PASS,
+                f"on vault {vault.name}, only break-glass principals may purge keys or write access policies",
+                tuple(evidence),
+            ),
+            vault,
         )
-    return Verdict(
-        Status.PASS,
-        f"on vault {vault.name}, no principal outside the break-glass list administers keys",
-        tuple(evidence),
+    return _as_far_as_planned(
+        Verdict(
+            Status.PASS,
+            f"on vault {vault.name}, no principal outside the break-glass list administers keys",
+            tuple(evidence),
+        ),
+        vault,
     )
 
 

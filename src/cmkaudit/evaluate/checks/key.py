@@ -7,6 +7,7 @@ from datetime import timedelta
 from cmkaudit.evaluate.checks._common import (
     KeyAndVersion,
     SubjectCheck,
+    is_live_only,
     resolved_key,
     resolved_key_and_version,
     resolved_version,
@@ -96,7 +97,10 @@ def _key_type_and_size(resolved: KeyAndVersion, inventory: Inventory, settings: 
     that version's, which may differ (a key re-created under the same name gets versions with new parameters).
     """
     key, version, in_use = resolved
-    latest = in_use is not None and in_use.lower() == (key.current_version or "").lower()
+    # A planned key (its versions exist only once it is created) gets its first version with the key's parameters.
+    latest = (in_use is not None and in_use.lower() == (key.current_version or "").lower()) or (
+        key.versions is None and is_live_only(key.versions_unread)
+    )
     kty: str | None
     if version is not None and version.kty is not None:
         kty, size, source = version.kty, version.key_size, f"versions/{version.version} properties"

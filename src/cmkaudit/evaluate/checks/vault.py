@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cmkaudit.evaluate.checks._common import (
     SubjectCheck,
+    is_live_only,
     resolved_vault,
     resolved_vault_and_workspace,
     subscription_of_workspace,
@@ -11,6 +12,7 @@ from cmkaudit.evaluate.checks._common import (
     unread_reason,
 )
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
+from cmkaudit.iac.model import is_symbolic
 from cmkaudit.inventory import Inventory
 from cmkaudit.inventory.model import Vault, Workspace
 
@@ -93,6 +95,8 @@ def _vault_tenant_and_region(resolved: tuple[Vault, Workspace], inventory: Inven
         Evidence("workspace location", workspace.location, workspace.id, "location"),
     )
     problems = []
+    if vault.tenant_id and tenant and is_symbolic(vault.tenant_id) != is_symbolic(tenant):
+        tenant = None  # one known, the other known only after apply: not comparable
     if vault.tenant_id and tenant and vault.tenant_id.lower() != tenant.lower():
         problems.append(f"vault {vault.name} is in tenant {vault.tenant_id}, the workspace in {tenant}")
     if vault.location and workspace.location and _region(vault.location) != _region(workspace.location):
@@ -155,6 +159,8 @@ AUDIT_GROUPS = frozenset({"audit", "alllogs"})
 
 def _vault_audit_logging(vault: Vault, inventory: Inventory, settings: Settings) -> Verdict:
     """KV-04: the vault sends its AuditEvent logs (or the audit/allLogs group) somewhere."""
+    if vault.diagnostic_settings is None and is_live_only(vault.diagnostic_settings_unread):
+        return Verdict(Status.NOT_APPLICABLE, unread_reason(vault.diagnostic_settings_unread, ""))
     if vault.diagnostic_settings is None:
         unread = vault.diagnostic_settings_unread
         why = f": {unread_reason(unread, '')}" if unread else ""

@@ -6,7 +6,7 @@ from cmkaudit.evaluate.checks._common import CMK_KEY_SOURCE, unread_reason
 from cmkaudit.evaluate.model import Evidence, Settings, Status, Verdict
 from cmkaudit.ids import vault_host
 from cmkaudit.inventory import Inventory
-from cmkaudit.inventory.model import KeyReference, Scope, Workspace
+from cmkaudit.inventory.model import KeyReference, Scope, UnreadWhy, Workspace
 
 
 def check_premium_sku(workspace: Workspace, inventory: Inventory, settings: Settings) -> Verdict:
@@ -49,6 +49,8 @@ def _scope_check(workspace: Workspace, scope: Scope) -> Verdict:
         return _not_reported(workspace)
     enc = workspace.scope(scope)
     evidence = _scope_evidence(workspace, scope)
+    if enc.unread is not None:
+        return Verdict(Status.UNKNOWN, unread_reason(enc.unread, ""), evidence)
     if enc.uses_cmk:
         assert enc.key is not None
         return Verdict(
@@ -119,6 +121,16 @@ def check_dbfs_root_cmk(workspace: Workspace, inventory: Inventory, settings: Se
         ),
         *_scope_evidence(workspace, Scope.DBFS_ROOT),
     )
+    if enc.unread is not None:
+        return Verdict(Status.UNKNOWN, unread_reason(enc.unread, ""), evidence)
+    if enc.key is not None and enc.prepare_encryption is False:
+        return Verdict(
+            Status.FAIL,
+            f"a DBFS root key ({enc.key.key_name}) is named, but the workspace is not prepared for it "
+            "(prepareEncryption / customer_managed_key_enabled is false): its storage account has no identity to "
+            "unwrap the key",
+            evidence,
+        )
     if not enc.uses_cmk or enc.key is None:
         source = enc.key_source or "not set"
         return Verdict(
@@ -129,9 +141,15 @@ def check_dbfs_root_cmk(workspace: Workspace, inventory: Inventory, settings: Se
         )
     account = inventory.index.storage_account_of(workspace)
     if account is None:
-        why = unread_reason(
-            inventory.index.links_of(workspace).storage_account_unread, "its storage account is unknown"
-        )
+        unread = inventory.index.links_of(workspace).storage_account_unread
+        if unread is not None and unread.why is UnreadWhy.LIVE_ONLY and enc.prepare_encryption is True:
+            return Verdict(
+                Status.PASS,
+                f"the workspace is prepared for a DBFS root key and names key {enc.key.key_name} from "
+                f"{vault_host(enc.key.vault_uri)}; Azure creates the storage account with it",
+                evidence,
+            )
+        why = unread_reason(unread, "its storage account is unknown")
         return Verdict(Status.UNKNOWN, f"the workspace names a customer-managed key, but {why}", evidence)
     evidence = (
         *evidence,
@@ -203,6 +221,13 @@ def check_managed_disk_auto_rotation(workspace: Workspace, inventory: Inventory,
         return Verdict(Status.FAIL, "; ".join(problems), tuple(evidence))
     if des is None:
         unread = inventory.index.links_of(workspace).disk_encryption_set_unread
+        if unread is not None and unread.why is UnreadWhy.LIVE_ONLY:
+            return Verdict(
+                Status.PASS,
+                "the workspace enables rotationToLatestKeyVersionEnabled; the disk encryption set Azure creates for "
+                "it follows the setting (its rotation errors are seen by a live scan)",
+                tuple(evidence),
+            )
         return Verdict(
             Status.UNKNOWN,
             unread_reason(unread, "the workspace does not report its disk encryption set (diskEncryptionSetId)"),

@@ -1,0 +1,127 @@
+"""What the readers of infrastructure as code yield: resources with their values, and symbols for what is known
+only after apply."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A value known only after apply, named by the fully qualified expression it comes from
+    (`module.cmk.azurerm_key_vault_key.this.id`). Two symbols with the same expression are the same value."""
+
+    expr: str
+
+    @property
+    def text(self) -> str:
+        """How the inventory and the reports write it: as Terraform writes an interpolation."""
+        return "${" + self.expr + "}"
+
+
+SYMBOL_PREFIX = "${"
+
+
+def is_symbolic(value: str | None) -> bool:
+    """Whether a string of the inventory stands for a value known only after apply (see `Symbol.text`)."""
+    return value is not None and value.startswith(SYMBOL_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpan:
+    """Where a resource is declared: a file (relative to the directory given) and its lines, 1-based."""
+
+    file: str
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class IacResource:
+    """One resource instance (or data source) of the configuration."""
+
+    address: str
+    """The full instance address: `module.ws["prod"].azurerm_key_vault.this`."""
+    module: str
+    """The module instance it belongs to (`module.ws["prod"]`), "" for the root module."""
+    mode: str
+    """"managed" or "data"."""
+    type: str
+    name: str
+    index: str | int | None
+    """The `count` index or `for_each` key of the instance, None for a single instance."""
+    values: Mapping[str, Any]
+    """The values known before apply (nested blocks as lists of objects)."""
+    unknown: Mapping[str, Any] = field(default_factory=dict)
+    """Which values are known only after apply (Terraform's `after_unknown` tree)."""
+    span: SourceSpan | None = None
+
+
+Value = Any
+"""A known value (str, bool, int, float, list, dict), a `Symbol`, or None (not set)."""
+
+
+class Resolver(Protocol):
+    """What the mapping asks of a reader: each resource's values, and where unknown ones come from."""
+
+    @property
+    def resources(self) -> Sequence[IacResource]:
+        """Every resource instance and data source of the configuration."""
+        ...
+
+    def get(self, resource: IacResource, *path: str | int) -> Value:
+        """The value of an attribute (a path into nested blocks): known, a `Symbol`, or None when not set."""
+        ...
+
+    def target(self, resource: IacResource, *path: str | int) -> tuple[IacResource, tuple[str | int, ...]] | None:
+        """The resource (and its attribute) an attribute's value is taken from, when it is a reference to one."""
+        ...
+
+
+_SEGMENT = re.compile(r'\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
+
+
+def split_reference(text: str) -> tuple[str | int, ...] | None:
+    """`a.b[0].c["k"]` as ("a", "b", 0, "c", "k"); also `a.b.0.c` (HCL's legacy index). None when not a
+    plain reference."""
+    parts: list[str | int] = []
+    at = 0
+    while at < len(text):
+        match = _SEGMENT.match(text, at)
+        if match is None or match.end() == at:
+            if text[at] == "." and text[at + 1 : at + 2].isdigit():
+                end = at + 1
+                while end < len(text) and text[end].isdigit():
+                    end += 1
+                parts.append(int(text[at + 1 : end]))
+                at = end
+                continue
+            return None
+        name, number, key = match.groups()
+        parts.append(name if name is not None else int(number) if number is not None else key)
+        at = match.end()
+    return tuple(parts) if parts else None
+
+
+def path_text(path: Sequence[str | int]) -> str:
+    """The inverse of `split_reference`: ("a", 0, "b") as `a[0].b`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", part):
+            text += f".{part}" if text else part
+        else:
+            text += '["' + part.replace("\\", "\\\\").replace('"', '\\"') + '"]'
+    return text
+
+
+def instance_address(module: str, mode: str, type_: str, name: str, index: str | int | None) -> str:
+    """A resource instance's address as Terraform writes it."""
+    base = f"{module + '.' if module else ''}{'data.' if mode == 'data' else ''}{type_}.{name}"
+    if index is None:
+        return base
+    return f"{base}[{index}]" if isinstance(index, int) else f'{base}["{index}"]'
