@@ -21,7 +21,7 @@ from cmkaudit.errors import CmkauditError, UsageError
 from cmkaudit.evaluate.catalog import load_catalog
 from cmkaudit.evaluate.engine import Outcome, evaluate, outcome
 from cmkaudit.evaluate.model import Severity
-from cmkaudit.ids import SubscriptionId, is_guid
+from cmkaudit.ids import PrincipalId, SubscriptionId, is_guid
 from cmkaudit.progress import CrawlObserver, LogFormat, Messages
 from cmkaudit.text import printable
 
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     scan = commands.add_parser("scan", help="collect from Azure (or the demo tenant), evaluate and report")
-    source = scan.add_mutually_exclusive_group(required=True)
+    source = scan.add_mutually_exclusive_group()
     source.add_argument(
         "--subscription",
         action="append",
@@ -190,6 +190,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PLAN_JSON",
         help="judge a Terraform plan before it is applied: the output of 'terraform show -json plan.out'",
+    )
+    scan.add_argument(
+        "--terraform-dir",
+        type=Path,
+        metavar="DIR",
+        help="judge a Terraform configuration directory (HCL, local modules followed) without a plan; with "
+        "--terraform-plan, locate the plan's resources in its files",
+    )
+    scan.add_argument(
+        "--var-file",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a Terraform variables file for --terraform-dir (repeatable; terraform.tfvars and *.auto.tfvars are "
+        "read anyway)",
     )
     scan.add_argument(
         "--cloud",
@@ -339,15 +355,30 @@ def _source_kind(args: argparse.Namespace) -> SourceKind:
 
     if args.command == "evaluate":
         return SourceKind.SNAPSHOTS
+    chosen = [args.subscription, args.all_subscriptions, args.demo, args.terraform_plan]
+    if args.terraform_dir is not None and any(chosen[:3]):
+        raise UsageError("--terraform-dir goes alone or with --terraform-plan, not with a live or demo scan")
+    if args.var_file and args.terraform_dir is None:
+        raise UsageError("--var-file needs --terraform-dir (a plan already holds its variables' values)")
     if args.terraform_plan is not None:
         return SourceKind.TERRAFORM_PLAN
+    if args.terraform_dir is not None:
+        return SourceKind.TERRAFORM_CONFIGURATION
+    if not any(chosen):
+        raise UsageError(
+            "say what to scan: --subscription, --all-subscriptions, --demo, --terraform-plan or --terraform-dir"
+        )
     return SourceKind.DEMO if args.demo else SourceKind.AZURE
 
 
-def _check_principal_ids(values: list[str]) -> None:
-    for value in values:
+def _principal_ids(args: argparse.Namespace, config: ConfigFile) -> dict[str, PrincipalId]:
+    """The AzureDatabricks service principal's object ids: the configuration's, overridden by the command line."""
+    from cmkaudit.collect.azure import principal_overrides
+
+    for value in args.databricks_principal_id:
         if not is_guid(value.rpartition("=")[2].strip()):
             raise UsageError(f"--databricks-principal-id {printable(value)!r}: the object id is not a GUID")
+    return {**config.principal_ids(), **principal_overrides(args.databricks_principal_id)}
 
 
 def _source(args: argparse.Namespace, clock: datetime, config: ConfigFile, messages: Messages) -> InventorySource:
@@ -357,11 +388,11 @@ def _source(args: argparse.Namespace, clock: datetime, config: ConfigFile, messa
     kind = _source_kind(args)
     match kind:
         case SourceKind.AZURE:
-            from cmkaudit.collect.azure import Source, principal_overrides
+            from cmkaudit.collect.azure import Source
             from cmkaudit.collect.http import Cloud, HttpLimits
             from cmkaudit.sources.azure import AzureSource
 
-            _check_principal_ids(args.databricks_principal_id)
+            principals = _principal_ids(args, config)
             return AzureSource(
                 subscriptions=_validated_subscriptions(args.subscription or []),
                 all_subscriptions=args.all_subscriptions,
@@ -369,10 +400,7 @@ def _source(args: argparse.Namespace, clock: datetime, config: ConfigFile, messa
                 cloud=Cloud(args.cloud),
                 arm_endpoint=args.arm_endpoint,
                 graph_endpoint=args.graph_endpoint,
-                databricks_principal_ids={
-                    **config.principal_ids(),
-                    **principal_overrides(args.databricks_principal_id),
-                },
+                databricks_principal_ids=principals,
                 concurrency=args.concurrency,
                 listing=Source(args.source),
                 limits=HttpLimits(read_timeout=args.timeout, max_retry_after=args.max_retry_after),
@@ -388,15 +416,15 @@ def _source(args: argparse.Namespace, clock: datetime, config: ConfigFile, messa
 
             return SnapshotsSource(tuple(args.snapshot))
         case SourceKind.TERRAFORM_PLAN:
-            from cmkaudit.collect.azure import principal_overrides
             from cmkaudit.sources.terraform import TerraformPlanSource
 
-            _check_principal_ids(args.databricks_principal_id)
-            return TerraformPlanSource(
-                args.terraform_plan,
-                clock,
-                {**config.principal_ids(), **principal_overrides(args.databricks_principal_id)},
-            )
+            principals = _principal_ids(args, config)
+            return TerraformPlanSource(args.terraform_plan, clock, principals, args.terraform_dir, tuple(args.var_file))
+        case SourceKind.TERRAFORM_CONFIGURATION:
+            from cmkaudit.sources.terraform import TerraformDirectorySource
+
+            principals = _principal_ids(args, config)
+            return TerraformDirectorySource(args.terraform_dir, clock, principals, tuple(args.var_file))
         case _:
             assert_never(kind)
 

@@ -12,6 +12,7 @@ checks say so instead of passing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,13 +61,24 @@ LIVE_ONLY_VERSIONS = Unread(
 )
 
 
+_PROVIDER_CONTEXT = re.compile(r"(?:^|\.)data\.azurerm_client_config\.[^.]+\.(tenant_id|subscription_id)$")
+
+
 def _text(value: Value) -> str | None:
-    """A string value, a symbol as `${...}`, or None."""
+    """A string value, a symbol as `${...}`, or None. Every module's `data.azurerm_client_config` names the
+    same deploying tenant and subscription: their symbols are one."""
     if isinstance(value, Symbol):
-        return value.text
+        provider = _PROVIDER_CONTEXT.search(value.expr)
+        return Symbol(f"provider.azurerm.{provider.group(1)}").text if provider else value.text
     if isinstance(value, str):
         return value
     return None
+
+
+def _setting(value: Value) -> str | None:
+    """A setting that checks compare with known words (a SKU, a firewall action, a region): None when it is
+    known only after apply, so that it is judged UNKNOWN, never matched by its expression's text."""
+    return value if isinstance(value, str) else None
 
 
 def _bool(value: Value, default: bool | None = None) -> bool | None:
@@ -92,7 +104,7 @@ def _strings(value: Value) -> tuple[str, ...]:
 
 def _blocks(resolver: Resolver, resource: IacResource, name: str) -> int:
     """How many `name` blocks the resource has."""
-    value = resource.values.get(name)
+    value = resolver.get(resource, name)
     return len(value) if isinstance(value, list) else 0
 
 
@@ -237,8 +249,8 @@ class AzurermMapper:
             name=_text(self.get(resource, "name")) or resource.address,
             subscription_id=SubscriptionId(subscription),
             resource_group=_text(self.get(resource, "resource_group_name")) or "",
-            location=_text(self.get(resource, "location")),
-            sku=_text(self.get(resource, "sku")),
+            location=_setting(self.get(resource, "location")),
+            sku=_setting(self.get(resource, "sku")),
             tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
             managed_resource_group_id=None,
             disk_encryption_set_id=None,
@@ -299,10 +311,10 @@ class AzurermMapper:
             name=_text(self.get(resource, "name")) or resource.address,
             subscription_id=SubscriptionId(subscription),
             resource_group=_text(self.get(resource, "resource_group_name")) or "",
-            location=_text(self.get(resource, "location")),
+            location=_setting(self.get(resource, "location")),
             tenant_id=_text(self.get(resource, "tenant_id")),
             vault_uri=self.vault_uri(resource),
-            sku=_text(self.get(resource, "sku_name")),
+            sku=_setting(self.get(resource, "sku_name")),
             soft_delete_enabled=_bool(self.get(resource, "soft_delete_enabled"), True),
             soft_delete_retention_days=_int(
                 self.get(resource, "soft_delete_retention_days"), KV_DEFAULT_RETENTION_DAYS
@@ -310,8 +322,8 @@ class AzurermMapper:
             purge_protection_enabled=_bool(self.get(resource, "purge_protection_enabled"), False),
             rbac_authorization=_bool(rbac, False),
             public_network_access=None if public is None else "Enabled" if public else "Disabled",
-            network_default_action=_text(self.get(resource, "network_acls", 0, "default_action")) if acls else None,
-            network_bypass=_text(self.get(resource, "network_acls", 0, "bypass")) if acls else None,
+            network_default_action=_setting(self.get(resource, "network_acls", 0, "default_action")) if acls else None,
+            network_bypass=_setting(self.get(resource, "network_acls", 0, "bypass")) if acls else None,
             access_policies=tuple(policies),
             diagnostic_settings=tuple(diagnostics) if diagnostics else None,
             diagnostic_settings_unread=None
@@ -358,7 +370,7 @@ class AzurermMapper:
             id=record_id,
             vault_id=vault_id,
             name=name,
-            kty=_text(self.get(resource, "key_type")),
+            kty=_setting(self.get(resource, "key_type")),
             key_size=_int(self.get(resource, "key_size")),
             enabled=True,
             created=None,
@@ -474,8 +486,10 @@ def _client_config(mapper: AzurermMapper) -> tuple[str, str]:
     """The deploying subscription and tenant: from data.azurerm_client_config when there is one."""
     for resource in mapper.resolver.resources:
         if resource.mode == "data" and resource.type == "azurerm_client_config":
-            subscription = _text(mapper.get(resource, "subscription_id"))
-            tenant = _text(mapper.get(resource, "tenant_id"))
+            subscription = _text(
+                mapper.get(resource, "subscription_id") or Symbol(f"{resource.address}.subscription_id")
+            )
+            tenant = _text(mapper.get(resource, "tenant_id") or Symbol(f"{resource.address}.tenant_id"))
             if subscription and tenant:
                 return subscription, tenant
     return Symbol("provider.azurerm.subscription_id").text, Symbol("provider.azurerm.tenant_id").text
@@ -489,6 +503,7 @@ def inventory_from_terraform(
     provenance: Provenance,
     environment: str,
     principal_ids: Mapping[str, str],
+    notes: Iterable[str] = (),
 ) -> Inventory:
     """The inventory of a configuration's azurerm resources."""
     mapper = AzurermMapper(resolver, environment=environment, principal_ids=principal_ids)
@@ -539,6 +554,7 @@ def inventory_from_terraform(
             arm_endpoint="",
             cloud=f"terraform ({environment})",
             sources=(provenance,),
+            notes=tuple(notes),
         ),
         subscriptions=[Subscription(SubscriptionId(subscription), None, None, tenant)],
         workspaces=workspaces,

@@ -125,3 +125,30 @@ def instance_address(module: str, mode: str, type_: str, name: str, index: str |
     if index is None:
         return base
     return f"{base}[{index}]" if isinstance(index, int) else f'{base}["{index}"]'
+
+
+def step(node: Any, part: str | int) -> tuple[bool, Any]:
+    """One step into a dict (by key) or a list (by index): (found, value)."""
+    if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
+        return True, node[part]
+    if isinstance(part, str) and isinstance(node, dict) and part in node:
+        return True, node[part]
+    return False, None
+
+
+def walk(tree: Any, path: Sequence[str | int]) -> tuple[bool, Any]:
+    """Follow `path` into nested dicts and lists: (found, value)."""
+    node = tree
+    for part in path:
+        found, node = step(node, part)
+        if not found:
+            return False, None
+    return True, node
+
+
+_INSTANCE_KEY = re.compile(r'\[(?:\d+|"(?:[^"\\]|\\.)*")\]')
+
+
+def config_address(address: str) -> str:
+    """An instance address without its `count` / `for_each` keys: the address of the block that declares it."""
+    return _INSTANCE_KEY.sub("", address)

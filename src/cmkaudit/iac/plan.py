@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cmkaudit.errors import InputError
 from cmkaudit.files import read_json_file
-from cmkaudit.iac.model import IacResource, Symbol, Value, instance_address, path_text, split_reference
+from cmkaudit.iac.model import (
+    IacResource,
+    SourceSpan,
+    Symbol,
+    Value,
+    config_address,
+    instance_address,
+    path_text,
+    split_reference,
+    step,
+    walk,
+)
 from cmkaudit.text import printable
 
 _MODULE_STEP = re.compile(r'module\.([A-Za-z0-9_-]+)(?:\[(\d+|"(?:[^"\\]|\\.)*")\])?')
@@ -43,32 +54,13 @@ def _module_text(steps: Sequence[tuple[str, str | int | None]]) -> str:
     return ".".join(parts)
 
 
-def _step(node: Any, part: str | int) -> tuple[bool, Any]:
-    """One step into a dict (by key) or a list (by index)."""
-    if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
-        return True, node[part]
-    if isinstance(part, str) and isinstance(node, dict) and part in node:
-        return True, node[part]
-    return False, None
-
-
-def _walk(tree: Any, path: Sequence[str | int]) -> tuple[bool, Any]:
-    """Follow `path` into nested dicts and lists: (found, value)."""
-    node = tree
-    for part in path:
-        found, node = _step(node, part)
-        if not found:
-            return False, None
-    return True, node
-
-
 def _unknown_at(tree: Any, path: Sequence[str | int]) -> bool:
     """Whether `after_unknown` marks the value at `path` (or a block it is in) as known only after apply."""
     node = tree
     for part in path:
         if node is True:
             return True
-        found, node = _step(node, part)
+        found, node = step(node, part)
         if not found:
             return False
     return node is True
@@ -84,6 +76,18 @@ class PlanResolver:
     _by_name: dict[tuple[str, str, str, str], list[IacResource]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._index()
+
+    def locate(self, spans: Mapping[str, SourceSpan]) -> None:
+        """Give each resource the span of the block that declares it (by its address without instance keys)."""
+        self.resources = [
+            replace(r, span=spans[config_address(r.address)]) if config_address(r.address) in spans else r
+            for r in self.resources
+        ]
+        self._index()
+
+    def _index(self) -> None:
+        self._by_name.clear()
         for resource in self.resources:
             key = (resource.module, resource.mode, resource.type, resource.name)
             self._by_name.setdefault(key, []).append(resource)
@@ -105,7 +109,7 @@ class PlanResolver:
     def provider_setting(self, provider: str, name: str) -> Value:
         """A provider block's constant setting (`environment` of azurerm, say)."""
         config = (self.configuration.get("provider_config") or {}).get(provider) or {}
-        found, expression = _walk(config, ("expressions", name))
+        found, expression = walk(config, ("expressions", name))
         return expression.get("constant_value") if found and isinstance(expression, dict) else None
 
     def get(self, resource: IacResource, *path: str | int) -> Value:
@@ -113,12 +117,12 @@ class PlanResolver:
         return self._get(resource, tuple(path), depth=0)
 
     def _get(self, resource: IacResource, path: tuple[str | int, ...], depth: int) -> Value:
-        found, value = _walk(resource.values, path)
+        found, value = walk(resource.values, path)
         if found and value is not None:
             return value
         if not _unknown_at(resource.unknown, path):
             return None
-        found, expression = _walk(self._resource_config(resource).get("expressions") or {}, path)
+        found, expression = walk(self._resource_config(resource).get("expressions") or {}, path)
         if found and isinstance(expression, dict):
             resolved = self._expression(resource.module, expression, resource.index, depth)
             if resolved is not None:
@@ -127,7 +131,7 @@ class PlanResolver:
 
     def target(self, resource: IacResource, *path: str | int) -> tuple[IacResource, tuple[str | int, ...]] | None:
         """The resource attribute an attribute's expression refers to (its first reference), across modules."""
-        found, expression = _walk(self._resource_config(resource).get("expressions") or {}, tuple(path))
+        found, expression = walk(self._resource_config(resource).get("expressions") or {}, tuple(path))
         if not (found and isinstance(expression, dict)):
             return None
         return self._target_of(resource.module, expression, resource.index, depth=0)
@@ -170,7 +174,7 @@ class PlanResolver:
                 if not module:
                     variable = self.variables.get(str(parts[1]))
                     value = variable.get("value") if isinstance(variable, dict) else None
-                    return _walk(value, parts[2:])[1] if len(parts) > 2 else value
+                    return walk(value, parts[2:])[1] if len(parts) > 2 else value
                 upstream = self._variable_expression(module, str(parts[1]))
                 if upstream is None:
                     return Symbol(f"{module}.{ref}")
@@ -195,10 +199,10 @@ class PlanResolver:
         parent = _module_text(steps[:-1])
         call = steps[-1][0]
         calls = self._module_config(parent).get("module_calls") or {}
-        found, expression = _walk(calls, (call, "expressions", name))
+        found, expression = walk(calls, (call, "expressions", name))
         if found and isinstance(expression, dict):
             return parent, expression
-        found, default = _walk(calls, (call, "module", "variables", name, "default"))
+        found, default = walk(calls, (call, "module", "variables", name, "default"))
         return (module, {"constant_value": default}) if found else None
 
     def _output_expression(self, module: str, parts: Sequence[str | int]) -> tuple[str, Mapping[str, Any]] | None:
@@ -216,12 +220,12 @@ class PlanResolver:
             instance = children[0]
         if instance is None:
             return None
-        found, expression = _walk(self._outputs(module, call), (str(rest[0]), "expression"))
+        found, expression = walk(self._outputs(module, call), (str(rest[0]), "expression"))
         return (instance[0], expression) if found and isinstance(expression, dict) else None
 
     def _outputs(self, module: str, call: str) -> Mapping[str, Any]:
         calls = self._module_config(module).get("module_calls") or {}
-        found, outputs = _walk(calls, (call, "module", "outputs"))
+        found, outputs = walk(calls, (call, "module", "outputs"))
         return outputs if found and isinstance(outputs, dict) else {}
 
     def _child_instances(self, module: str, call: str) -> list[tuple[str, str | int | None]]:

@@ -469,6 +469,8 @@ class Provenance(StrEnum):
     """A recorded Azure tenant replayed through the crawler (the demo)."""
     TERRAFORM_PLAN = "terraform-plan"
     """Planned configuration: a Terraform plan (`terraform show -json`)."""
+    TERRAFORM_CONFIGURATION = "terraform-configuration"
+    """Configuration: a Terraform directory's HCL, read without a plan (values known from it alone)."""
 
     @property
     def label(self) -> str:
@@ -483,6 +485,9 @@ _PROVENANCE_LABELS = {
     ),
     Provenance.AZURE_RECORDING: "a recorded Azure tenant, replayed",
     Provenance.TERRAFORM_PLAN: "a Terraform plan: configuration as it would be applied, not deployed resources",
+    Provenance.TERRAFORM_CONFIGURATION: (
+        "a Terraform configuration read without a plan: values the configuration alone fixes, not deployed resources"
+    ),
 }
 
 

@@ -25,6 +25,8 @@ class SourceKind(StrEnum):
     """Saved snapshots: one, or the shards of a large tenant merged into one (sources/snapshots.py)."""
     TERRAFORM_PLAN = "terraform-plan"
     """A Terraform plan in JSON, judged before it is applied (sources/terraform.py)."""
+    TERRAFORM_CONFIGURATION = "terraform-configuration"
+    """A Terraform configuration directory (HCL), judged without a plan (sources/terraform.py)."""
 
 
 class InventorySource(Protocol):

@@ -81,6 +81,12 @@ def _region(name: str | None) -> str | None:
     return name.replace(" ", "").lower() if name else None
 
 
+def _comparable(one: str, other: str) -> bool:
+    """Whether two values can be told apart: both known, or one and the same value known only after apply (two
+    different expressions may still give the same value)."""
+    return not (is_symbolic(one) or is_symbolic(other)) or one.lower() == other.lower()
+
+
 def _vault_tenant_and_region(resolved: tuple[Vault, Workspace], inventory: Inventory, settings: Settings) -> Verdict:
     """KV-03: the vault is in the workspace's tenant and region."""
     vault, workspace = resolved
@@ -95,8 +101,8 @@ def _vault_tenant_and_region(resolved: tuple[Vault, Workspace], inventory: Inven
         Evidence("workspace location", workspace.location, workspace.id, "location"),
     )
     problems = []
-    if vault.tenant_id and tenant and is_symbolic(vault.tenant_id) != is_symbolic(tenant):
-        tenant = None  # one known, the other known only after apply: not comparable
+    if vault.tenant_id and tenant and not _comparable(vault.tenant_id, tenant):
+        tenant = None
     if vault.tenant_id and tenant and vault.tenant_id.lower() != tenant.lower():
         problems.append(f"vault {vault.name} is in tenant {vault.tenant_id}, the workspace in {tenant}")
     if vault.location and workspace.location and _region(vault.location) != _region(workspace.location):

@@ -1,0 +1,234 @@
+"""`cmkaudit scan --terraform-dir`: the CMK module's HCL (tests/fixtures/terraform/cmk-module), read without a
+plan, compliant and broken, with findings asserted exactly and SARIF pointing at the lines to change."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cmkaudit.cli import Streams, run
+
+from .conftest import NOW
+from .iac_plans import cmk_module_plan
+from .test_terraform_plan import COMPLIANT, SCOPES, Verdicts, verdicts
+
+MODULE = Path(__file__).parent / "fixtures" / "terraform" / "cmk-module"
+KEY_VAULT_TF = "modules/key_vault/main.tf"
+
+
+def copy_module(tmp_path: Path, edits: dict[str, tuple[str, str]] | None = None) -> Path:
+    """The fixture module copied, with `edits` (file -> (old, new)) applied; each edit must match."""
+    target = tmp_path / "cmk-module"
+    shutil.copytree(MODULE, target)
+    for name, (old, new) in (edits or {}).items():
+        path = target / name
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {name}"
+        path.write_text(text.replace(old, new))
+    return target
+
+
+def scan_dir(tmp_path: Path, directory: Path, *extra: str) -> tuple[int, list[dict[str, Any]], str]:
+    out = tmp_path / "out"
+    err = io.StringIO()
+    code = run(
+        ["scan", "--terraform-dir", str(directory), "--format", "json,sarif", "--output-dir", str(out), *extra],
+        Streams(io.StringIO(), err),
+        now=NOW,
+    )
+    if code == 2:
+        return code, [], err.getvalue()
+    return code, json.loads((out / "cmkaudit-results.json").read_text())["findings"], err.getvalue()
+
+
+def test_the_compliant_module_reads_as_its_plan_does(tmp_path: Path) -> None:
+    code, findings, err = scan_dir(tmp_path, MODULE)
+    assert verdicts(findings) == COMPLIANT, err
+    assert code == 0
+
+
+NOTIFY_ONLY = (
+    '    automatic {\n      time_after_creation = "P90D"\n    }\n    expire_after         = "P2Y"',
+    '    expire_after         = "P2Y"',
+)
+EXPIRY_ROTATION = (
+    '      time_after_creation = "P90D"\n    }\n    expire_after         = "P2Y"\n    notify_before_expiry = "P29D"',
+    '      time_before_expiry = "P30D"\n    }\n    expire_after         = "P365D"',
+)
+OVER_BROAD = (
+    'object_id    = var.databricks_sp_object_id\n\n  key_permissions = ["Get", "WrapKey", "UnwrapKey"]',
+    'object_id    = var.databricks_sp_object_id\n\n  key_permissions = ["Get", "WrapKey", "UnwrapKey", "Purge"]',
+)
+
+
+@pytest.mark.parametrize(
+    ("edits", "tfvars", "changed"),
+    [
+        ({}, 'sku = "standard"', {("DBX-01", None): "FAIL"}),
+        ({}, "purge_protection = false", {("KV-01", s): "FAIL" for s in SCOPES}),
+        ({}, "retention_days = 7", {("KV-02", s): "FAIL" for s in SCOPES}),
+        ({KEY_VAULT_TF: NOTIFY_ONLY}, "", {("KEY-03", s): "FAIL" for s in SCOPES}),
+        ({KEY_VAULT_TF: EXPIRY_ROTATION}, "", {("KEY-03", s): "FAIL" for s in SCOPES}),
+        (
+            {KEY_VAULT_TF: OVER_BROAD},
+            "",
+            {("IAM-02", "managedServices"): "FAIL", **{("IAM-03", s): "FAIL" for s in SCOPES}},
+        ),
+        (
+            {
+                "main.tf": (
+                    "customer_managed_key_enabled      = var.enable_cmk_dbfs_root",
+                    "customer_managed_key_enabled = false",
+                )
+            },
+            "",
+            {
+                ("DBX-05", None): "FAIL",
+                ("GOV-02", None): "FAIL",
+                ("IAM-01", "dbfsRoot"): "UNKNOWN",
+                ("IAM-02", "dbfsRoot"): "UNKNOWN",
+            },
+        ),
+        # azurerm 4.x renamed the vault's RBAC flag; 3.x and 4.x names read alike.
+        ({KEY_VAULT_TF: ("enable_rbac_authorization  = false", "rbac_authorization_enabled = false")}, "", {}),
+        # A variable with no value: the SKU is not known, so DBX-01 is UNKNOWN, never a pass.
+        (
+            {
+                "variables.tf": (
+                    'variable "sku" {\n  type    = string\n  default = "premium"\n}',
+                    'variable "sku" {\n  type = string\n}',
+                )
+            },
+            "",
+            {("DBX-01", None): "UNKNOWN"},
+        ),
+    ],
+    ids=[
+        "standard-sku",
+        "no-purge-protection",
+        "retention-7",
+        "notify-only",
+        "expiry-rotation",
+        "over-broad",
+        "no-dbfs-flag",
+        "azurerm-4x-rbac-flag",
+        "unset-variable",
+    ],
+)
+def test_each_defect_in_the_hcl_is_found(
+    tmp_path: Path, edits: dict[str, tuple[str, str]], tfvars: str, changed: Verdicts
+) -> None:
+    directory = copy_module(tmp_path, edits)
+    extra: list[str] = []
+    if tfvars:
+        (tmp_path / "variant.tfvars").write_text(tfvars + "\n")
+        extra = ["--var-file", str(tmp_path / "variant.tfvars")]
+    code, findings, err = scan_dir(tmp_path, directory, *extra)
+    assert verdicts(findings) == {**COMPLIANT, **changed}, err
+    statuses = set(changed.values())
+    assert code == (1 if "FAIL" in statuses else 3 if "UNKNOWN" in statuses else 0)
+
+
+def test_sarif_points_at_the_file_and_lines_of_the_block_to_change(tmp_path: Path) -> None:
+    (tmp_path / "variant.tfvars").write_text("purge_protection = false\n")
+    scan_dir(tmp_path, MODULE, "--var-file", str(tmp_path / "variant.tfvars"))
+    results = json.loads((tmp_path / "out" / "cmkaudit.sarif").read_text())["runs"][0]["results"]
+    kv01 = [r for r in results if r["ruleId"] == "KV-01"]
+    assert len(kv01) == 3
+    location = kv01[0]["locations"][0]
+    assert location["physicalLocation"] == {
+        "artifactLocation": {"uri": KEY_VAULT_TF},
+        "region": {"startLine": 1, "endLine": 15},
+    }
+    assert location["logicalLocations"][0]["fullyQualifiedName"] == "module.key_vault.azurerm_key_vault.this"
+
+
+def test_fingerprints_do_not_move_with_unrelated_lines(tmp_path: Path) -> None:
+    def fingerprints(directory: Path, where: Path) -> set[str]:
+        where.mkdir()
+        (where / "v.tfvars").write_text("purge_protection = false\n")
+        scan_dir(where, directory, "--var-file", str(where / "v.tfvars"))
+        sarif = json.loads((where / "out" / "cmkaudit.sarif").read_text())
+        return {r["partialFingerprints"]["cmkaudit/v1"] for r in sarif["runs"][0]["results"]}
+
+    shifted = copy_module(
+        tmp_path,
+        {
+            KEY_VAULT_TF: (
+                'resource "azurerm_key_vault" "this" {',
+                '# a comment\n\nresource "azurerm_key_vault" "this" {',
+            )
+        },
+    )
+    assert fingerprints(MODULE, tmp_path / "a") == fingerprints(shifted, tmp_path / "b")
+
+
+def test_a_plan_given_with_its_directory_is_located_in_the_files(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(cmk_module_plan(purge_protection=False)))
+    out = tmp_path / "out"
+    code = run(
+        [
+            "scan",
+            "--terraform-plan",
+            str(plan),
+            "--terraform-dir",
+            str(MODULE),
+            "--format",
+            "sarif",
+            "--output-dir",
+            str(out),
+        ],
+        Streams(io.StringIO(), io.StringIO()),
+        now=NOW,
+    )
+    assert code == 1
+    results = json.loads((out / "cmkaudit.sarif").read_text())["runs"][0]["results"]
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results} == {KEY_VAULT_TF}
+
+
+def test_a_remote_module_is_said_to_be_unread(tmp_path: Path) -> None:
+    directory = copy_module(
+        tmp_path,
+        {
+            "main.tf": (
+                'resource "azurerm_resource_group" "this" {',
+                'module "network" {\n  source = "Azure/network/azurerm"\n}\n\n'
+                'resource "azurerm_resource_group" "this" {',
+            )
+        },
+    )
+    scan_dir(tmp_path, directory)
+    results = json.loads((tmp_path / "out" / "cmkaudit-results.json").read_text())
+    assert any("network" in note and "not a local directory" in note for note in results["coverage"]["notes"])
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [('resource "azurerm_key_vault" "x" {\n  name = \n}\n', "is not valid HCL"), (b"\xff\xfe", "not UTF-8")],
+    ids=["syntax-error", "not-utf8"],
+)
+def test_a_broken_file_is_one_clear_line(tmp_path: Path, content: str | bytes, fragment: str) -> None:
+    directory = copy_module(tmp_path)
+    path = directory / "broken.tf"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    code, _, err = scan_dir(tmp_path, directory)
+    lines = [line for line in err.splitlines() if not line.startswith("cmkaudit: hint:")]
+    assert code == 2 and "Traceback" not in err
+    assert len(lines) == 1 and fragment in lines[0] and "broken.tf" in lines[0], err
+
+
+def test_a_directory_without_terraform_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = scan_dir(tmp_path, tmp_path)
+    assert code == 2 and "no Terraform resources" in err
+
+
+def test_var_file_without_a_directory_is_refused(tmp_path: Path) -> None:
+    err = io.StringIO()
+    code = run(["scan", "--demo", "--var-file", "x.tfvars"], Streams(io.StringIO(), err), now=NOW)
+    assert code == 2 and "--var-file needs --terraform-dir" in err.getvalue()
