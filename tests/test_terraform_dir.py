@@ -17,6 +17,7 @@ from .conftest import NOW
 from .iac_plans import cmk_module_plan
 from .test_terraform_plan import COMPLIANT, SCOPES, Verdicts, verdicts
 
+REPOSITORY = Path(__file__).parents[1]
 MODULE = Path(__file__).parent / "fixtures" / "terraform" / "cmk-module"
 KEY_VAULT_TF = "modules/key_vault/main.tf"
 
@@ -134,15 +135,19 @@ def test_each_defect_in_the_hcl_is_found(
     assert code == (1 if "FAIL" in statuses else 3 if "UNKNOWN" in statuses else 0)
 
 
-def test_sarif_points_at_the_file_and_lines_of_the_block_to_change(tmp_path: Path) -> None:
+def test_sarif_points_at_the_file_and_lines_of_the_block_to_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPOSITORY)
     (tmp_path / "variant.tfvars").write_text("purge_protection = false\n")
     scan_dir(tmp_path, MODULE, "--var-file", str(tmp_path / "variant.tfvars"))
     results = json.loads((tmp_path / "out" / "cmkaudit.sarif").read_text())["runs"][0]["results"]
     kv01 = [r for r in results if r["ruleId"] == "KV-01"]
     assert len(kv01) == 3
     location = kv01[0]["locations"][0]
+    # Under the working directory (the repository, in CI), paths are the repository's, for code scanning.
     assert location["physicalLocation"] == {
-        "artifactLocation": {"uri": KEY_VAULT_TF},
+        "artifactLocation": {"uri": f"tests/fixtures/terraform/cmk-module/{KEY_VAULT_TF}"},
         "region": {"startLine": 1, "endLine": 15},
     }
     assert location["logicalLocations"][0]["fullyQualifiedName"] == "module.key_vault.azurerm_key_vault.this"
@@ -168,7 +173,10 @@ def test_fingerprints_do_not_move_with_unrelated_lines(tmp_path: Path) -> None:
     assert fingerprints(MODULE, tmp_path / "a") == fingerprints(shifted, tmp_path / "b")
 
 
-def test_a_plan_given_with_its_directory_is_located_in_the_files(tmp_path: Path) -> None:
+def test_a_plan_given_with_its_directory_is_located_in_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPOSITORY)
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(cmk_module_plan(purge_protection=False)))
     out = tmp_path / "out"
@@ -189,7 +197,8 @@ def test_a_plan_given_with_its_directory_is_located_in_the_files(tmp_path: Path)
     )
     assert code == 1
     results = json.loads((out / "cmkaudit.sarif").read_text())["runs"][0]["results"]
-    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results} == {KEY_VAULT_TF}
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert uris == {f"tests/fixtures/terraform/cmk-module/{KEY_VAULT_TF}"}
 
 
 def test_a_remote_module_is_said_to_be_unread(tmp_path: Path) -> None:

@@ -191,6 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PLAN_JSON",
         help="judge a Terraform plan before it is applied: the output of 'terraform show -json plan.out'",
     )
+    source.add_argument(
+        "--arm-template",
+        type=Path,
+        metavar="TEMPLATE_JSON",
+        help="judge an ARM template before deployment (for Bicep, compile it first: az bicep build --file x.bicep)",
+    )
+    scan.add_argument(
+        "--parameters",
+        type=Path,
+        metavar="PARAMETERS_JSON",
+        help="the parameters file of --arm-template",
+    )
     scan.add_argument(
         "--terraform-dir",
         type=Path,
@@ -355,18 +367,25 @@ def _source_kind(args: argparse.Namespace) -> SourceKind:
 
     if args.command == "evaluate":
         return SourceKind.SNAPSHOTS
-    chosen = [args.subscription, args.all_subscriptions, args.demo, args.terraform_plan]
+    chosen = [args.subscription, args.all_subscriptions, args.demo, args.terraform_plan, args.arm_template]
     if args.terraform_dir is not None and any(chosen[:3]):
         raise UsageError("--terraform-dir goes alone or with --terraform-plan, not with a live or demo scan")
+    if args.terraform_dir is not None and args.arm_template is not None:
+        raise UsageError("--terraform-dir goes alone or with --terraform-plan, not with --arm-template")
+    if args.parameters is not None and args.arm_template is None:
+        raise UsageError("--parameters needs --arm-template")
     if args.var_file and args.terraform_dir is None:
         raise UsageError("--var-file needs --terraform-dir (a plan already holds its variables' values)")
+    if args.arm_template is not None:
+        return SourceKind.ARM_TEMPLATE
     if args.terraform_plan is not None:
         return SourceKind.TERRAFORM_PLAN
     if args.terraform_dir is not None:
         return SourceKind.TERRAFORM_CONFIGURATION
     if not any(chosen):
         raise UsageError(
-            "say what to scan: --subscription, --all-subscriptions, --demo, --terraform-plan or --terraform-dir"
+            "say what to scan: --subscription, --all-subscriptions, --demo, --terraform-plan, --terraform-dir or "
+            "--arm-template"
         )
     return SourceKind.DEMO if args.demo else SourceKind.AZURE
 
@@ -420,6 +439,11 @@ def _source(args: argparse.Namespace, clock: datetime, config: ConfigFile, messa
 
             principals = _principal_ids(args, config)
             return TerraformPlanSource(args.terraform_plan, clock, principals, args.terraform_dir, tuple(args.var_file))
+        case SourceKind.ARM_TEMPLATE:
+            from cmkaudit.sources.arm_template import ArmTemplateSource
+
+            principals = _principal_ids(args, config)
+            return ArmTemplateSource(args.arm_template, clock, args.parameters, principals)
         case SourceKind.TERRAFORM_CONFIGURATION:
             from cmkaudit.sources.terraform import TerraformDirectorySource
 

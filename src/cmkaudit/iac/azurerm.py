@@ -18,6 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cmkaudit.iac.model import IacResource, Resolver, Symbol, Value, path_text
+from cmkaudit.iac.planned import (
+    ASSIGNMENTS_ELSEWHERE,
+    CREATED_WITH_WORKSPACE,
+    LIVE_ONLY_VERSIONS,
+    NO_DIAGNOSTICS,
+    builtin_role_id,
+    load_builtin_roles,
+    principal_lookups,
+)
 from cmkaudit.ids import AZURE_DATABRICKS_APP_ID, PrincipalId, ResourceId, SubscriptionId, id_key, parse_key_url
 from cmkaudit.inventory import Inventory, assemble_inventory
 from cmkaudit.inventory.links import key_resource_id
@@ -29,11 +38,8 @@ from cmkaudit.inventory.model import (
     LifetimeAction,
     LogSetting,
     ManagedIdentity,
-    PrincipalLookup,
-    PrincipalSource,
     Provenance,
     RoleAssignment,
-    RoleDefinition,
     RotationPolicy,
     ScanScope,
     Scope,
@@ -53,13 +59,6 @@ VAULT_SUFFIXES = {"public": "vault.azure.net", "usgovernment": "vault.usgovcloud
 CMK_SOURCE = "Microsoft.Keyvault"
 KV_DEFAULT_RETENTION_DAYS = 90
 """azurerm's default `soft_delete_retention_days`."""
-
-LIVE_ONLY_VERSIONS = Unread(
-    UnreadWhy.LIVE_ONLY,
-    "the key's versions exist only once it is created: their age and validity are judged by a live scan",
-    "scan the deployed subscription (cmkaudit scan --subscription ...)",
-)
-
 
 _PROVIDER_CONTEXT = re.compile(r"(?:^|\.)data\.azurerm_client_config\.[^.]+\.(tenant_id|subscription_id)$")
 
@@ -124,10 +123,9 @@ class _Mapped:
 class AzurermMapper:
     """Turns the resources of one configuration into an inventory."""
 
-    def __init__(self, resolver: Resolver, *, environment: str, principal_ids: Mapping[str, str]) -> None:
+    def __init__(self, resolver: Resolver, *, environment: str) -> None:
         self.resolver = resolver
         self.suffix = VAULT_SUFFIXES.get(environment.lower(), VAULT_SUFFIXES["public"])
-        self.principal_ids = {tenant.lower(): oid for tenant, oid in principal_ids.items()}
         self.mapped = _Mapped()
         self.by_address = {r.address: r for r in resolver.resources}
 
@@ -270,12 +268,7 @@ class AzurermMapper:
             ),
             dbfs_root=self._scope(Scope.DBFS_ROOT, dbfs_ref, prepare_encryption=cmk_enabled),
         )
-        created = Unread(
-            UnreadWhy.LIVE_ONLY,
-            "Azure creates it with the workspace, as the workspace's settings ask",
-            "scan the deployed workspace to see it",
-        )
-        links = WorkspaceLinks(record_id, None, None, created, created)
+        links = WorkspaceLinks(record_id, None, None, CREATED_WITH_WORKSPACE, CREATED_WITH_WORKSPACE)
         return workspace, links
 
     def access_policy(self, source: IacResource, *block: str | int) -> AccessPolicy | None:
@@ -326,20 +319,9 @@ class AzurermMapper:
             network_bypass=_setting(self.get(resource, "network_acls", 0, "bypass")) if acls else None,
             access_policies=tuple(policies),
             diagnostic_settings=tuple(diagnostics) if diagnostics else None,
-            diagnostic_settings_unread=None
-            if diagnostics
-            else Unread(
-                UnreadWhy.LIVE_ONLY,
-                "no diagnostic setting of this configuration targets the vault; one made outside it (by Azure "
-                "Policy, say) is seen only by a live scan",
-                "add an azurerm_monitor_diagnostic_setting sending the AuditEvent category (or the audit group)",
-            ),
+            diagnostic_settings_unread=None if diagnostics else NO_DIAGNOSTICS,
             role_assignments=tuple(self.mapped.assignments.get(resource.address, [])),
-            role_assignments_unread=Unread(
-                UnreadWhy.LIVE_ONLY,
-                "role assignments made outside this configuration (inherited from the resource group, the "
-                "subscription or a management group) are seen only by a live scan",
-            ),
+            role_assignments_unread=ASSIGNMENTS_ELSEWHERE,
         )
 
     def key(self, resource: IacResource) -> Key | None:
@@ -432,54 +414,16 @@ class AzurermMapper:
         )
 
 
-def builtin_role_id(name_or_id: str) -> str:
-    """The definition id a role assignment names: its `role_definition_id`, or the built-in role's by name."""
-    if name_or_id.startswith("/"):
-        return name_or_id
-    guid = BUILTIN_ROLE_GUIDS.get(name_or_id.lower())
-    return f"/providers/Microsoft.Authorization/roleDefinitions/{guid}" if guid else f"role:{name_or_id}"
-
-
-BUILTIN_ROLE_GUIDS = {
-    "key vault administrator": "00482a5a-887f-4fb3-b363-3b7fe8e74483",
-    "key vault crypto officer": "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
-    "key vault crypto service encryption user": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
-    "key vault crypto user": "12338af0-0e69-4776-bea7-57ae8d297424",
-    "key vault reader": "21090545-7ca7-4776-b22c-e363652d74d2",
-    "owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
-    "contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
-}
-"""Built-in roles by name (`role_definition_name`); their definitions are in role_definitions.json beside this
-module, as Azure lists them."""
-
-
-def _principal_lookups(mapper: AzurermMapper, tenants: Iterable[str]) -> list[PrincipalLookup]:
-    """The AzureDatabricks service principal of each vault tenant: from an azuread_service_principal data source
-    naming the application, or from the configuration (--databricks-principal-id)."""
+def _databricks_principal(mapper: AzurermMapper) -> str | None:
+    """The AzureDatabricks service principal's object id, from an azuread_service_principal data source that names
+    its application (a value, or the symbol of the data source's object_id)."""
     found: str | None = None
     for resource in mapper.resolver.resources:
         if resource.mode == "data" and resource.type == "azuread_service_principal":
             app = mapper.get(resource, "client_id") or mapper.get(resource, "application_id")
             if isinstance(app, str) and app.lower() == AZURE_DATABRICKS_APP_ID:
                 found = _text(mapper.get(resource, "object_id")) or Symbol(f"{resource.address}.object_id").text
-    lookups = []
-    for tenant in sorted(set(tenants)):
-        configured = mapper.principal_ids.get(tenant.lower()) or mapper.principal_ids.get("*")
-        if configured:
-            lookups.append(PrincipalLookup(tenant, PrincipalId(configured), PrincipalSource.CONFIG))
-        elif found:
-            lookups.append(PrincipalLookup(tenant, PrincipalId(found), PrincipalSource.CONFIG))
-        else:
-            lookups.append(
-                PrincipalLookup(
-                    tenant,
-                    None,
-                    None,
-                    "no azuread_service_principal data source in this configuration names the AzureDatabricks "
-                    f"application ({AZURE_DATABRICKS_APP_ID})",
-                )
-            )
-    return lookups
+    return found
 
 
 def _client_config(mapper: AzurermMapper) -> tuple[str, str]:
@@ -506,7 +450,7 @@ def inventory_from_terraform(
     notes: Iterable[str] = (),
 ) -> Inventory:
     """The inventory of a configuration's azurerm resources."""
-    mapper = AzurermMapper(resolver, environment=environment, principal_ids=principal_ids)
+    mapper = AzurermMapper(resolver, environment=environment)
     managed = [r for r in resolver.resources if r.mode == "managed"]
     subscription, tenant = _client_config(mapper)
     # The resources that attach to others first: access policies, diagnostic settings, role assignments, DBFS keys.
@@ -562,32 +506,14 @@ def inventory_from_terraform(
         keys=keys,
         disk_encryption_sets=[],
         storage_accounts=[],
-        principals=_principal_lookups(mapper, tenants),
+        principals=principal_lookups(
+            principal_ids,
+            tenants,
+            _databricks_principal(mapper),
+            "no azuread_service_principal data source in this configuration names it",
+        ),
         errors=[],
         role_definitions=[d for d in definitions if d.id.lower() in used],
         locations=mapper.mapped.locations,
         workspace_links=[link for _, link in made],
     )
-
-
-def load_builtin_roles() -> list[RoleDefinition]:
-    """The built-in role definitions that planned role assignments name (role_definitions.json)."""
-    import json
-    from importlib import resources
-
-    raw = json.loads(resources.files(__package__).joinpath("role_definitions.json").read_text("utf-8"))
-    definitions = []
-    for entry in raw["value"]:
-        permissions = entry["properties"]["permissions"][0]
-        definitions.append(
-            RoleDefinition(
-                id=entry["id"],
-                name=entry["name"],
-                role_name=entry["properties"]["roleName"],
-                actions=tuple(permissions.get("actions", ())),
-                not_actions=tuple(permissions.get("notActions", ())),
-                data_actions=tuple(permissions.get("dataActions", ())),
-                not_data_actions=tuple(permissions.get("notDataActions", ())),
-            )
-        )
-    return definitions

@@ -18,7 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from cmkaudit.errors import InputError
-from cmkaudit.iac.model import IacResource, SourceSpan, Symbol, Value, instance_address, path_text, step, walk
+from cmkaudit.iac.model import (
+    IacResource,
+    SourceSpan,
+    Symbol,
+    TokenStream,
+    Unresolved,
+    Value,
+    instance_address,
+    path_text,
+    step,
+    walk,
+)
 from cmkaudit.text import printable
 
 MAX_DEPTH = 64
@@ -31,10 +42,6 @@ class Ref:
 
     resource: IacResource
     path: tuple[str | int, ...]
-
-
-class _Unresolved(Exception):
-    """An expression this reader does not evaluate."""
 
 
 # --- files -------------------------------------------------------------------------------------------------------
@@ -197,19 +204,6 @@ _TOKEN = re.compile(
 )
 
 
-def _tokens(text: str) -> list[str]:
-    tokens, at = [], 0
-    while at < len(text):
-        if text[at:].strip() == "":
-            break
-        match = _TOKEN.match(text, at)
-        if match is None or match.end() == at:
-            raise _Unresolved(text)
-        tokens.append(match.group().strip())
-        at = match.end()
-    return tokens
-
-
 @dataclass
 class Context:
     """Where an expression is evaluated: a module instance, and `each` / `count` of a resource instance."""
@@ -219,21 +213,12 @@ class Context:
     count: int | None = None
 
 
-class _Parser:
+class _Parser(TokenStream):
     """A recursive-descent evaluator for the expressions a CMK configuration uses."""
 
-    def __init__(self, reader: HclReader, tokens: list[str], context: Context, depth: int) -> None:
-        self.reader, self.tokens, self.context, self.depth, self.at = reader, tokens, context, depth, 0
-
-    def peek(self) -> str | None:
-        return self.tokens[self.at] if self.at < len(self.tokens) else None
-
-    def take(self, expected: str | None = None) -> str:
-        token = self.peek()
-        if token is None or (expected is not None and token != expected):
-            raise _Unresolved(expected or "end")
-        self.at += 1
-        return token
+    def __init__(self, reader: HclReader, text: str, context: Context, depth: int) -> None:
+        super().__init__(text, _TOKEN)
+        self.reader, self.context, self.depth = reader, context, depth
 
     def expression(self) -> Any:
         condition = self.or_()
@@ -245,7 +230,7 @@ class _Parser:
             decided = _concrete(self.reader, condition)
             if isinstance(decided, bool):
                 return yes if decided else no
-            raise _Unresolved("condition")
+            raise Unresolved("condition")
         return condition
 
     def or_(self) -> Any:
@@ -268,7 +253,7 @@ class _Parser:
             other = self.unary()
             left, right = _concrete(self.reader, value), _concrete(self.reader, other)
             if isinstance(left, (Symbol, Ref)) or isinstance(right, (Symbol, Ref)):
-                raise _Unresolved("comparison")
+                raise Unresolved("comparison")
             return (left == right) if op == "==" else (left != right)
         return value
 
@@ -278,19 +263,19 @@ class _Parser:
             value = _concrete(self.reader, self.unary())
             if isinstance(value, bool):
                 return not value
-            raise _Unresolved("!")
+            raise Unresolved("!")
         if self.peek() == "-":
             self.take()
             value = _concrete(self.reader, self.unary())
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return -value
-            raise _Unresolved("-")
+            raise Unresolved("-")
         return self.postfix()
 
     def postfix(self) -> Any:
         token = self.peek()
         if token is None:
-            raise _Unresolved("end")
+            raise Unresolved("end")
         if token[0].isalpha() or token[0] == "_":
             name = self.take()
             if name in ("true", "false"):
@@ -306,11 +291,11 @@ class _Parser:
                     parts.append(int(nxt) if nxt.isdigit() else nxt)
                 else:
                     if self.peek() == "*":
-                        raise _Unresolved("splat")
+                        raise Unresolved("splat")
                     key = _concrete(self.reader, self.expression())
                     self.take("]")
                     if not isinstance(key, (str, int)) or isinstance(key, bool):
-                        raise _Unresolved("index")
+                        raise Unresolved("index")
                     parts.append(key)
             return self.reader.reference(self.context, tuple(parts), self.depth + 1)
         value = self.primary()
@@ -342,7 +327,7 @@ class _Parser:
                     self.take()
             self.take("]")
             return items
-        raise _Unresolved(token)
+        raise Unresolved(token)
 
     def call(self, name: str) -> Any:
         self.take("(")
@@ -351,7 +336,7 @@ class _Parser:
             start = self.at
             try:
                 args.append(self.expression())
-            except _Unresolved:
+            except Unresolved:
                 if name != "try":
                     raise
                 self.at = start
@@ -386,7 +371,7 @@ def _bool_op(reader: HclReader, left: Any, right: Any, how: Callable[[Iterable[b
     a, b = _concrete(reader, left), _concrete(reader, right)
     if isinstance(a, bool) and isinstance(b, bool):
         return bool(how((a, b)))
-    raise _Unresolved("boolean")
+    raise Unresolved("boolean")
 
 
 def _index(reader: HclReader, value: Any, key: Any) -> Any:
@@ -395,7 +380,7 @@ def _index(reader: HclReader, value: Any, key: Any) -> Any:
         return value[key]
     if isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
         return value[key]
-    raise _Unresolved("index")
+    raise Unresolved("index")
 
 
 def _function(reader: HclReader, name: str, args: list[Any]) -> Any:
@@ -403,12 +388,12 @@ def _function(reader: HclReader, name: str, args: list[Any]) -> Any:
     match name:
         case "try":
             if not values:
-                raise _Unresolved("try")
+                raise Unresolved("try")
             return args[0]
         case "coalesce":
             for value in values:
                 if isinstance(value, (Symbol, Ref)):
-                    raise _Unresolved("coalesce")
+                    raise Unresolved("coalesce")
                 if value not in (None, ""):
                     return value
             return None
@@ -424,10 +409,10 @@ def _function(reader: HclReader, name: str, args: list[Any]) -> Any:
                 try:
                     return values[0].replace("%s", "{}").replace("%d", "{}").format(*values[1:])
                 except (IndexError, ValueError) as exc:
-                    raise _Unresolved("format") from exc
+                    raise Unresolved("format") from exc
         case _:
             pass
-    raise _Unresolved(name)
+    raise Unresolved(name)
 
 
 # --- module instances and resources ------------------------------------------------------------------------------
@@ -451,6 +436,8 @@ class HclReader:
 
     root: Path
     variables: Mapping[str, Any]
+    display: Path | None = None
+    """What file names are written relative to (`display_root`); the root module's directory when None."""
     notes: list[str] = field(default_factory=list)
     resources: list[IacResource] = field(default_factory=list)
     _bodies: dict[str, tuple[dict[str, Any], Context]] = field(default_factory=dict)
@@ -469,7 +456,7 @@ class HclReader:
     # -- loading ----------------------------------------------------------------------------------------------
 
     def load(self) -> HclReader:
-        root = ModuleInstance("", read_module(self.root, self.root))
+        root = ModuleInstance("", read_module(self.root, self.display or self.root))
         if not (root.config.resources or root.config.modules):
             raise InputError(
                 f"{printable(str(self.root))}: no Terraform resources or modules in its *.tf files",
@@ -510,7 +497,7 @@ class HclReader:
             if depth > 16 or not directory.is_dir():
                 self.notes.append(f"module {call.labels[0]}: source {printable(source)!r} is not a directory")
                 continue
-            config = read_module(directory, self.root)
+            config = read_module(directory, self.display or self.root)
             for index, each, count in self._expansions(call.body, context):
                 key = "" if index is None else f"[{index}]" if isinstance(index, int) else f'["{index}"]'
                 address = f"{instance.address + '.' if instance.address else ''}module.{call.labels[0]}{key}"
@@ -558,12 +545,11 @@ class HclReader:
 
     def expression(self, text: str, context: Context, depth: int) -> Any:
         try:
-            parser = _Parser(self, _tokens(text), context, depth)
+            parser = _Parser(self, text, context, depth)
             value = parser.expression()
-            if parser.peek() is not None:
-                raise _Unresolved(text)
+            parser.end()
             return value
-        except (_Unresolved, RecursionError):
+        except (Unresolved, RecursionError):
             where = context.module.address
             return Symbol(f"{where + ': ' if where else ''}{text.strip()}")
 
@@ -806,4 +792,11 @@ def read_directory(directory: Path, var_files: Sequence[Path] = ()) -> HclReader
     automatic += sorted(directory.glob("*.auto.tfvars")) + sorted(directory.glob("*.auto.tfvars.json"))
     for path in [p for p in automatic if p.is_file()] + list(var_files):
         variables.update(read_tfvars(path))
-    return HclReader(directory.resolve(), variables).load()
+    return HclReader(directory.resolve(), variables, display_root(directory)).load()
+
+
+def display_root(directory: Path) -> Path:
+    """What file names in findings are relative to: the working directory when the configuration is under it (so
+    that SARIF paths are the repository's, for code scanning), else the directory itself."""
+    resolved, here = directory.resolve(), Path.cwd().resolve()
+    return here if resolved.is_relative_to(here) else resolved

@@ -152,3 +152,37 @@ _INSTANCE_KEY = re.compile(r'\[(?:\d+|"(?:[^"\\]|\\.)*")\]')
 def config_address(address: str) -> str:
     """An instance address without its `count` / `for_each` keys: the address of the block that declares it."""
     return _INSTANCE_KEY.sub("", address)
+
+
+class Unresolved(Exception):
+    """An expression a reader does not evaluate: its value is then a `Symbol`."""
+
+
+class TokenStream:
+    """The tokens of one expression, split by `pattern` (whose matches, stripped, are the tokens), read in order."""
+
+    def __init__(self, text: str, pattern: re.Pattern[str]) -> None:
+        self.tokens: list[str] = []
+        self.at = 0
+        position = 0
+        while position < len(text) and text[position:].strip():
+            match = pattern.match(text, position)
+            if match is None or match.end() == position:
+                raise Unresolved(text)
+            self.tokens.append(match.group().strip())
+            position = match.end()
+
+    def peek(self) -> str | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> str:
+        token = self.peek()
+        if token is None or (expected is not None and token != expected):
+            raise Unresolved(expected or "end")
+        self.at += 1
+        return token
+
+    def end(self) -> None:
+        """Raise unless every token was read."""
+        if self.peek() is not None:
+            raise Unresolved("trailing")

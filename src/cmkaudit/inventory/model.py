@@ -471,6 +471,8 @@ class Provenance(StrEnum):
     """Planned configuration: a Terraform plan (`terraform show -json`)."""
     TERRAFORM_CONFIGURATION = "terraform-configuration"
     """Configuration: a Terraform directory's HCL, read without a plan (values known from it alone)."""
+    ARM_TEMPLATE = "arm-template"
+    """Configuration: an ARM template (Bicep compiled to one) and its parameters."""
 
     @property
     def label(self) -> str:
@@ -485,6 +487,7 @@ _PROVENANCE_LABELS = {
     ),
     Provenance.AZURE_RECORDING: "a recorded Azure tenant, replayed",
     Provenance.TERRAFORM_PLAN: "a Terraform plan: configuration as it would be applied, not deployed resources",
+    Provenance.ARM_TEMPLATE: "an ARM template and its parameters: resources as they would be deployed",
     Provenance.TERRAFORM_CONFIGURATION: (
         "a Terraform configuration read without a plan: values the configuration alone fixes, not deployed resources"
     ),

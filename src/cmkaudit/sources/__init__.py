@@ -27,6 +27,8 @@ class SourceKind(StrEnum):
     """A Terraform plan in JSON, judged before it is applied (sources/terraform.py)."""
     TERRAFORM_CONFIGURATION = "terraform-configuration"
     """A Terraform configuration directory (HCL), judged without a plan (sources/terraform.py)."""
+    ARM_TEMPLATE = "arm-template"
+    """An ARM template (Bicep compiled to one) and its parameters (sources/arm_template.py)."""
 
 
 class InventorySource(Protocol):

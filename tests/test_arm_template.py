@@ -1,0 +1,183 @@
+"""`cmkaudit scan --arm-template`: the CMK module as an ARM template (tests/fixtures/arm), compliant and broken,
+with findings asserted exactly (the same verdicts as its Terraform forms)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cmkaudit.cli import Streams, run
+
+from .conftest import NOW
+from .iac_plans import DATABRICKS_SP
+from .test_terraform_plan import COMPLIANT, SCOPES, Verdicts, verdicts
+
+FIXTURES = Path(__file__).parent / "fixtures" / "arm"
+TEMPLATE = FIXTURES / "cmk-module.json"
+PARAMETERS = FIXTURES / "cmk-module.parameters.json"
+
+
+def template(edit: Any = None) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(TEMPLATE.read_text())
+    if edit is not None:
+        edit(document)
+    return document
+
+
+def resource(document: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next(r for r in document["resources"] if r["type"] == type_)
+
+
+def scan_template(
+    tmp_path: Path, document: dict[str, Any], *extra: str, parameters: dict[str, Any] | None = None
+) -> tuple[int, list[dict[str, Any]], str]:
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(document, indent=2))
+    given = json.loads(PARAMETERS.read_text())
+    given["parameters"].update(parameters or {})
+    (tmp_path / "parameters.json").write_text(json.dumps(given))
+    out = tmp_path / "out"
+    err = io.StringIO()
+    argv = ["scan", "--arm-template", str(path), "--parameters", str(tmp_path / "parameters.json")]
+    code = run(
+        [*argv, "--format", "json,sarif", "--output-dir", str(out), *extra], Streams(io.StringIO(), err), now=NOW
+    )
+    if code == 2:
+        return code, [], err.getvalue()
+    return code, json.loads((out / "cmkaudit-results.json").read_text())["findings"], err.getvalue()
+
+
+PRINCIPAL = ("--databricks-principal-id", DATABRICKS_SP)
+
+
+def test_the_compliant_template_judges_as_the_terraform_module(tmp_path: Path) -> None:
+    code, findings, err = scan_template(tmp_path, template(), *PRINCIPAL)
+    assert verdicts(findings) == COMPLIANT, err
+    assert code == 0
+
+
+def _key(document: dict[str, Any]) -> dict[str, Any]:
+    return resource(document, "Microsoft.KeyVault/vaults")["resources"][0]
+
+
+def _notify_only(document: dict[str, Any]) -> None:
+    _key(document)["properties"]["rotationPolicy"]["lifetimeActions"].pop(0)
+
+
+def _expiry_rotation(document: dict[str, Any]) -> None:
+    policy = _key(document)["properties"]["rotationPolicy"]
+    policy["lifetimeActions"] = [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "rotate"}}]
+    policy["attributes"]["expiryTime"] = "P365D"
+
+
+def _over_broad(document: dict[str, Any]) -> None:
+    policies = resource(document, "Microsoft.KeyVault/vaults")["properties"]["accessPolicies"]
+    policies[1]["permissions"]["keys"] += ["purge", "delete"]
+
+
+def _not_prepared(document: dict[str, Any]) -> None:
+    workspace = resource(document, "Microsoft.Databricks/workspaces")
+    workspace["properties"]["parameters"]["prepareEncryption"]["value"] = False
+
+
+def _no_diagnostics(document: dict[str, Any]) -> None:
+    document["resources"] = [r for r in document["resources"] if r["type"] != "Microsoft.Insights/diagnosticSettings"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "parameters", "changed"),
+    [
+        (None, {"sku": {"value": "standard"}}, {("DBX-01", None): "FAIL"}),
+        (None, {"purgeProtection": {"value": False}}, {("KV-01", s): "FAIL" for s in SCOPES}),
+        (None, {"retentionDays": {"value": 7}}, {("KV-02", s): "FAIL" for s in SCOPES}),
+        (_notify_only, None, {("KEY-03", s): "FAIL" for s in SCOPES}),
+        (_expiry_rotation, None, {("KEY-03", s): "FAIL" for s in SCOPES}),
+        (_over_broad, None, {("IAM-02", "managedServices"): "FAIL", **{("IAM-03", s): "FAIL" for s in SCOPES}}),
+        (
+            _not_prepared,
+            None,
+            {
+                ("DBX-05", None): "FAIL",
+                ("GOV-02", None): "FAIL",
+                ("IAM-01", "dbfsRoot"): "UNKNOWN",
+                ("IAM-02", "dbfsRoot"): "UNKNOWN",
+            },
+        ),
+        (_no_diagnostics, None, {("KV-04", s): "NOT_APPLICABLE" for s in SCOPES}),
+    ],
+    ids=[
+        "standard-sku",
+        "no-purge-protection",
+        "retention-7",
+        "notify-only",
+        "expiry-rotation",
+        "over-broad",
+        "not-prepared",
+        "no-diagnostics",
+    ],
+)
+def test_each_defect_in_the_template_is_found(
+    tmp_path: Path, edit: Any, parameters: dict[str, Any] | None, changed: Verdicts
+) -> None:
+    code, findings, err = scan_template(tmp_path, template(edit), *PRINCIPAL, parameters=parameters)
+    assert verdicts(findings) == {**COMPLIANT, **changed}, err
+    assert code == (1 if "FAIL" in changed.values() else 0)
+
+
+def test_without_the_databricks_principal_its_grants_are_unknown(tmp_path: Path) -> None:
+    code, findings, _ = scan_template(tmp_path, template())
+    unknown = {("IAM-01", "managedServices"): "UNKNOWN", ("IAM-02", "managedServices"): "UNKNOWN"}
+    assert verdicts(findings) == {**COMPLIANT, **unknown}
+    reasons = [f["reason"] for f in findings if (f["control_id"], f["scope"]) in unknown]
+    assert all("--databricks-principal-id" in r for r in reasons), reasons
+    assert code == 3
+
+
+def test_a_copy_loop_makes_one_workspace_per_index(tmp_path: Path) -> None:
+    def two_workspaces(document: dict[str, Any]) -> None:
+        workspace = resource(document, "Microsoft.Databricks/workspaces")
+        workspace["copy"] = {"name": "workspaces", "count": 2}
+        workspace["name"] = "[format('{0}-{1}', variables('workspaceName'), copyIndex())]"
+
+    _, findings, err = scan_template(tmp_path, template(two_workspaces), *PRINCIPAL)
+    assert {f["resource_name"] for f in findings} == {"dbw-prod-0", "dbw-prod-1"}
+    # Both share one key and vault: GOV-01 judges sharing only across environments (the same here).
+    assert verdicts(findings, "dbw-prod-1")[("DBX-02", None)] == "PASS", err
+
+
+def test_sarif_points_at_the_resource_in_the_template(tmp_path: Path) -> None:
+    scan_template(tmp_path, template(), *PRINCIPAL, parameters={"purgeProtection": {"value": False}})
+    results = json.loads((tmp_path / "out" / "cmkaudit.sarif").read_text())["runs"][0]["results"]
+    lines = TEMPLATE.read_text().splitlines()
+    location = results[0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "template.json"
+    # The template written by the test is indented like the fixture: the vault's "type" line.
+    written = (tmp_path / "template.json").read_text().splitlines()
+    assert '"type": "Microsoft.KeyVault/vaults"' in written[location["region"]["startLine"] - 1]
+    assert lines  # the fixture itself is read by every test above
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("main.bicep", "resource kv 'Microsoft.KeyVault/vaults@2023-07-01' = {}", "az bicep build"),
+        ("t.json", "{not json", "is not JSON"),
+        ("t.json", json.dumps({"resources": []}), "not an ARM template"),
+        ("p.json", PARAMETERS.read_text(), "a parameters file: pass it with --parameters"),
+    ],
+    ids=["bicep", "not-json", "not-a-template", "parameters-as-template"],
+)
+def test_a_file_that_is_not_a_template_is_one_clear_line(
+    tmp_path: Path, name: str, content: str, fragment: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    err = io.StringIO()
+    code = run(["scan", "--arm-template", str(path)], Streams(io.StringIO(), err), now=NOW)
+    lines = [line for line in err.getvalue().splitlines() if not line.startswith("cmkaudit: hint:")]
+    assert code == 2 and "Traceback" not in err.getvalue()
+    assert len(lines) == 1 and fragment in (lines[0] + err.getvalue()), err.getvalue()
