@@ -14,7 +14,8 @@ from cmkaudit.cli import Streams, run
 
 from .conftest import NOW
 from .iac_plans import DATABRICKS_SP
-from .test_terraform_plan import COMPLIANT, SCOPES, Verdicts, verdicts
+from .iac_variants import ARM_VARIANTS
+from .test_terraform_plan import CHANGED, COMPLIANT, SCOPES, exit_code, verdicts
 
 FIXTURES = Path(__file__).parent / "fixtures" / "arm"
 TEMPLATE = FIXTURES / "cmk-module.json"
@@ -60,72 +61,21 @@ def test_the_compliant_template_judges_as_the_terraform_module(tmp_path: Path) -
     assert code == 0
 
 
-def _key(document: dict[str, Any]) -> dict[str, Any]:
-    return resource(document, "Microsoft.KeyVault/vaults")["resources"][0]
-
-
-def _notify_only(document: dict[str, Any]) -> None:
-    _key(document)["properties"]["rotationPolicy"]["lifetimeActions"].pop(0)
-
-
-def _expiry_rotation(document: dict[str, Any]) -> None:
-    policy = _key(document)["properties"]["rotationPolicy"]
-    policy["lifetimeActions"] = [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "rotate"}}]
-    policy["attributes"]["expiryTime"] = "P365D"
-
-
-def _over_broad(document: dict[str, Any]) -> None:
-    policies = resource(document, "Microsoft.KeyVault/vaults")["properties"]["accessPolicies"]
-    policies[1]["permissions"]["keys"] += ["purge", "delete"]
-
-
-def _not_prepared(document: dict[str, Any]) -> None:
-    workspace = resource(document, "Microsoft.Databricks/workspaces")
-    workspace["properties"]["parameters"]["prepareEncryption"]["value"] = False
-
-
-def _no_diagnostics(document: dict[str, Any]) -> None:
-    document["resources"] = [r for r in document["resources"] if r["type"] != "Microsoft.Insights/diagnosticSettings"]
-
-
-@pytest.mark.parametrize(
-    ("edit", "parameters", "changed"),
-    [
-        (None, {"sku": {"value": "standard"}}, {("DBX-01", None): "FAIL"}),
-        (None, {"purgeProtection": {"value": False}}, {("KV-01", s): "FAIL" for s in SCOPES}),
-        (None, {"retentionDays": {"value": 7}}, {("KV-02", s): "FAIL" for s in SCOPES}),
-        (_notify_only, None, {("KEY-03", s): "FAIL" for s in SCOPES}),
-        (_expiry_rotation, None, {("KEY-03", s): "FAIL" for s in SCOPES}),
-        (_over_broad, None, {("IAM-02", "managedServices"): "FAIL", **{("IAM-03", s): "FAIL" for s in SCOPES}}),
-        (
-            _not_prepared,
-            None,
-            {
-                ("DBX-05", None): "FAIL",
-                ("GOV-02", None): "FAIL",
-                ("IAM-01", "dbfsRoot"): "UNKNOWN",
-                ("IAM-02", "dbfsRoot"): "UNKNOWN",
-            },
-        ),
-        (_no_diagnostics, None, {("KV-04", s): "NOT_APPLICABLE" for s in SCOPES}),
-    ],
-    ids=[
-        "standard-sku",
-        "no-purge-protection",
-        "retention-7",
-        "notify-only",
-        "expiry-rotation",
-        "over-broad",
-        "not-prepared",
-        "no-diagnostics",
-    ],
-)
-def test_each_defect_in_the_template_is_found(
-    tmp_path: Path, edit: Any, parameters: dict[str, Any] | None, changed: Verdicts
-) -> None:
+@pytest.mark.parametrize("variant", sorted(ARM_VARIANTS))
+def test_each_defect_in_the_template_is_found(tmp_path: Path, variant: str) -> None:
+    edit, parameters = ARM_VARIANTS[variant]
     code, findings, err = scan_template(tmp_path, template(edit), *PRINCIPAL, parameters=parameters)
-    assert verdicts(findings) == {**COMPLIANT, **changed}, err
-    assert code == (1 if "FAIL" in changed.values() else 0)
+    assert verdicts(findings) == {**COMPLIANT, **CHANGED[variant]}, err
+    assert code == exit_code(CHANGED[variant])
+
+
+def test_a_vault_without_diagnostic_settings_in_the_template_is_left_to_a_live_scan(tmp_path: Path) -> None:
+    def no_diagnostics(document: dict[str, Any]) -> None:
+        document["resources"] = [r for r in document["resources"] if "diagnosticSettings" not in r["type"]]
+
+    code, findings, _ = scan_template(tmp_path, template(no_diagnostics), *PRINCIPAL)
+    assert verdicts(findings) == {**COMPLIANT, **{("KV-04", s): "NOT_APPLICABLE" for s in SCOPES}}
+    assert code == 0
 
 
 def test_without_the_databricks_principal_its_grants_are_unknown(tmp_path: Path) -> None:

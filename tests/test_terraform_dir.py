@@ -15,11 +15,11 @@ from cmkaudit.cli import Streams, run
 
 from .conftest import NOW
 from .iac_plans import cmk_module_plan
-from .test_terraform_plan import COMPLIANT, SCOPES, Verdicts, verdicts
+from .iac_variants import HCL_VARIANTS, KEY_VAULT_TF
+from .test_terraform_plan import CHANGED, COMPLIANT, Verdicts, exit_code, verdicts
 
 REPOSITORY = Path(__file__).parents[1]
 MODULE = Path(__file__).parent / "fixtures" / "terraform" / "cmk-module"
-KEY_VAULT_TF = "modules/key_vault/main.tf"
 
 
 def copy_module(tmp_path: Path, edits: dict[str, tuple[str, str]] | None = None) -> Path:
@@ -53,50 +53,24 @@ def test_the_compliant_module_reads_as_its_plan_does(tmp_path: Path) -> None:
     assert code == 0
 
 
-NOTIFY_ONLY = (
-    '    automatic {\n      time_after_creation = "P90D"\n    }\n    expire_after         = "P2Y"',
-    '    expire_after         = "P2Y"',
-)
-EXPIRY_ROTATION = (
-    '      time_after_creation = "P90D"\n    }\n    expire_after         = "P2Y"\n    notify_before_expiry = "P29D"',
-    '      time_before_expiry = "P30D"\n    }\n    expire_after         = "P365D"',
-)
-OVER_BROAD = (
-    'object_id    = var.databricks_sp_object_id\n\n  key_permissions = ["Get", "WrapKey", "UnwrapKey"]',
-    'object_id    = var.databricks_sp_object_id\n\n  key_permissions = ["Get", "WrapKey", "UnwrapKey", "Purge"]',
-)
+@pytest.mark.parametrize("variant", sorted(HCL_VARIANTS))
+def test_each_defect_in_the_hcl_is_found(tmp_path: Path, variant: str) -> None:
+    edits, tfvars = HCL_VARIANTS[variant]
+    directory = copy_module(tmp_path, edits)
+    extra: list[str] = []
+    if tfvars:
+        (tmp_path / "variant.tfvars").write_text(tfvars + "\n")
+        extra = ["--var-file", str(tmp_path / "variant.tfvars")]
+    code, findings, err = scan_dir(tmp_path, directory, *extra)
+    assert verdicts(findings) == {**COMPLIANT, **CHANGED[variant]}, err
+    assert code == exit_code(CHANGED[variant])
 
 
 @pytest.mark.parametrize(
-    ("edits", "tfvars", "changed"),
+    ("edits", "changed"),
     [
-        ({}, 'sku = "standard"', {("DBX-01", None): "FAIL"}),
-        ({}, "purge_protection = false", {("KV-01", s): "FAIL" for s in SCOPES}),
-        ({}, "retention_days = 7", {("KV-02", s): "FAIL" for s in SCOPES}),
-        ({KEY_VAULT_TF: NOTIFY_ONLY}, "", {("KEY-03", s): "FAIL" for s in SCOPES}),
-        ({KEY_VAULT_TF: EXPIRY_ROTATION}, "", {("KEY-03", s): "FAIL" for s in SCOPES}),
-        (
-            {KEY_VAULT_TF: OVER_BROAD},
-            "",
-            {("IAM-02", "managedServices"): "FAIL", **{("IAM-03", s): "FAIL" for s in SCOPES}},
-        ),
-        (
-            {
-                "main.tf": (
-                    "customer_managed_key_enabled      = var.enable_cmk_dbfs_root",
-                    "customer_managed_key_enabled = false",
-                )
-            },
-            "",
-            {
-                ("DBX-05", None): "FAIL",
-                ("GOV-02", None): "FAIL",
-                ("IAM-01", "dbfsRoot"): "UNKNOWN",
-                ("IAM-02", "dbfsRoot"): "UNKNOWN",
-            },
-        ),
         # azurerm 4.x renamed the vault's RBAC flag; 3.x and 4.x names read alike.
-        ({KEY_VAULT_TF: ("enable_rbac_authorization  = false", "rbac_authorization_enabled = false")}, "", {}),
+        ({KEY_VAULT_TF: ("enable_rbac_authorization  = false", "rbac_authorization_enabled = false")}, {}),
         # A variable with no value: the SKU is not known, so DBX-01 is UNKNOWN, never a pass.
         (
             {
@@ -105,34 +79,17 @@ OVER_BROAD = (
                     'variable "sku" {\n  type = string\n}',
                 )
             },
-            "",
             {("DBX-01", None): "UNKNOWN"},
         ),
     ],
-    ids=[
-        "standard-sku",
-        "no-purge-protection",
-        "retention-7",
-        "notify-only",
-        "expiry-rotation",
-        "over-broad",
-        "no-dbfs-flag",
-        "azurerm-4x-rbac-flag",
-        "unset-variable",
-    ],
+    ids=["azurerm-4x-rbac-flag", "unset-variable"],
 )
-def test_each_defect_in_the_hcl_is_found(
-    tmp_path: Path, edits: dict[str, tuple[str, str]], tfvars: str, changed: Verdicts
+def test_what_the_configuration_alone_fixes(
+    tmp_path: Path, edits: dict[str, tuple[str, str]], changed: Verdicts
 ) -> None:
-    directory = copy_module(tmp_path, edits)
-    extra: list[str] = []
-    if tfvars:
-        (tmp_path / "variant.tfvars").write_text(tfvars + "\n")
-        extra = ["--var-file", str(tmp_path / "variant.tfvars")]
-    code, findings, err = scan_dir(tmp_path, directory, *extra)
+    code, findings, err = scan_dir(tmp_path, copy_module(tmp_path, edits))
     assert verdicts(findings) == {**COMPLIANT, **changed}, err
-    statuses = set(changed.values())
-    assert code == (1 if "FAIL" in statuses else 3 if "UNKNOWN" in statuses else 0)
+    assert code == exit_code(changed)
 
 
 def test_sarif_points_at_the_file_and_lines_of_the_block_to_change(

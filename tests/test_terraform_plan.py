@@ -18,6 +18,7 @@ from cmkaudit.iac.model import split_reference
 
 from .conftest import NOW
 from .iac_plans import DATABRICKS_SP, cmk_module_plan
+from .iac_variants import PLAN_VARIANTS, ROTATION_NOTIFY_ONLY
 
 Verdicts = dict[tuple[str, str | None], str]
 
@@ -72,59 +73,55 @@ def test_findings_name_the_terraform_address_and_the_planned_vault(tmp_path: Pat
     assert "kv-dbx-prod-01.vault.azure.net" in dbx02["reason"]
 
 
-ROTATION_NOTIFY_ONLY = {"automatic": [], "expire_after": "P1Y", "notify_before_expiry": "P30D"}
-ROTATION_BEFORE_EXPIRY = {
-    "automatic": [{"time_after_creation": None, "time_before_expiry": "P30D"}],
-    "expire_after": "P365D",
-    "notify_before_expiry": None,
+CHANGED: dict[str, Verdicts] = {
+    "standard-sku": {("DBX-01", None): "FAIL"},
+    "no-purge-protection": {("KV-01", s): "FAIL" for s in SCOPES},
+    "retention-7": {("KV-02", s): "FAIL" for s in SCOPES},
+    "notify-only": {("KEY-03", s): "FAIL" for s in SCOPES},
+    "expiry-rotation": {("KEY-03", s): "FAIL" for s in SCOPES},
+    # The AzureDatabricks service principal uses the key for managed services only; purge is vault-wide.
+    "over-broad": {("IAM-02", "managedServices"): "FAIL", **{("IAM-03", s): "FAIL" for s in SCOPES}},
+    # Without the flag Azure gives the DBFS storage account no identity: nobody to grant the key to.
+    "no-dbfs-flag": {
+        ("DBX-05", None): "FAIL",
+        ("GOV-02", None): "FAIL",
+        ("IAM-01", "dbfsRoot"): "UNKNOWN",
+        ("IAM-02", "dbfsRoot"): "UNKNOWN",
+    },
+}
+"""For each variant of the CMK module (iac_variants.py), the verdicts that differ from the compliant module's:
+the same in its three forms."""
+
+REASONS = {
+    "standard-sku": "standard tier",
+    "no-purge-protection": "purge protection disabled",
+    "retention-7": "7 days, less than 90",
+    "notify-only": "only notifies",
+    "expiry-rotation": "every 335 days",  # Key Vault rotates 30 days before a 365-day expiry
+    "over-broad": f"{DATABRICKS_SP} may purge keys",
+    "no-dbfs-flag": "not prepared for it",
 }
 
 
-@pytest.mark.parametrize(
-    ("variant", "changed", "reason"),
-    [
-        ({"sku": "standard"}, {("DBX-01", None): "FAIL"}, "standard tier"),
-        ({"purge_protection": False}, {("KV-01", s): "FAIL" for s in SCOPES}, "purge protection disabled"),
-        ({"retention_days": 7}, {("KV-02", s): "FAIL" for s in SCOPES}, "7 days, less than 90"),
-        ({"rotation": ROTATION_NOTIFY_ONLY}, {("KEY-03", s): "FAIL" for s in SCOPES}, "only notifies"),
-        # Key Vault rotates 30 days before a 365-day expiry: every 335 days.
-        ({"rotation": ROTATION_BEFORE_EXPIRY}, {("KEY-03", s): "FAIL" for s in SCOPES}, "every 335 days"),
-        (
-            {"databricks_permissions": ("Get", "WrapKey", "UnwrapKey", "Purge", "Delete")},
-            # The AzureDatabricks service principal uses the key for managed services only; purge is vault-wide.
-            {("IAM-02", "managedServices"): "FAIL", **{("IAM-03", s): "FAIL" for s in SCOPES}},
-            f"{DATABRICKS_SP} may purge keys",
-        ),
-        (
-            {"cmk_enabled": False},
-            {
-                ("DBX-05", None): "FAIL",
-                ("GOV-02", None): "FAIL",
-                ("IAM-01", "dbfsRoot"): "UNKNOWN",
-                ("IAM-02", "dbfsRoot"): "UNKNOWN",
-            },
-            "not prepared for it",
-        ),
-        ({"diagnostics": False}, {("KV-04", s): "NOT_APPLICABLE" for s in SCOPES}, "outside it"),
-    ],
-    ids=[
-        "standard-sku",
-        "no-purge-protection",
-        "retention-7",
-        "notify-only",
-        "expiry-rotation",
-        "over-broad",
-        "no-dbfs-flag",
-        "no-diagnostics",
-    ],
-)
-def test_each_defect_is_found_and_nothing_else_changes(
-    tmp_path: Path, variant: dict[str, Any], changed: Verdicts, reason: str
-) -> None:
-    code, findings, err = scan(tmp_path, cmk_module_plan(**variant))
+def exit_code(changed: Verdicts) -> int:
+    statuses = set(changed.values())
+    return 1 if "FAIL" in statuses else 3 if "UNKNOWN" in statuses else 0
+
+
+@pytest.mark.parametrize("variant", sorted(PLAN_VARIANTS))
+def test_each_defect_is_found_and_nothing_else_changes(tmp_path: Path, variant: str) -> None:
+    code, findings, err = scan(tmp_path, cmk_module_plan(**PLAN_VARIANTS[variant]))
+    changed = CHANGED[variant]
     assert verdicts(findings) == {**COMPLIANT, **changed}, err
-    assert any(reason in f["reason"] for f in findings if (f["control_id"], f["scope"]) in changed)
-    assert code == (1 if "FAIL" in changed.values() else 0)
+    assert any(REASONS[variant] in f["reason"] for f in findings if (f["control_id"], f["scope"]) in changed)
+    assert code == exit_code(changed)
+
+
+def test_a_vault_without_diagnostic_settings_in_the_plan_is_left_to_a_live_scan(tmp_path: Path) -> None:
+    code, findings, _ = scan(tmp_path, cmk_module_plan(diagnostics=False))
+    assert verdicts(findings) == {**COMPLIANT, **{("KV-04", s): "NOT_APPLICABLE" for s in SCOPES}}
+    assert all("outside it" in f["reason"] for f in findings if f["control_id"] == "KV-04")
+    assert code == 0
 
 
 @pytest.mark.parametrize(
