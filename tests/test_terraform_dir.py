@@ -14,9 +14,9 @@ import pytest
 from cmkaudit.cli import Streams, run
 
 from .conftest import NOW
-from .iac_plans import cmk_module_plan
+from .iac_plans import LOG_WORKSPACE, cmk_module_plan
 from .iac_variants import HCL_VARIANTS, KEY_VAULT_TF
-from .test_terraform_plan import CHANGED, COMPLIANT, Verdicts, exit_code, verdicts
+from .test_terraform_plan import CHANGED, COMPLIANT, SCOPES, Verdicts, exit_code, verdicts
 
 REPOSITORY = Path(__file__).parents[1]
 MODULE = Path(__file__).parent / "fixtures" / "terraform" / "cmk-module"
@@ -198,3 +198,31 @@ def test_var_file_without_a_directory_is_refused(tmp_path: Path) -> None:
     err = io.StringIO()
     code = run(["scan", "--demo", "--var-file", "x.tfvars"], Streams(io.StringIO(), err), now=NOW)
     assert code == 2 and "--var-file needs --terraform-dir" in err.getvalue()
+
+
+def test_a_module_called_with_for_each_is_judged_per_instance(tmp_path: Path) -> None:
+    # The whole configuration becomes a module, called once per environment; dev's vault has no purge protection.
+    root = tmp_path / "root"
+    module = copy_module(tmp_path)
+    (module / "terraform.tfvars").unlink()
+    (module / "providers.tf").write_text("")
+    main = (module / "main.tf").read_text()
+    (module / "main.tf").write_text(main[main.index("data ") :].replace('provider "azurerm" {\n  features {}\n}\n', ""))
+    root.mkdir()
+    (root / "main.tf").write_text(
+        'module "env" {\n'
+        "  for_each                   = { prod = true, dev = false }\n"
+        '  source                     = "../cmk-module"\n'
+        "  environment                = each.key\n"
+        "  purge_protection           = each.value\n"
+        f'  log_analytics_workspace_id = "{LOG_WORKSPACE}"\n'
+        "}\n"
+    )
+    code, findings, err = scan_dir(tmp_path, root)
+    assert verdicts(findings, "dbw-prod") == COMPLIANT, err
+    assert verdicts(findings, "dbw-dev") == {**COMPLIANT, **{("KV-01", s): "FAIL" for s in SCOPES}}
+    assert {f["resource_id"] for f in findings} == {
+        'module.env["prod"].azurerm_databricks_workspace.this',
+        'module.env["dev"].azurerm_databricks_workspace.this',
+    }
+    assert code == 1

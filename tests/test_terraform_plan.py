@@ -17,7 +17,7 @@ from cmkaudit.cli import Streams, run
 from cmkaudit.iac.model import split_reference
 
 from .conftest import NOW
-from .iac_plans import DATABRICKS_SP, cmk_module_plan
+from .iac_plans import DATABRICKS_SP, SUBSCRIPTION, cmk_module_plan
 from .iac_variants import PLAN_VARIANTS, ROTATION_NOTIFY_ONLY
 
 Verdicts = dict[tuple[str, str | None], str]
@@ -223,3 +223,33 @@ def test_sarif_points_at_the_resource_to_change(tmp_path: Path) -> None:
     remediation = json.loads((tmp_path / "out" / "cmkaudit-results.json").read_text())["findings"]
     kv01 = next(f for f in remediation if f["control_id"] == "KV-01")
     assert "purge_protection_enabled = true" in kv01["remediation"]["terraform"]
+
+
+def test_a_key_given_by_its_resource_manager_id_is_followed_to_its_vault(tmp_path: Path) -> None:
+    plan = cmk_module_plan()
+    workspace = next(
+        r for r in plan["planned_values"]["root_module"]["resources"] if r["type"] == "azurerm_databricks_workspace"
+    )
+    workspace["values"]["managed_services_cmk_key_vault_key_id"] = (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-dbx-prod/providers/Microsoft.KeyVault/vaults/kv-dbx-prod-01"
+        "/keys/databricks-cmk/versions/0a1b2c3d4e5f46a7b8c9d0e1f2a3b4c5"
+    )
+    change = next(c for c in plan["resource_changes"] if c["address"] == "azurerm_databricks_workspace.this")
+    del change["change"]["after_unknown"]["managed_services_cmk_key_vault_key_id"]
+    _, findings, err = scan(tmp_path, plan)
+    # The planned vault of that name holds it: judged as when the workspace refers to the key resource.
+    assert verdicts(findings) == COMPLIANT, err
+
+
+def test_a_saved_snapshot_of_a_plan_evaluates_to_the_same_reports(tmp_path: Path) -> None:
+    code, _, _ = scan(tmp_path, cmk_module_plan(purge_protection=False), "--save-snapshot", str(tmp_path / "s.json"))
+    again = tmp_path / "again"
+    second = run(
+        ["evaluate", str(tmp_path / "s.json"), "--format", "json,sarif", "--output-dir", str(again)],
+        Streams(io.StringIO(), io.StringIO()),
+        now=NOW,
+    )
+    assert code == second == 1
+    assert (again / "cmkaudit.sarif").read_bytes() == (tmp_path / "out" / "cmkaudit.sarif").read_bytes()
+    first = json.loads((tmp_path / "out" / "cmkaudit-results.json").read_text())
+    assert json.loads((again / "cmkaudit-results.json").read_text())["scan"]["locations"] == first["scan"]["locations"]

@@ -57,6 +57,11 @@ VAULT_SUFFIXES = {"public": "vault.azure.net", "usgovernment": "vault.usgovcloud
 """The Key Vault DNS suffix of each azurerm `environment`: a planned vault's URI is `https://<name>.<suffix>/`."""
 
 CMK_SOURCE = "Microsoft.Keyvault"
+DATABRICKS_PRINCIPAL = Symbol("data.azuread_service_principal(AzureDatabricks).object_id")
+_KEY_RESOURCE_ID = re.compile(
+    r"/providers/Microsoft\.KeyVault/vaults/(?P<vault>[^/]+)/keys/(?P<key>[^/]+)(?:/versions/(?P<version>[^/]+))?/?$",
+    re.IGNORECASE,
+)
 KV_DEFAULT_RETENTION_DAYS = 90
 """azurerm's default `soft_delete_retention_days`."""
 
@@ -128,6 +133,21 @@ class AzurermMapper:
         self.suffix = VAULT_SUFFIXES.get(environment.lower(), VAULT_SUFFIXES["public"])
         self.mapped = _Mapped()
         self.by_address = {r.address: r for r in resolver.resources}
+        self.databricks_data = {
+            f"{r.address}.object_id"
+            for r in resolver.resources
+            if r.mode == "data"
+            and r.type == "azuread_service_principal"
+            and str(self.get(r, "client_id") or self.get(r, "application_id") or "").lower() == AZURE_DATABRICKS_APP_ID
+        }
+        """The object_id of every data source naming the AzureDatabricks application (one per module instance,
+        say): all the one service principal."""
+
+    def principal(self, value: Value) -> str | None:
+        """A principal id as text; the AzureDatabricks service principal's, from whichever data source, as one."""
+        if isinstance(value, Symbol) and value.expr in self.databricks_data:
+            return DATABRICKS_PRINCIPAL.text
+        return _text(value)
 
     def get(self, resource: IacResource, *path: str | int) -> Value:
         return self.resolver.get(resource, *path)
@@ -180,9 +200,14 @@ class AzurermMapper:
             return None
         if isinstance(value, str):
             parsed = parse_key_url(value)
-            if parsed is None:
-                return Unread(UnreadWhy.NOT_FOUND, f"{attribute} = {value!r} is not a Key Vault key URL")
-            return KeyReference(f"https://{parsed.vault_host}/", parsed.name, parsed.version, attribute)
+            if parsed is not None:
+                return KeyReference(f"https://{parsed.vault_host}/", parsed.name, parsed.version, attribute)
+            # The key's Resource Manager id (azurerm's `resource_id`): .../vaults/<vault>/keys/<key>[/versions/<v>].
+            found = _KEY_RESOURCE_ID.search(value)
+            if found is not None:
+                host = f"https://{found['vault'].lower()}.{self.suffix}/"
+                return KeyReference(host, found["key"], found["version"], attribute)
+            return Unread(UnreadWhy.NOT_FOUND, f"{attribute} = {value!r} is not a Key Vault key URL or id")
         target = self.resolver.target(holder, attribute)
         if target is not None and target[0].type == "azurerm_key_vault_key" and target[0].mode == "managed":
             key, used = target
@@ -272,7 +297,7 @@ class AzurermMapper:
         return workspace, links
 
     def access_policy(self, source: IacResource, *block: str | int) -> AccessPolicy | None:
-        object_id = _text(self.get(source, *block, "object_id"))
+        object_id = self.principal(self.get(source, *block, "object_id"))
         if object_id is None:
             return None
         return AccessPolicy(
@@ -398,7 +423,7 @@ class AzurermMapper:
             target = self._referenced(target, "key_vault_id")
         if target is None or target.type != "azurerm_key_vault":
             return None
-        principal = _text(self.get(resource, "principal_id"))
+        principal = self.principal(self.get(resource, "principal_id"))
         role = _text(self.get(resource, "role_definition_name")) or _text(self.get(resource, "role_definition_id"))
         if principal is None or role is None:
             return None
@@ -416,14 +441,11 @@ class AzurermMapper:
 
 def _databricks_principal(mapper: AzurermMapper) -> str | None:
     """The AzureDatabricks service principal's object id, from an azuread_service_principal data source that names
-    its application (a value, or the symbol of the data source's object_id)."""
-    found: str | None = None
+    its application: its value when the plan read it, else the one symbol every such data source shares."""
     for resource in mapper.resolver.resources:
-        if resource.mode == "data" and resource.type == "azuread_service_principal":
-            app = mapper.get(resource, "client_id") or mapper.get(resource, "application_id")
-            if isinstance(app, str) and app.lower() == AZURE_DATABRICKS_APP_ID:
-                found = _text(mapper.get(resource, "object_id")) or Symbol(f"{resource.address}.object_id").text
-    return found
+        if f"{resource.address}.object_id" in mapper.databricks_data:
+            return mapper.principal(mapper.get(resource, "object_id") or Symbol(f"{resource.address}.object_id"))
+    return None
 
 
 def _client_config(mapper: AzurermMapper) -> tuple[str, str]:

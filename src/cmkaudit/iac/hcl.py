@@ -628,8 +628,9 @@ class HclReader:
             if name in self.variables:
                 return self.evaluate(self.variables[name], Context(module), depth + 1)
         elif name in module.call.body:
-            parent = Context(module.parent, module.parent.each, module.parent.count)
-            return self.evaluate(module.call.body[name], parent, depth + 1)
+            # The call's arguments are written in the parent module, where `each` / `count` are the call's own.
+            caller = Context(module.parent, module.each, module.count)
+            return self.evaluate(module.call.body[name], caller, depth + 1)
         declared = module.config.variables.get(name)
         if declared is not None and "default" in declared.body:
             return self.evaluate(declared.body["default"], Context(module), depth + 1)
