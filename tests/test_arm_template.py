@@ -20,6 +20,7 @@ from .test_terraform_plan import CHANGED, COMPLIANT, SCOPES, exit_code, verdicts
 FIXTURES = Path(__file__).parent / "fixtures" / "arm"
 TEMPLATE = FIXTURES / "cmk-module.json"
 PARAMETERS = FIXTURES / "cmk-module.parameters.json"
+SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 
 
 def template(edit: Any = None) -> dict[str, Any]:
@@ -118,8 +119,16 @@ def test_sarif_points_at_the_resource_in_the_template(tmp_path: Path) -> None:
         ("t.json", "{not json", "is not JSON"),
         ("t.json", json.dumps({"resources": []}), "not an ARM template"),
         ("p.json", PARAMETERS.read_text(), "a parameters file: pass it with --parameters"),
+        ("t.json", json.dumps({"$schema": SCHEMA, "resources": "x"}), "resources: Input should be a valid list"),
+        (
+            "t.json",
+            json.dumps(
+                {"$schema": SCHEMA, "resources": [{"type": "Microsoft.Databricks/workspaces", "name": "w", "sku": "x"}]}
+            ),
+            "resources.0.sku: Input should be a valid dictionary",
+        ),
     ],
-    ids=["bicep", "not-json", "not-a-template", "parameters-as-template"],
+    ids=["bicep", "not-json", "not-a-template", "parameters-as-template", "resources-not-list", "sku-not-object"],
 )
 def test_a_file_that_is_not_a_template_is_one_clear_line(
     tmp_path: Path, name: str, content: str, fragment: str

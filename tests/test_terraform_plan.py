@@ -171,8 +171,36 @@ def test_a_key_the_plan_does_not_create_is_unknown_never_a_pass(tmp_path: Path) 
         (json.dumps({"format_version": "1.0", "values": {}}), "not a plan (no planned_values)"),
         (json.dumps({"resources": []}), "no format_version"),
         (json.dumps({"format_version": "2.0", "planned_values": {}}), "format 2.0 is not supported"),
+        (json.dumps({"format_version": 1.2, "planned_values": {}}), "format_version: Input should be a valid string"),
+        (json.dumps({"format_version": "1.2", "planned_values": "x"}), "planned_values: Input should be a valid"),
+        (
+            json.dumps({"format_version": "1.2", "planned_values": {"root_module": {"resources": [1]}}}),
+            "planned_values.root_module.resources.0",
+        ),
+        (
+            json.dumps(
+                {"format_version": "1.2", "planned_values": {}, "resource_changes": [{"address": "a.b", "change": "y"}]}
+            ),
+            "resource_changes.0.change",
+        ),
+        (
+            json.dumps(
+                {"format_version": "1.2", "planned_values": {}, "configuration": {"root_module": {"module_calls": 1}}}
+            ),
+            "configuration.root_module.module_calls",
+        ),
     ],
-    ids=["not-json", "state-not-plan", "not-terraform", "future-format"],
+    ids=[
+        "not-json",
+        "state-not-plan",
+        "not-terraform",
+        "future-format",
+        "number-version",
+        "values-not-object",
+        "resource-not-object",
+        "change-not-object",
+        "calls-not-object",
+    ],
 )
 def test_a_file_that_is_not_a_plan_is_one_clear_line(tmp_path: Path, content: str, fragment: str) -> None:
     path = tmp_path / "plan.json"
@@ -253,3 +281,10 @@ def test_a_saved_snapshot_of_a_plan_evaluates_to_the_same_reports(tmp_path: Path
     assert (again / "cmkaudit.sarif").read_bytes() == (tmp_path / "out" / "cmkaudit.sarif").read_bytes()
     first = json.loads((tmp_path / "out" / "cmkaudit-results.json").read_text())
     assert json.loads((again / "cmkaudit-results.json").read_text())["scan"]["locations"] == first["scan"]["locations"]
+
+
+def test_a_plan_without_a_workspace_passes_and_says_why(tmp_path: Path) -> None:
+    code, findings, _ = scan(tmp_path, {"format_version": "1.2", "planned_values": {"root_module": {}}})
+    results = json.loads((tmp_path / "out" / "cmkaudit-results.json").read_text())
+    assert code == 0 and findings == []
+    assert any("no Azure Databricks workspace" in note for note in results["coverage"]["notes"])

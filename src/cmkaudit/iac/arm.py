@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from cmkaudit.errors import InputError
 from cmkaudit.files import read_json_file
 from cmkaudit.iac.model import SourceSpan, Symbol, TokenStream, Unresolved, walk
@@ -359,6 +361,49 @@ class _Parser(TokenStream):
         raise Unresolved(name)
 
 
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Copy(_Shape):
+    name: str | None = None
+    count: int | str
+
+
+class _Resource(_Shape):
+    type: str
+    name: str
+    properties: dict[str, Any] | str | None = None
+    sku: dict[str, Any] | None = None
+    tags: dict[str, Any] | str | None = None
+    copy_: _Copy | None = Field(None, alias="copy")
+    resources: list[_Resource] = []
+
+
+class _Template(_Shape):
+    """The parts of a deployment template cmkaudit reads, typed as the template schema types them (a string
+    property may be a whole `[...]` expression)."""
+
+    parameters: dict[str, dict[str, Any]] = {}
+    variables: dict[str, Any] = {}
+    resources: list[_Resource] | dict[str, _Resource]
+
+
+class _Parameters(_Shape):
+    parameters: dict[str, Any]
+
+
+def _checked(path: Path, model: type[BaseModel], document: object, what: str) -> None:
+    try:
+        model.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        # pydantic names the branch of a union it tried (`list[_Resource]`): the path is the template's own.
+        where = ".".join(str(part) for part in first["loc"] if "[" not in str(part)) or "(top)"
+        message = re.sub(r" or instance of _[A-Za-z]+", "", first["msg"])
+        raise InputError(f"{printable(str(path))}: not {what}: {printable(where)}: {printable(message)}") from exc
+
+
 def read_template(path: Path, parameters_path: Path | None = None) -> ArmTemplate:
     """Read a template and its parameters; anything else is an InputError (one line, exit 2)."""
     if path.suffix.lower() == ".bicep":
@@ -376,12 +421,11 @@ def read_template(path: Path, parameters_path: Path | None = None) -> ArmTemplat
             f"{printable(str(path))} is not an ARM template (no deploymentTemplate $schema)",
             "give the template JSON (az bicep build writes one from a .bicep file)",
         )
+    _checked(path, _Template, document, "an ARM template as its schema types it")
     parameters: Mapping[str, Any] = {}
     if parameters_path is not None:
         given = read_json_file(parameters_path, "parameters file")
-        found, inner = walk(given, ("parameters",))
-        if not isinstance(given, dict) or not (found and isinstance(inner, dict)):
-            raise InputError(f"{printable(str(parameters_path))} is not an ARM parameters file (no 'parameters')")
-        parameters = inner
+        _checked(parameters_path, _Parameters, given, "an ARM parameters file")
+        parameters = given["parameters"] if isinstance(given, dict) else {}
     text = path.read_text("utf-8")
     return ArmTemplate(path, document, parameters).load(text)

@@ -13,7 +13,9 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cmkaudit.errors import InputError
 from cmkaudit.files import read_json_file
@@ -289,6 +291,89 @@ def _instance(raw: Mapping[str, Any], unknown: Mapping[str, Any]) -> IacResource
     )
 
 
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Resource(_Shape):
+    address: str
+    mode: Literal["managed", "data"] = "managed"
+    type: str
+    name: str
+    index: int | str | None = None
+    values: dict[str, Any] | None = None
+
+
+class _Module(_Shape):
+    resources: list[_Resource] = []
+    child_modules: list[_Module] = []
+
+
+class _Values(_Shape):
+    root_module: _Module = _Module()
+
+
+class _State(_Shape):
+    values: _Values | None = None
+
+
+class _Change(_Shape):
+    actions: list[str] = []
+    after_unknown: dict[str, Any] | bool | None = None
+
+
+class _ResourceChange(_Shape):
+    address: str
+    change: _Change
+
+
+class _ConfigResource(_Shape):
+    address: str
+    expressions: dict[str, Any] = {}
+
+
+class _ModuleCall(_Shape):
+    expressions: dict[str, Any] = {}
+    module: _ConfigModule | None = None
+
+
+class _ConfigModule(_Shape):
+    resources: list[_ConfigResource] = []
+    module_calls: dict[str, _ModuleCall] = {}
+    outputs: dict[str, dict[str, Any]] = {}
+    variables: dict[str, dict[str, Any]] = {}
+
+
+class _Configuration(_Shape):
+    root_module: _ConfigModule = _ConfigModule()
+    provider_config: dict[str, dict[str, Any]] = {}
+
+
+class _Plan(_Shape):
+    """The parts of `terraform show -json` cmkaudit reads, with the types Terraform's JSON output format gives
+    them: a file that does not have them is refused before anything is read."""
+
+    format_version: str
+    planned_values: _Values | None = None
+    prior_state: _State | None = None
+    resource_changes: list[_ResourceChange] = []
+    configuration: _Configuration | None = None
+    variables: dict[str, dict[str, Any]] = {}
+
+
+def _checked_shape(path: Path, document: dict[str, Any]) -> None:
+    try:
+        _Plan.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top)"
+        raise InputError(
+            f"{printable(str(path))}: not a Terraform plan as terraform show -json writes it: {printable(where)}: "
+            f"{printable(re.sub(r' or instance of _[A-Za-z]+', '', first['msg']))}",
+            "write it with: terraform show -json plan.out > plan.json",
+        ) from exc
+
+
 def read_plan(path: Path) -> PlanResolver:
     """Read `terraform show -json` output; a file that is not one is an InputError (one line, exit 2)."""
     document = read_json_file(path, "Terraform plan")
@@ -302,6 +387,7 @@ def read_plan(path: Path) -> PlanResolver:
             f"{printable(str(path))}: a Terraform state or configuration, not a plan (no planned_values)",
             "write it with: terraform show -json plan.out > plan.json",
         )
+    _checked_shape(path, document)
     version = str(document.get("format_version"))
     if not version.startswith("1."):
         raise InputError(
@@ -310,7 +396,7 @@ def read_plan(path: Path) -> PlanResolver:
     unknown: dict[str, Mapping[str, Any]] = {}
     for change in document.get("resource_changes") or ():
         if isinstance(change, dict) and isinstance(change.get("address"), str):
-            after_unknown = (change.get("change") or {}).get("after_unknown")
+            after_unknown = change["change"].get("after_unknown")
             if isinstance(after_unknown, dict):
                 unknown[change["address"]] = after_unknown
     resources: dict[str, IacResource] = {}

@@ -35,6 +35,9 @@ ASSIGNMENTS_ELSEWHERE = Unread(
     "management group) are seen only by a live scan",
 )
 
+NO_WORKSPACE = "the configuration declares no Azure Databricks workspace: there was nothing to judge"
+"""The note of a configuration without a workspace (so that a pull request gate passing on it says why)."""
+
 BUILTIN_ROLE_GUIDS = {
     "key vault administrator": "00482a5a-887f-4fb3-b363-3b7fe8e74483",
     "key vault crypto officer": "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
