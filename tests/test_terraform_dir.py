@@ -226,3 +226,62 @@ def test_a_module_called_with_for_each_is_judged_per_instance(tmp_path: Path) ->
         'module.env["dev"].azurerm_databricks_workspace.this',
     }
     assert code == 1
+
+
+RBAC_GRANTS = """
+resource "azurerm_role_assignment" "databricks" {
+  scope                = module.key_vault.key_vault_id
+  role_definition_name = "Key Vault Crypto Service Encryption User"
+  principal_id         = data.azuread_service_principal.azuredatabricks.object_id
+}
+
+resource "azurerm_role_assignment" "storage" {
+  scope                = module.key_vault.key_vault_id
+  role_definition_name = "Key Vault Crypto Service Encryption User"
+  principal_id         = azurerm_databricks_workspace.this.storage_account_identity[0].principal_id
+}
+
+resource "azurerm_role_assignment" "disks" {
+  scope                = module.key_vault.key_vault_id
+  role_definition_name = "%s"
+  principal_id         = azurerm_databricks_workspace.this.managed_disk_identity[0].principal_id
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("disk_role", "changed"),
+    [
+        # Role assignments made outside the configuration may grant more: least privilege is left to a live scan.
+        ("Key Vault Crypto Service Encryption User", {}),
+        # A Crypto Officer also administers (and may purge) the vault's keys.
+        (
+            "Key Vault Crypto Officer",
+            {("IAM-02", "managedDisk"): "FAIL", **{("IAM-03", s): "FAIL" for s in SCOPES}},
+        ),
+    ],
+    ids=["least-privilege", "officer-for-disks"],
+)
+def test_an_rbac_vault_is_judged_on_the_role_assignments_of_the_configuration(
+    tmp_path: Path, disk_role: str, changed: Verdicts
+) -> None:
+    directory = copy_module(
+        tmp_path, {KEY_VAULT_TF: ("enable_rbac_authorization  = false", "enable_rbac_authorization  = true")}
+    )
+    (directory / "rbac.tf").write_text(RBAC_GRANTS % disk_role)
+    code, findings, err = scan_dir(tmp_path, directory)
+    rbac = {("IAM-02", s): "NOT_APPLICABLE" for s in SCOPES}
+    assert verdicts(findings) == {**COMPLIANT, **rbac, **changed}, err
+    assert code == exit_code(changed)
+
+
+def test_the_databricks_principal_may_be_an_azuread_resource(tmp_path: Path) -> None:
+    main = (MODULE / "main.tf").read_text()
+    edited = main.replace(
+        'data "azuread_service_principal" "azuredatabricks" {\n',
+        'resource "azuread_service_principal" "azuredatabricks" {\n  use_existing = true\n',
+    ).replace("data.azuread_service_principal.azuredatabricks", "azuread_service_principal.azuredatabricks")
+    directory = copy_module(tmp_path, {"main.tf": (main, edited)})
+    code, findings, err = scan_dir(tmp_path, directory)
+    assert verdicts(findings) == COMPLIANT, err
+    assert code == 0

@@ -137,12 +137,11 @@ class AzurermMapper:
         self.databricks_data = {
             f"{r.address}.object_id"
             for r in resolver.resources
-            if r.mode == "data"
-            and r.type == "azuread_service_principal"
+            if r.type == "azuread_service_principal"
             and str(self.get(r, "client_id") or self.get(r, "application_id") or "").lower() == AZURE_DATABRICKS_APP_ID
         }
-        """The object_id of every data source naming the AzureDatabricks application (one per module instance,
-        say): all the one service principal."""
+        """The object_id of every azuread_service_principal (data source, or resource with `use_existing`) naming the
+        AzureDatabricks application (one per module instance, say): all the one service principal."""
 
     def principal(self, value: Value) -> str | None:
         """A principal id as text; the AzureDatabricks service principal's, from whichever data source, as one."""
