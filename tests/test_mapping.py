@@ -19,7 +19,7 @@ from cmkaudit.collect.mapping import (
     workspace_from_arm,
 )
 from cmkaudit.ids import ResourceId
-from cmkaudit.inventory.model import Scope
+from cmkaudit.inventory.model import AZURE_SCOPES
 
 from .conftest import arm_example
 
@@ -31,7 +31,7 @@ VAULT_ID = ResourceId(
 def test_workspace_without_encryption_has_no_cmk_on_any_scope() -> None:
     ws = workspace_from_arm(arm_example("WorkspaceGet.json"))
     assert ws.sku == "premium"
-    assert not any(ws.scope(s).uses_cmk for s in Scope)
+    assert not any(ws.scope(s).uses_cmk for s in AZURE_SCOPES)
     assert ws.dbfs_root.prepare_encryption is None  # parameters: null
 
 

@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -192,6 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="judge a Terraform plan before it is applied: the output of 'terraform show -json plan.out'",
     )
     source.add_argument(
+        "--databricks-account",
+        metavar="ACCOUNT_ID",
+        help="scan a Databricks account on AWS (account API with Databricks unified authentication) and the AWS KMS "
+        "keys its key configurations name (boto3's credential chain)",
+    )
+    scan.add_argument(
+        "--databricks-profile", metavar="NAME", help="a ~/.databrickscfg profile for --databricks-account"
+    )
+    scan.add_argument("--aws-profile", metavar="NAME", help="an AWS profile for reading KMS keys")
+    scan.add_argument(
+        "--aws-role-arn",
+        metavar="ARN",
+        help="a read-only role to assume for keys of each AWS account; {account} stands for the key's account id",
+    )
+    source.add_argument(
         "--arm-template",
         type=Path,
         metavar="TEMPLATE_JSON",
@@ -367,7 +383,14 @@ def _source_kind(args: argparse.Namespace) -> SourceKind:
 
     if args.command == "evaluate":
         return SourceKind.SNAPSHOTS
-    chosen = [args.subscription, args.all_subscriptions, args.demo, args.terraform_plan, args.arm_template]
+    chosen = [
+        args.subscription,
+        args.all_subscriptions,
+        args.demo,
+        args.terraform_plan,
+        args.arm_template,
+        args.databricks_account,
+    ]
     if args.terraform_dir is not None and any(chosen[:3]):
         raise UsageError("--terraform-dir goes alone or with --terraform-plan, not with a live or demo scan")
     if args.terraform_dir is not None and args.arm_template is not None:
@@ -376,6 +399,8 @@ def _source_kind(args: argparse.Namespace) -> SourceKind:
         raise UsageError("--parameters needs --arm-template")
     if args.var_file and args.terraform_dir is None:
         raise UsageError("--var-file needs --terraform-dir (a plan already holds its variables' values)")
+    if args.databricks_account is not None:
+        return SourceKind.DATABRICKS_AWS
     if args.arm_template is not None:
         return SourceKind.ARM_TEMPLATE
     if args.terraform_plan is not None:
@@ -384,10 +409,13 @@ def _source_kind(args: argparse.Namespace) -> SourceKind:
         return SourceKind.TERRAFORM_CONFIGURATION
     if not any(chosen):
         raise UsageError(
-            "say what to scan: --subscription, --all-subscriptions, --demo, --terraform-plan, --terraform-dir or "
-            "--arm-template"
+            "say what to scan: --subscription, --all-subscriptions, --demo, --databricks-account, --terraform-plan, "
+            "--terraform-dir or --arm-template"
         )
     return SourceKind.DEMO if args.demo else SourceKind.AZURE
+
+
+_DATABRICKS_ACCOUNT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def _principal_ids(args: argparse.Namespace, config: ConfigFile) -> dict[str, PrincipalId]:
@@ -439,6 +467,24 @@ def _source(args: argparse.Namespace, clock: datetime, config: ConfigFile, messa
 
             principals = _principal_ids(args, config)
             return TerraformPlanSource(args.terraform_plan, clock, principals, args.terraform_dir, tuple(args.var_file))
+        case SourceKind.DATABRICKS_AWS:
+            from cmkaudit.aws.collect import AwsOptions
+            from cmkaudit.sources.databricks_aws import DatabricksAwsSource
+
+            if not _DATABRICKS_ACCOUNT.match(args.databricks_account):
+                shown = printable(args.databricks_account)
+                raise UsageError(f"--databricks-account {shown!r} is not a Databricks account id (a UUID)")
+            return DatabricksAwsSource(
+                AwsOptions(
+                    account_id=args.databricks_account,
+                    databricks_profile=args.databricks_profile,
+                    aws_profile=args.aws_profile,
+                    role_arn=args.aws_role_arn,
+                    concurrency=args.concurrency,
+                    timeout=args.timeout,
+                ),
+                clock,
+            )
         case SourceKind.ARM_TEMPLATE:
             from cmkaudit.sources.arm_template import ArmTemplateSource
 
@@ -663,19 +709,21 @@ class _MessagesHandler(logging.Handler):
 
 @contextmanager
 def _sdk_warnings_to(messages: Messages) -> Iterator[None]:
-    """While the block runs, warnings the Azure SDKs log (azure-identity explaining, line by line, why each
-    credential is unavailable, say) go through `messages` instead of Python's last-resort handler, which would
-    write them raw to stderr whatever --log-format and --quiet say."""
-    logger = logging.getLogger("azure")
+    """While the block runs, warnings the Azure, Databricks and AWS SDKs log (azure-identity explaining, line by
+    line, why each credential is unavailable, say) go through `messages` instead of Python's last-resort handler,
+    which would write them raw to stderr whatever --log-format and --quiet say."""
     handler = _MessagesHandler(messages)
-    propagate = logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
+    loggers = [logging.getLogger(name) for name in ("azure", "databricks", "botocore", "boto3")]
+    propagate = [logger.propagate for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.propagate = False
     try:
         yield
     finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
+        for logger, before in zip(loggers, propagate, strict=True):
+            logger.removeHandler(handler)
+            logger.propagate = before
 
 
 def run(argv: Sequence[str], streams: Streams, *, now: datetime | None = None, keep: list[object] | None = None) -> int:

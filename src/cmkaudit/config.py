@@ -23,6 +23,8 @@ from cmkaudit.text import printable
 
 ControlIdText = Annotated[str, Field(pattern=r"^[A-Za-z]{2,4}-\d{2}$")]
 Guid = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+AwsPrincipal = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=,.@/*-]+$")]
+"""An AWS IAM principal ARN (a role, a user, an account root)."""
 
 
 class _Strict(BaseModel):
@@ -104,8 +106,10 @@ class ConfigFile(_Strict):
     thresholds: Thresholds = Thresholds()
     tags: Tags = Tags()
     controls: Controls = Controls()
-    break_glass_principals: tuple[Guid, ...] = Field(
-        (), description="IAM-03: object ids (users, groups, service principals) allowed to purge or administer keys"
+    break_glass_principals: tuple[Guid | AwsPrincipal, ...] = Field(
+        (),
+        description="IAM-03: object ids (users, groups, service principals) allowed to purge or administer keys; "
+        "AWS-10: IAM principal ARNs allowed to delete, disable or re-policy KMS keys",
     )
     databricks_principal_ids: dict[str, Guid] = Field(
         default_factory=dict,

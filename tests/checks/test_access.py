@@ -16,6 +16,7 @@ from cmkaudit.evaluate.checks.vault import (
 )
 from cmkaudit.evaluate.model import Settings, Status
 from cmkaudit.inventory.model import (
+    AZURE_SCOPES,
     KeyReference,
     PrincipalLookup,
     RoleDefinition,
@@ -52,7 +53,7 @@ from .helpers import (
 # --- IAM-01 / IAM-02 --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scope", list(Scope))
+@pytest.mark.parametrize("scope", list(AZURE_SCOPES))
 def test_pass_exact_permissions(scope: Scope) -> None:
     inv = inventory()
     assert usage_verdict(check_required_permissions, inv, scope).status is Status.PASS
@@ -164,7 +165,7 @@ def test_unknown_key_in_managed_hsm_is_named_as_such() -> None:
     assert "Managed HSM contoso-hsm.managedhsm.azure.net" in verdict.reason
 
 
-@pytest.mark.parametrize("scope", list(Scope))
+@pytest.mark.parametrize("scope", list(AZURE_SCOPES))
 def test_pass_rbac_crypto_service_encryption_user(scope: Scope) -> None:
     inv = rbac_inventory(*EVERYONE_CSEU)
     assert usage_verdict(check_required_permissions, inv, scope).status is Status.PASS

@@ -13,10 +13,21 @@ import pytest
 
 from cmkaudit.evaluate import checks as checks_package
 from cmkaudit.evaluate.catalog import load_catalog
-from cmkaudit.evaluate.checks import KEY_USAGE_CHECKS, WORKSPACE_CHECKS, access, governance, key, vault, workspace
+from cmkaudit.evaluate.checks import (
+    AWS_KEY_USAGE_CHECKS,
+    AWS_WORKSPACE_CHECKS,
+    KEY_USAGE_CHECKS,
+    WORKSPACE_CHECKS,
+    access,
+    aws,
+    governance,
+    key,
+    vault,
+    workspace,
+)
 from cmkaudit.ids import ControlId
 
-from . import test_access, test_governance, test_key, test_vault, test_workspace
+from . import test_access, test_aws, test_governance, test_key, test_vault, test_workspace
 
 TESTS_OF_AREA: dict[ModuleType, ModuleType] = {
     workspace: test_workspace,
@@ -24,6 +35,7 @@ TESTS_OF_AREA: dict[ModuleType, ModuleType] = {
     key: test_key,
     access: test_access,
     governance: test_governance,
+    aws: test_aws,
 }
 """Each module of checks and the test module that mirrors it."""
 
@@ -39,7 +51,7 @@ def _name_of(check: object) -> tuple[ModuleType, str]:
 
 @pytest.mark.parametrize("control", [c.id for c in load_catalog()])
 def test_every_control_has_pass_fail_and_unknown_cases(control: str) -> None:
-    check = {**WORKSPACE_CHECKS, **KEY_USAGE_CHECKS}[ControlId(control)]
+    check = {**WORKSPACE_CHECKS, **KEY_USAGE_CHECKS, **AWS_WORKSPACE_CHECKS, **AWS_KEY_USAGE_CHECKS}[ControlId(control)]
     module, name = _name_of(check)
     tests = TESTS_OF_AREA[module]
     for kind in ("pass", "fail", "unknown"):

@@ -64,6 +64,7 @@ from cmkaudit.inventory import Inventory, assemble_inventory
 from cmkaudit.inventory.index import build_index
 from cmkaudit.inventory.links import key_resource_id, resolve_workspace_links
 from cmkaudit.inventory.model import (
+    AZURE_SCOPES,
     CollectionError,
     DiskEncryptionSet,
     Key,
@@ -75,7 +76,6 @@ from cmkaudit.inventory.model import (
     Provenance,
     RoleDefinition,
     ScanScope,
-    Scope,
     StorageAccount,
     Subscription,
     Unlisted,
@@ -331,7 +331,7 @@ def _subscriptions_of(ids: Iterable[str | None]) -> list[SubscriptionId]:
 
 def _uses_cmk(workspaces: Iterable[Workspace]) -> bool:
     """Whether any workspace uses a customer-managed key (only then are vaults listed)."""
-    return any(w.scope(s).uses_cmk for w in workspaces for s in Scope)
+    return any(w.scope(s).uses_cmk for w in workspaces for s in AZURE_SCOPES)
 
 
 def _des_subscriptions(workspaces: Iterable[Workspace]) -> list[SubscriptionId]:
@@ -777,7 +777,7 @@ class AzureCollector:
         index = build_index(disk_encryption_sets=got.disk_encryption_sets, storage_accounts=got.storage_accounts)
         refs: list[KeyReference] = []
         for w, links in zip(got.workspaces, resolve_workspace_links(got.workspaces, index), strict=True):
-            refs.extend(w.scope(s).key for s in Scope if w.scope(s).uses_cmk and w.scope(s).key)  # type: ignore[misc]
+            refs.extend(w.scope(s).key for s in AZURE_SCOPES if w.scope(s).uses_cmk and w.scope(s).key)  # type: ignore[misc]
             des = index.disk_encryption_sets.get(id_key(links.disk_encryption_set_id or ""))
             if des and des.active_key:
                 refs.append(des.active_key)

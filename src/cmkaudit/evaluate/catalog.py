@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cmkaudit._data import data_path
 from cmkaudit.errors import MetadataError
-from cmkaudit.evaluate.checks import KEY_USAGE_CHECKS, WORKSPACE_CHECKS
+from cmkaudit.evaluate.checks import AWS_KEY_USAGE_CHECKS, AWS_WORKSPACE_CHECKS, KEY_USAGE_CHECKS, WORKSPACE_CHECKS
 from cmkaudit.evaluate.model import Severity
 from cmkaudit.ids import ControlId
 
@@ -23,6 +23,10 @@ class AppliesTo(StrEnum):
     WORKSPACE = "workspace"
     KEY_USAGE = "key_usage"
     """Each encryption scope of each workspace (managed services, managed disks, DBFS root)."""
+    AWS_WORKSPACE = "aws_workspace"
+    """Each Databricks workspace on AWS."""
+    AWS_KEY_USAGE = "aws_key_usage"
+    """Each use case of each Databricks workspace on AWS (managed services, workspace storage)."""
 
 
 class Steps(BaseModel):
@@ -131,7 +135,12 @@ def load_catalog(directory: Path | None = None) -> Catalog:
     if not files:
         raise MetadataError(f"no control metadata found in {root}")
     controls = tuple(sorted((_load_file(f) for f in files), key=lambda c: c.id))
-    checks = {AppliesTo.WORKSPACE: set(WORKSPACE_CHECKS), AppliesTo.KEY_USAGE: set(KEY_USAGE_CHECKS)}
+    checks = {
+        AppliesTo.WORKSPACE: set(WORKSPACE_CHECKS),
+        AppliesTo.KEY_USAGE: set(KEY_USAGE_CHECKS),
+        AppliesTo.AWS_WORKSPACE: set(AWS_WORKSPACE_CHECKS),
+        AppliesTo.AWS_KEY_USAGE: set(AWS_KEY_USAGE_CHECKS),
+    }
     for control in controls:
         if control.id not in checks[control.applies_to]:
             raise MetadataError(
@@ -139,7 +148,7 @@ def load_catalog(directory: Path | None = None) -> Catalog:
                 "but no such check exists"
             )
     known = {c.id for c in controls}
-    orphans = sorted((set(WORKSPACE_CHECKS) | set(KEY_USAGE_CHECKS)) - known)
+    orphans = sorted(set().union(*checks.values()) - known)
     if orphans:
         raise MetadataError(f"checks without metadata in {root}: {', '.join(orphans)}")
     return Catalog(controls)

@@ -9,6 +9,8 @@ from operator import attrgetter
 
 from cmkaudit.evaluate.catalog import AppliesTo, Catalog, ControlMeta
 from cmkaudit.evaluate.checks import (
+    AWS_KEY_USAGE_CHECKS,
+    AWS_WORKSPACE_CHECKS,
     KEY_USAGE_CHECKS,
     SEVERITY_RAISED_FOR_SENSITIVE,
     WORKSPACE_CHECKS,
@@ -17,7 +19,9 @@ from cmkaudit.evaluate.checks import (
     workspace_of,
 )
 from cmkaudit.evaluate.model import Finding, Settings, Severity, Status, Verdict
+from cmkaudit.ids import ResourceId
 from cmkaudit.inventory import Inventory
+from cmkaudit.inventory.aws import AwsKeyUsage, AwsWorkspace
 from cmkaudit.inventory.model import KeyUsage, Workspace
 
 _STATUS = attrgetter("status")
@@ -62,6 +66,8 @@ def _evaluate_control(
     usages: Sequence[tuple[KeyUsage, str]],
     sensitive: frozenset[str],
     subjects: Resolved,
+    aws_workspaces: Sequence[AwsWorkspace] = (),
+    aws_usages: Sequence[AwsKeyUsage] = (),
 ) -> Iterator[Finding]:
     """One control over the workspaces or key usages, given in report order."""
     control_id, title, severity = control.control_id, control.title, control.severity
@@ -81,6 +87,36 @@ def _evaluate_control(
                     workspace.id,
                     workspace.name,
                     None,
+                    verdict.reason,
+                    verdict.evidence,
+                )
+        case AppliesTo.AWS_WORKSPACE:
+            aws_check = AWS_WORKSPACE_CHECKS[control_id]
+            for aws_workspace in aws_workspaces:
+                verdict = aws_check(aws_workspace, inventory, settings)
+                yield Finding(
+                    control_id,
+                    title,
+                    severity,
+                    verdict.status,
+                    ResourceId(aws_workspace.id),
+                    aws_workspace.name,
+                    None,
+                    verdict.reason,
+                    verdict.evidence,
+                )
+        case AppliesTo.AWS_KEY_USAGE:
+            usage_check = AWS_KEY_USAGE_CHECKS[control_id]
+            for aws_usage in aws_usages:
+                verdict = usage_check(aws_usage, inventory, settings)
+                yield Finding(
+                    control_id,
+                    title,
+                    severity,
+                    verdict.status,
+                    ResourceId(aws_usage.workspace_id),
+                    inventory.aws.workspaces[aws_usage.workspace_id].name,
+                    aws_usage.use_case.scope,
                     verdict.reason,
                     verdict.evidence,
                 )
@@ -115,10 +151,14 @@ def evaluate(inventory: Inventory, catalog: Catalog, settings: Settings) -> tupl
     sensitive = frozenset(w.id for w in inventory.workspaces if settings.is_sensitive(w.tags))
     controls = sorted(catalog, key=lambda c: c.control_id)
     subjects: Resolved = {}
+    aws_workspaces = sorted(inventory.aws_workspaces, key=lambda w: w.id.lower())
+    aws_usages = sorted(inventory.aws_key_usages, key=lambda u: (u.workspace_id.lower(), u.use_case.scope.value))
     return tuple(
         f
         for control in controls
-        for f in _evaluate_control(control, inventory, settings, workspaces, usages, sensitive, subjects)
+        for f in _evaluate_control(
+            control, inventory, settings, workspaces, usages, sensitive, subjects, aws_workspaces, aws_usages
+        )
     )
 
 

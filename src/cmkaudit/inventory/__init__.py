@@ -13,6 +13,15 @@ from datetime import datetime
 from functools import cached_property
 
 from cmkaudit.ids import id_key
+from cmkaudit.inventory.aws import (
+    AwsIndex,
+    AwsKeyUsage,
+    AwsWorkspace,
+    KeyConfiguration,
+    KmsKey,
+    build_aws_index,
+    resolve_aws_key_usages,
+)
 from cmkaudit.inventory.index import InventoryIndex, build_index
 from cmkaudit.inventory.links import resolve_key_usages, resolve_workspace_links
 from cmkaudit.inventory.model import (
@@ -61,7 +70,17 @@ class Inventory:
     """The per-subscription lists that could not be read in full."""
     locations: tuple[SourceLocation, ...] = ()
     """Planned configuration only: where each record is declared (address, file and lines)."""
+    aws_workspaces: tuple[AwsWorkspace, ...] = ()
+    """Databricks on AWS: the account's workspaces (inventory/aws.py)."""
+    key_configurations: tuple[KeyConfiguration, ...] = ()
+    kms_keys: tuple[KmsKey, ...] = ()
+    aws_key_usages: tuple[AwsKeyUsage, ...] = ()
     schema_version: int = field(default=SNAPSHOT_SCHEMA_VERSION)
+
+    @cached_property
+    def aws(self) -> AwsIndex:
+        """Lookups by id over the Databricks-on-AWS records."""
+        return build_aws_index(self.aws_workspaces, self.key_configurations, self.kms_keys, self.aws_key_usages)
 
     @cached_property
     def index(self) -> InventoryIndex:
@@ -98,6 +117,9 @@ def assemble_inventory(
     unlisted: Sequence[Unlisted] = (),
     locations: Sequence[SourceLocation] = (),
     workspace_links: Sequence[WorkspaceLinks] | None = None,
+    aws_workspaces: Sequence[AwsWorkspace] = (),
+    key_configurations: Sequence[KeyConfiguration] = (),
+    kms_keys: Sequence[KmsKey] = (),
 ) -> Inventory:
     """Build the inventory: every collection sorted by resource id, and the links resolved (a source of planned
     configuration gives the links it knows, `workspace_links`, as the workspaces' own resources do not exist
@@ -134,6 +156,10 @@ def assemble_inventory(
         workspace_links=links,
         unlisted=tuple(sorted(unlisted, key=lambda u: (u.subscription_id.lower(), u.kind.value))),
         locations=tuple(sorted(locations, key=lambda loc: id_key(loc.resource_id))),
+        aws_workspaces=(aws := tuple(sorted(aws_workspaces, key=lambda w: w.id))),
+        key_configurations=(configs := tuple(sorted(key_configurations, key=lambda c: (c.account_id, c.id)))),
+        kms_keys=(keys_aws := tuple(sorted(kms_keys, key=lambda k: k.arn))),
+        aws_key_usages=resolve_aws_key_usages(aws, configs, keys_aws),
     )
 
 
@@ -155,6 +181,9 @@ def relinked(inventory: Inventory) -> Inventory:
         unlisted=inventory.unlisted,
         locations=inventory.locations,
         workspace_links=inventory.workspace_links if inventory.locations else None,
+        aws_workspaces=inventory.aws_workspaces,
+        key_configurations=inventory.key_configurations,
+        kms_keys=inventory.kms_keys,
     )
 
 

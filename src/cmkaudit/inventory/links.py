@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from cmkaudit.ids import AZURE_DATABRICKS_APP_ID, ResourceId, id_key, parse_key_url, subscription_of, vault_host
 from cmkaudit.inventory.index import InventoryIndex
 from cmkaudit.inventory.model import (
+    AZURE_SCOPES,
     DiskEncryptionSet,
     IdentityRole,
     Key,
@@ -198,6 +199,8 @@ def _identities(
                     UsingIdentity(ident.principal_id, IdentityRole.STORAGE_ACCOUNT, f"{workspace.id} {ident.source}"),
                 ), ()
             return (), ("neither the DBFS storage account nor the workspace reports the storage identity",)
+        case Scope.WORKSPACE_STORAGE:
+            return (), ("workspace storage is a scope of Databricks on AWS, not of an Azure workspace",)
 
 
 def _unresolved_vault(vault_uri: str, vault_gaps: Sequence[Unread]) -> Unread:
@@ -302,5 +305,5 @@ def resolve_key_usages(
     return tuple(
         resolve_key_usage(w, link, scope, index, vault_gaps)
         for w, link in zip(workspaces, links, strict=True)
-        for scope in Scope
+        for scope in AZURE_SCOPES
     )

@@ -21,6 +21,9 @@ class Scope(StrEnum):
     MANAGED_SERVICES = "managedServices"
     MANAGED_DISK = "managedDisk"
     DBFS_ROOT = "dbfsRoot"
+    WORKSPACE_STORAGE = "workspaceStorage"
+    """Databricks on AWS only: the workspace's root S3 bucket (and cluster EBS volumes when the key configuration
+    reuses its key for them)."""
 
     @property
     def label(self) -> str:
@@ -32,7 +35,11 @@ _SCOPE_LABELS = {
     Scope.MANAGED_SERVICES: "managed services",
     Scope.MANAGED_DISK: "managed disks",
     Scope.DBFS_ROOT: "DBFS root",
+    Scope.WORKSPACE_STORAGE: "workspace storage",
 }
+
+AZURE_SCOPES = (Scope.MANAGED_SERVICES, Scope.MANAGED_DISK, Scope.DBFS_ROOT)
+"""The scopes of an Azure Databricks workspace."""
 
 
 class UnreadWhy(StrEnum):
@@ -161,6 +168,8 @@ class Workspace:
                 return self.managed_disk
             case Scope.DBFS_ROOT:
                 return self.dbfs_root
+            case Scope.WORKSPACE_STORAGE:
+                raise ValueError("an Azure workspace has no workspaceStorage scope (Databricks on AWS)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,6 +476,10 @@ class Provenance(StrEnum):
     minutes)."""
     AZURE_RECORDING = "azure-recording"
     """A recorded Azure tenant replayed through the crawler (the demo)."""
+    DATABRICKS_ACCOUNT = "databricks-account"
+    """A live read of a Databricks account on AWS (the account API) and the AWS KMS keys it names."""
+    DATABRICKS_ACCOUNT_RECORDING = "databricks-account-recording"
+    """A recorded Databricks account and its KMS keys replayed through the SDKs (the AWS demo)."""
     TERRAFORM_PLAN = "terraform-plan"
     """Planned configuration: a Terraform plan (`terraform show -json`)."""
     TERRAFORM_CONFIGURATION = "terraform-configuration"
@@ -487,6 +500,8 @@ _PROVENANCE_LABELS = {
     ),
     Provenance.AZURE_RECORDING: "a recorded Azure tenant, replayed",
     Provenance.TERRAFORM_PLAN: "a Terraform plan: configuration as it would be applied, not deployed resources",
+    Provenance.DATABRICKS_ACCOUNT: "a Databricks account on AWS (account API) and the AWS KMS keys it names",
+    Provenance.DATABRICKS_ACCOUNT_RECORDING: "a recorded Databricks account on AWS and its KMS keys, replayed",
     Provenance.ARM_TEMPLATE: "an ARM template and its parameters: resources as they would be deployed",
     Provenance.TERRAFORM_CONFIGURATION: (
         "a Terraform configuration read without a plan: values the configuration alone fixes, not deployed resources"
@@ -508,3 +523,5 @@ class ScanScope:
     notes: tuple[str, ...] = ()
     """What the scan learned that is neither a resource nor an error, e.g. a subscription where
     Microsoft.Databricks was never registered (so it holds no workspaces)."""
+    accounts: tuple[str, ...] = ()
+    """Databricks accounts on AWS that were scanned."""

@@ -24,6 +24,8 @@ FRAMEWORK_NAMES = {
 APPLIES_TO_TEXT = {
     AppliesTo.WORKSPACE: "each workspace",
     AppliesTo.KEY_USAGE: "each encryption scope of each workspace (managed services, managed disks, DBFS root)",
+    AppliesTo.AWS_WORKSPACE: "each Databricks workspace on AWS",
+    AppliesTo.AWS_KEY_USAGE: "each use case of each Databricks workspace on AWS (managed services, workspace storage)",
 }
 
 

@@ -150,7 +150,12 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
     if scan.shards_merged:
         header.append(f"  ({scan.shards_merged} shards merged)")
     header.append("\n")
-    header.append("subscriptions: " + ", ".join(printable(s) for s in scan.subscriptions))
+    lines = []
+    if scan.subscriptions or not scan.accounts:
+        lines.append("subscriptions: " + ", ".join(printable(s) for s in scan.subscriptions))
+    if scan.accounts:
+        lines.append("Databricks accounts on AWS: " + ", ".join(printable(a) for a in scan.accounts))
+    header.append("\n".join(lines))
     for note in scan.skipped_subscriptions:
         header.append("\nskipped: ")
         header.append_text(clean(note))
@@ -162,7 +167,12 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
         f"\nworkspaces: {scan.workspaces}  findings: {summary.findings}  "
         f"compliance: {'-' if rate is None else f'{rate:.0%}'}"
     )
-    console.print(Panel(header, title="CMK benchmark for Azure Databricks", title_align="left"))
+    title = (
+        "CMK benchmark for Databricks on AWS"
+        if scan.accounts and not scan.subscriptions
+        else ("CMK benchmark for Databricks" if scan.accounts else "CMK benchmark for Azure Databricks")
+    )
+    console.print(Panel(header, title=title, title_align="left"))
 
     if len(results.workspaces) > WORKSPACE_TABLES_UP_TO:
         _large_tenant(console, results)
@@ -178,7 +188,8 @@ def render_console(results: ResultsDocument, stream: TextIO) -> None:
             )
             console.print(_workspace_table(workspace.name, workspace.id, rows))
     if not results.workspaces:
-        console.print(Text("No Databricks workspaces were found in the scanned subscriptions.", style="yellow"))
+        where = "account" if scan.accounts and not scan.subscriptions else "subscriptions"
+        console.print(Text(f"No Databricks workspaces were found in the scanned {where}.", style="yellow"))
 
     totals = Table(title="Totals", title_justify="left")
     totals.add_column("Severity")

@@ -75,6 +75,7 @@ class ScanInfo(_Model):
         "is of one scan's inventory, collected by this run or read from one snapshot",
     )
     workspaces: int = Field(ge=0)
+    accounts: list[str] = Field(default_factory=list, description="Databricks accounts on AWS that were scanned")
     locations: list[LocationInfo] = Field(
         default_factory=list,
         description="planned configuration only (a Terraform plan): where each judged resource is declared",
@@ -150,7 +151,7 @@ class ControlInfo(_Model):
     id: str = Field(pattern=r"^[A-Z]{2,4}-\d{2}$")
     title: str
     severity: Severity
-    applies_to: Literal["workspace", "key_usage"]
+    applies_to: Literal["workspace", "key_usage", "aws_workspace", "aws_key_usage"]
     rationale: str
     impact: str
     remediation: RemediationSteps
@@ -163,10 +164,12 @@ class ControlInfo(_Model):
 class WorkspaceInfo(_Model):
     id: str
     name: str
-    subscription_id: str
+    subscription_id: str = Field(description="the Azure subscription; empty for a workspace on AWS")
     location: str | None
-    sku: str | None
+    sku: str | None = Field(description="the SKU (Azure) or pricing tier (AWS)")
     tags: dict[str, str]
+    cloud: Literal["azure", "aws"] = "azure"
+    account_id: str | None = Field(None, description="the Databricks account of a workspace on AWS")
 
 
 class KeyInUse(_Model):
@@ -388,6 +391,7 @@ def build_results(report: Report) -> ResultsDocument:
             arm_endpoint=inventory.scope.arm_endpoint,
             sources=list(inventory.scope.sources),
             shards_merged=report.shards_merged,
+            accounts=list(inventory.scope.accounts),
             locations=[
                 LocationInfo(
                     resource_id=loc.resource_id,
@@ -398,7 +402,7 @@ def build_results(report: Report) -> ResultsDocument:
                 )
                 for loc in inventory.locations
             ],
-            workspaces=len(inventory.workspaces),
+            workspaces=len(inventory.workspaces) + len(inventory.aws_workspaces),
         ),
         settings=SettingsInfo(
             rotation_max_days=settings.rotation_max_days,
@@ -451,6 +455,19 @@ def build_results(report: Report) -> ResultsDocument:
                 id=w.id, name=w.name, subscription_id=w.subscription_id, location=w.location, sku=w.sku, tags=w.tags
             )
             for w in inventory.workspaces
+        ]
+        + [
+            WorkspaceInfo(
+                id=w.id,
+                name=w.name,
+                subscription_id="",
+                location=w.region,
+                sku=w.pricing_tier,
+                tags=w.custom_tags,
+                cloud="aws",
+                account_id=w.account_id,
+            )
+            for w in inventory.aws_workspaces
         ],
         keys=keys,
         waivers=[

@@ -58,9 +58,11 @@ letters and digits are kept too. Everything else, '%' included, is percent-encod
 
 
 def artifact_uri(resource_id: str) -> str:
-    """A stable, relative artifact URI for an ARM resource (lower-cased: ARM ids are case-insensitive),
-    percent-encoded so that any id, however hostile, is a valid URI reference."""
-    return "azure/" + quote(resource_id.strip("/").lower(), safe=_PATH_SAFE)
+    """A stable, relative artifact URI for a resource, under its cloud: `azure/` and the ARM id (lower-cased:
+    ARM ids are case-insensitive), or `databricks-aws/` and a workspace of a Databricks account on AWS
+    (`accounts/<id>/workspaces/<id>`); percent-encoded so that any id, however hostile, is a valid URI reference."""
+    cloud = "databricks-aws/" if resource_id.startswith("accounts/") else "azure/"
+    return cloud + quote(resource_id.strip("/").lower(), safe=_PATH_SAFE)
 
 
 def _help_markdown(control: ControlInfo) -> str:
@@ -218,7 +220,9 @@ def sarif_document(results: ResultsDocument) -> dict[str, Any]:
                 "rules": rules,
             }
         },
-        "automationDetails": {"id": f"cmkaudit/{'+'.join(sorted(results.scan.subscriptions))}/"},
+        "automationDetails": {
+            "id": f"cmkaudit/{'+'.join(sorted([*results.scan.subscriptions, *results.scan.accounts]))}/"
+        },
         "invocations": [
             {
                 # Incomplete evidence (a call that failed, an UNKNOWN finding) is an unsuccessful run: exit 3.

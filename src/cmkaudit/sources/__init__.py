@@ -23,6 +23,8 @@ class SourceKind(StrEnum):
     """The bundled recorded tenant, replayed through the crawler (sources/demo.py)."""
     SNAPSHOTS = "snapshots"
     """Saved snapshots: one, or the shards of a large tenant merged into one (sources/snapshots.py)."""
+    DATABRICKS_AWS = "databricks-aws"
+    """A live, read-only read of a Databricks account on AWS and its KMS keys (sources/databricks_aws.py)."""
     TERRAFORM_PLAN = "terraform-plan"
     """A Terraform plan in JSON, judged before it is applied (sources/terraform.py)."""
     TERRAFORM_CONFIGURATION = "terraform-configuration"

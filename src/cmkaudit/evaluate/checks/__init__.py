@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from cmkaudit.evaluate.checks import access, governance, key, vault, workspace
+from cmkaudit.evaluate.checks import access, aws, governance, key, vault, workspace
 from cmkaudit.evaluate.checks._common import SubjectCheck, workspace_by_id
 from cmkaudit.evaluate.model import Settings, Verdict
 from cmkaudit.ids import ControlId
 from cmkaudit.inventory import Inventory
+from cmkaudit.inventory.aws import AwsKeyUsage, AwsWorkspace
 from cmkaudit.inventory.model import KeyUsage, Workspace
 
 WorkspaceCheck = Callable[[Workspace, Inventory, Settings], Verdict]
@@ -21,6 +22,8 @@ KeyUsageCheck = Callable[[KeyUsage, Inventory, Settings], Verdict]
 """A key-usage check; a `SubjectCheck` among them judges the vault, key or key version alone."""
 
 __all__ = [
+    "AWS_KEY_USAGE_CHECKS",
+    "AWS_WORKSPACE_CHECKS",
     "KEY_USAGE_CHECKS",
     "SEVERITY_RAISED_FOR_SENSITIVE",
     "WORKSPACE_CHECKS",
@@ -54,6 +57,28 @@ KEY_USAGE_CHECKS: Mapping[ControlId, KeyUsageCheck] = {
     ControlId("IAM-01"): access.check_required_permissions,
     ControlId("IAM-02"): access.check_least_privilege,
     ControlId("IAM-03"): access.check_key_administrators,
+}
+
+
+AwsWorkspaceCheck = Callable[[AwsWorkspace, Inventory, Settings], Verdict]
+AwsKeyUsageCheck = Callable[[AwsKeyUsage, Inventory, Settings], Verdict]
+
+AWS_WORKSPACE_CHECKS: Mapping[ControlId, AwsWorkspaceCheck] = {
+    ControlId("AWS-01"): aws.check_enterprise_tier,
+    ControlId("AWS-02"): aws.check_managed_services_key,
+    ControlId("AWS-03"): aws.check_storage_key,
+    ControlId("AWS-04"): aws.check_cluster_volumes,
+    ControlId("AWS-12"): aws.check_sensitive_workspace,
+}
+
+AWS_KEY_USAGE_CHECKS: Mapping[ControlId, AwsKeyUsageCheck] = {
+    ControlId("AWS-05"): aws.check_key_state,
+    ControlId("AWS-06"): aws.check_key_kind,
+    ControlId("AWS-07"): aws.check_rotation,
+    ControlId("AWS-08"): aws.check_databricks_grants,
+    ControlId("AWS-09"): aws.check_databricks_scoped,
+    ControlId("AWS-10"): aws.check_key_administrators,
+    ControlId("AWS-11"): aws.check_key_not_shared,
 }
 
 

@@ -1,0 +1,390 @@
+"""Read a Databricks account on AWS, read-only: its workspaces and key configurations with the official
+`databricks-sdk` (`AccountClient`), and each KMS key they name with `boto3`.
+
+Credentials are the ecosystems' own: Databricks unified authentication (`DATABRICKS_CLIENT_ID` /
+`DATABRICKS_CLIENT_SECRET`, a `~/.databrickscfg` profile, `DATABRICKS_TOKEN`), and boto3's default chain (a
+profile, the environment, SSO, an instance or web-identity role). A key in another AWS account is read through
+`role_arn` (its `{account}` placeholder filled in) when given. Endpoints follow the SDKs' standard settings
+(`DATABRICKS_HOST`, `AWS_ENDPOINT_URL_KMS`, `AWS_CA_BUNDLE`, `REQUESTS_CA_BUNDLE`).
+
+Guards: every KMS call goes through an event hook that refuses any operation but the six reads; every call the
+Databricks SDK sends goes through a transport adapter that refuses anything but GET (the OAuth token exchange
+is the SDK's own, outside the API session). What cannot be read is an `Unread` marker on its record, with the
+permission that fixes it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cmkaudit.aws.policy import PolicyError, parse_policy
+from cmkaudit.errors import CollectionFailure, WriteBlockedError
+from cmkaudit.inventory.aws import AwsWorkspace, KeyConfiguration, KeyRotation, KmsKey, UseCase
+from cmkaudit.inventory.model import CollectionError, Unread, UnreadWhy
+from cmkaudit.text import printable, scrub_secrets
+
+KMS_READS = frozenset(
+    {"DescribeKey", "GetKeyPolicy", "GetKeyRotationStatus", "ListKeyRotations", "ListAliases", "ListResourceTags"}
+)
+"""The only KMS operations cmkaudit sends (and AssumeRole, to read a key in another account)."""
+
+KMS_PERMISSIONS = ", ".join(f"kms:{op}" for op in sorted(KMS_READS))
+_ARN = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRead:
+    """What was read of one Databricks account."""
+
+    workspaces: tuple[AwsWorkspace, ...]
+    configurations: tuple[KeyConfiguration, ...]
+    keys: tuple[KmsKey, ...]
+    errors: tuple[CollectionError, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AwsOptions:
+    """How to reach the account and AWS."""
+
+    account_id: str
+    host: str | None = None
+    """The account console host; None: `DATABRICKS_HOST`, else accounts.cloud.databricks.com."""
+    databricks_profile: str | None = None
+    aws_profile: str | None = None
+    role_arn: str | None = None
+    """A role to assume per key account, `{account}` standing for the key's AWS account id."""
+    concurrency: int = 8
+    timeout: float = 30.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def _epoch_ms(value: object) -> datetime | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return None
+
+
+def _error(resource: str, operation: str, exc: BaseException, hint: str | None) -> CollectionError:
+    status = getattr(exc, "response", {}) or {}
+    code = None
+    http = None
+    if isinstance(status, dict):
+        code = (status.get("Error") or {}).get("Code")
+        http = (status.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    code = code or getattr(exc, "error_code", None) or type(exc).__name__
+    http = http or getattr(exc, "status_code", None)
+    message = printable(scrub_secrets(str(exc)))[:500]
+    return CollectionError(resource, operation, http if isinstance(http, int) else None, str(code), message, hint)
+
+
+def _guard_session(client: Any) -> None:
+    """Refuse any request of the Databricks SDK's API session that is not a GET."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class ReadOnly(HTTPAdapter):
+        def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+            if (request.method or "").upper() not in ("GET", "HEAD"):
+                raise WriteBlockedError(
+                    f"refused {request.method} {request.url}: cmkaudit only reads the Databricks account"
+                )
+            return super().send(request, *args, **kwargs)
+
+    session = _api_session(client)
+    if session is None:
+        raise CollectionFailure("the Databricks SDK's HTTP session could not be guarded: refusing to scan")
+    adapter = ReadOnly()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+
+
+def _api_session(client: Any) -> Any:
+    """The requests session the SDK sends API calls through (`api_client._api_client._session`)."""
+    import requests
+
+    api = getattr(client, "api_client", None)
+    for candidate in (getattr(api, "_api_client", None), api):
+        session = getattr(candidate, "_session", None)
+        if isinstance(session, requests.Session):
+            return session
+    return None
+
+
+def read_databricks_account(
+    options: AwsOptions,
+) -> tuple[list[AwsWorkspace], list[KeyConfiguration], list[CollectionError]]:
+    """The account's workspaces and key configurations (two GET calls)."""
+    from databricks.sdk import AccountClient
+    from databricks.sdk.config import Config
+
+    from cmkaudit import __version__
+
+    settings: dict[str, Any] = {
+        "account_id": options.account_id,
+        "retry_timeout_seconds": 120,
+        "http_timeout_seconds": options.timeout,
+        "product": "cmkaudit",
+        "product_version": __version__,
+    }
+    if options.host:
+        settings["host"] = options.host
+    if options.databricks_profile:
+        settings["profile"] = options.databricks_profile
+    try:
+        client = AccountClient(config=Config(**settings))
+    except Exception as exc:  # the SDK's configuration errors, whatever their class
+        raise CollectionFailure(
+            f"cannot set up the Databricks account client: {printable(scrub_secrets(str(exc)))}",
+            "set DATABRICKS_HOST and DATABRICKS_CLIENT_ID / DATABRICKS_CLIENT_SECRET (or --databricks-profile)",
+        ) from exc
+    _guard_session(client)
+    errors: list[CollectionError] = []
+    where = f"accounts/{options.account_id}"
+    workspaces: list[AwsWorkspace] = []
+    configurations: list[KeyConfiguration] = []
+    try:
+        for item in client.workspaces.list():
+            workspaces.append(_workspace(options.account_id, item.as_dict()))
+    except WriteBlockedError:
+        raise
+    except Exception as exc:
+        raise CollectionFailure(
+            f"cannot list the workspaces of Databricks account {options.account_id}: "
+            f"{printable(scrub_secrets(str(exc)))[:300]}",
+            "the identity must be an account admin (GET /api/2.0/accounts/{id}/workspaces)",
+        ) from exc
+    try:
+        for entry in client.encryption_keys.list():
+            configurations.append(_configuration(options.account_id, entry.as_dict()))
+    except WriteBlockedError:
+        raise
+    except Exception as exc:
+        errors.append(
+            _error(
+                f"{where}/customer-managed-keys", "encryption_keys.list", exc, "the identity must be an account admin"
+            )
+        )
+    return workspaces, configurations, errors
+
+
+def _workspace(account_id: str, body: Mapping[str, Any]) -> AwsWorkspace:
+    number = body.get("workspace_id")
+    tags = body.get("custom_tags")
+    return AwsWorkspace(
+        id=f"accounts/{account_id}/workspaces/{number}",
+        account_id=account_id,
+        workspace_id=number if isinstance(number, int) else None,
+        name=str(body.get("workspace_name") or number),
+        region=body.get("aws_region"),
+        pricing_tier=body.get("pricing_tier"),
+        status=body.get("workspace_status"),
+        managed_services_key_id=body.get("managed_services_customer_managed_key_id"),
+        storage_key_id=body.get("storage_customer_managed_key_id"),
+        custom_tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+        deployment_name=body.get("deployment_name"),
+    )
+
+
+def _configuration(account_id: str, body: Mapping[str, Any]) -> KeyConfiguration:
+    info = body.get("aws_key_info") or {}
+    cases = tuple(UseCase(c) for c in body.get("use_cases") or () if c in UseCase.__members__)
+    reuse = info.get("reuse_key_for_cluster_volumes")
+    return KeyConfiguration(
+        id=str(body.get("customer_managed_key_id")),
+        account_id=account_id,
+        key_arn=info.get("key_arn"),
+        key_alias=info.get("key_alias"),
+        key_region=info.get("key_region"),
+        use_cases=cases,
+        reuse_key_for_cluster_volumes=reuse if isinstance(reuse, bool) else None,
+        created=_epoch_ms(body.get("creation_time")),
+    )
+
+
+def _guard_kms(client: Any) -> Any:
+    def refuse(model: Any, **_: Any) -> None:
+        if model.name not in KMS_READS:
+            raise WriteBlockedError(f"refused KMS {model.name}: cmkaudit only reads keys")
+
+    client.meta.events.register("before-call.kms", refuse)
+    return client
+
+
+class _KmsClients:
+    """One KMS client per (AWS account, region), made once; a key in another account through `role_arn`."""
+
+    def __init__(self, options: AwsOptions) -> None:
+        import boto3  # type: ignore[import-untyped]
+        from botocore.config import Config  # type: ignore[import-untyped]
+
+        self.options = options
+        self.session = boto3.Session(profile_name=options.aws_profile) if options.aws_profile else boto3.Session()
+        self.config = Config(
+            retries={"mode": "standard", "max_attempts": 5},
+            connect_timeout=10,
+            read_timeout=options.timeout,
+            max_pool_connections=max(10, options.concurrency),
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._own: str | None = None
+
+    def client(self, account: str, region: str) -> Any:
+        key = (account, region)
+        if key not in self._clients:
+            session = self.session
+            if self.options.role_arn:
+                session = self._assumed(account)
+            self._clients[key] = _guard_kms(session.client("kms", region_name=region, config=self.config))
+        return self._clients[key]
+
+    def _assumed(self, account: str) -> Any:
+        import boto3
+
+        role = (self.options.role_arn or "").replace("{account}", account)
+        sts = self.session.client("sts", config=self.config)
+        answer = sts.assume_role(RoleArn=role, RoleSessionName="cmkaudit-read")["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=answer["AccessKeyId"],
+            aws_secret_access_key=answer["SecretAccessKey"],
+            aws_session_token=answer["SessionToken"],
+        )
+
+
+def _hint(operation: str, exc: BaseException, options: AwsOptions) -> str:
+    code = ""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = str((response.get("Error") or {}).get("Code") or "")
+    if code in ("AccessDeniedException", "AccessDenied"):
+        role = "" if options.role_arn else ", or --aws-role-arn with {account} for keys of other accounts"
+        return f"allow kms:{operation} on the key to the scanner (key policy or IAM){role}"
+    if code == "NotFoundException":
+        return "the key does not exist in that account and region (deleted, or the ARN is wrong)"
+    return f"the scanner needs {KMS_PERMISSIONS} on the key"
+
+
+def _paged(call: Callable[..., Any], key: str, field_name: str) -> list[Any]:
+    items: list[Any] = []
+    marker: str | None = None
+    for _ in range(1000):
+        page = call(KeyId=key, **({"Marker": marker} if marker else {}))
+        items.extend(page.get(field_name) or [])
+        if not page.get("Truncated"):
+            return items
+        marker = page.get("NextMarker")
+    return items
+
+
+def read_key(clients: _KmsClients, arn: str, errors: list[CollectionError]) -> KmsKey:
+    """One key: described, its policy, rotation status and rotations, aliases and tags. No key material."""
+    options = clients.options
+    parsed = _ARN.match(arn)
+    if parsed is None:
+        unread = Unread(UnreadWhy.NOT_FOUND, f"{arn!r} is not a KMS key ARN")
+        return _placeholder(arn, unread)
+    _, region, account, key_id = parsed.groups()
+
+    def failed(operation: str, exc: BaseException) -> Unread:
+        error = _error(arn, operation, exc, _hint(operation, exc, options))
+        errors.append(error)
+        return Unread.failed(error)
+
+    try:
+        client = clients.client(account, region)
+        metadata = client.describe_key(KeyId=arn)["KeyMetadata"]
+    except WriteBlockedError:
+        raise
+    except Exception as exc:
+        return _placeholder(arn, failed("DescribeKey", exc), account, region, key_id)
+    policy = policy_unread = None
+    try:
+        policy = parse_policy(client.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
+    except WriteBlockedError:
+        raise
+    except PolicyError as exc:
+        policy_unread = Unread(UnreadWhy.NOT_FOUND, f"the key policy could not be read as a policy: {exc}")
+    except Exception as exc:
+        policy_unread = failed("GetKeyPolicy", exc)
+    rotation_enabled = rotation_period = None
+    rotation_unread = None
+    try:
+        status = client.get_key_rotation_status(KeyId=arn)
+        rotation_enabled = status.get("KeyRotationEnabled")
+        rotation_period = status.get("RotationPeriodInDays")
+    except WriteBlockedError:
+        raise
+    except Exception as exc:
+        rotation_unread = failed("GetKeyRotationStatus", exc)
+    rotations: tuple[KeyRotation, ...] | None = None
+    rotations_unread = None
+    try:
+        rotations = tuple(
+            KeyRotation(r["RotationDate"], r.get("RotationType"))
+            for r in _paged(client.list_key_rotations, arn, "Rotations")
+            if isinstance(r.get("RotationDate"), datetime)
+        )
+    except WriteBlockedError:
+        raise
+    except Exception as exc:
+        rotations_unread = failed("ListKeyRotations", exc)
+    aliases: tuple[str, ...] = ()
+    tags: dict[str, str] = {}
+    try:
+        aliases = tuple(a["AliasName"] for a in _paged(client.list_aliases, arn, "Aliases") if a.get("AliasName"))
+        tags = {t["TagKey"]: t["TagValue"] for t in _paged(client.list_resource_tags, arn, "Tags")}
+    except WriteBlockedError:
+        raise
+    except Exception as exc:
+        failed("ListAliases/ListResourceTags", exc)
+    return KmsKey(
+        arn=arn,
+        account_id=metadata.get("AWSAccountId") or account,
+        region=region,
+        key_id=metadata.get("KeyId") or key_id,
+        enabled=metadata.get("Enabled"),
+        key_state=metadata.get("KeyState"),
+        key_manager=metadata.get("KeyManager"),
+        key_spec=metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec"),
+        key_usage=metadata.get("KeyUsage"),
+        origin=metadata.get("Origin"),
+        multi_region=metadata.get("MultiRegion"),
+        created=metadata.get("CreationDate"),
+        deletion_date=metadata.get("DeletionDate"),
+        rotation_enabled=rotation_enabled,
+        rotation_period_days=rotation_period,
+        rotations=rotations,
+        policy=policy,
+        aliases=aliases,
+        tags=tags,
+        policy_unread=policy_unread,
+        rotation_unread=rotation_unread,
+        rotations_unread=rotations_unread,
+    )
+
+
+def _placeholder(
+    arn: str, unread: Unread, account: str | None = None, region: str | None = None, key_id: str | None = None
+) -> KmsKey:
+    return KmsKey(arn, account, region, key_id, unread=unread)
+
+
+def read_keys(options: AwsOptions, arns: Iterable[str]) -> tuple[list[KmsKey], list[CollectionError]]:
+    """Every key named, read concurrently (`options.concurrency` at once)."""
+    clients = _KmsClients(options)
+    errors: list[CollectionError] = []
+    wanted = sorted(set(arns))
+    with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
+        keys = list(pool.map(lambda arn: read_key(clients, arn, errors), wanted))
+    return keys, errors
+
+
+def read_account(options: AwsOptions) -> AccountRead:
+    """The account, its key configurations and every KMS key they name."""
+    workspaces, configurations, errors = read_databricks_account(options)
+    keys, key_errors = read_keys(options, (c.key_arn for c in configurations if c.key_arn))
+    return AccountRead(tuple(workspaces), tuple(configurations), tuple(keys), tuple(errors + key_errors))

@@ -1,0 +1,198 @@
+"""`cmkaudit scan --databricks-account` end to end, through the real databricks-sdk and boto3 clients, against the
+fake account API and KMS of tools/fakeaws.py (over TLS): findings, read-only guards, refusals."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tools.fakeaws import (
+    ACCOUNT_ID,
+    GRANT_ACTIONS,
+    MANAGED_SERVICES_ACTIONS,
+    STORAGE_ACTIONS,
+    FakeAccount,
+    FakeAws,
+    FakeKey,
+    databricks_statement,
+    key_configuration,
+    key_policy,
+    workspace,
+)
+
+from cmkaudit.aws.collect import AwsOptions, _guard_session, _KmsClients
+from cmkaudit.cli import Streams, run
+from cmkaudit.errors import WriteBlockedError
+
+from .conftest import NOW
+
+ADMIN = "arn:aws:iam::444455556666:role/KeyAdmins"
+
+
+def good_key(**changes: Any) -> FakeKey:
+    policy = key_policy(
+        databricks_statement(MANAGED_SERVICES_ACTIONS + STORAGE_ACTIONS[2:], sid="Databricks use"),
+        databricks_statement(
+            GRANT_ACTIONS,
+            sid="Databricks grants",
+            Condition={
+                "StringEquals": {"aws:PrincipalTag/DatabricksAccountId": [ACCOUNT_ID]},
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+            },
+        ),
+        admins=(ADMIN,),
+    )
+    return FakeKey("1234abcd-12ab-34cd-56ef-1234567890ab", policy, aliases=["alias/dbx-prod"], **changes)
+
+
+def account(key: FakeKey, **workspace_changes: Any) -> FakeAccount:
+    ws = workspace(1001, "dbx-prod", managed_services="cfg-1", storage="cfg-1", tags={"environment": "prod"})
+    ws.update(workspace_changes)
+    return FakeAccount(ACCOUNT_ID, [ws], [key_configuration("cfg-1", key, ["MANAGED_SERVICES", "STORAGE"])], [key])
+
+
+def scan(
+    tmp_path: Path, fake: FakeAccount, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, dict[str, Any], str, FakeAws]:
+    config = tmp_path / "cmkaudit.yaml"
+    config.write_text(f"break_glass_principals:\n  - {ADMIN}\n")
+    with FakeAws(fake) as aws:
+        for name, value in aws.environment().items():
+            monkeypatch.setenv(name, value)
+        err = io.StringIO()
+        code = run(
+            [
+                "scan",
+                "--databricks-account",
+                ACCOUNT_ID,
+                "--config",
+                str(config),
+                "--format",
+                "json,sarif",
+                "--output-dir",
+                str(tmp_path / "out"),
+            ],
+            Streams(io.StringIO(), err),
+            now=NOW,
+        )
+    results = json.loads((tmp_path / "out" / "cmkaudit-results.json").read_text()) if code != 2 else {}
+    return code, results, err.getvalue(), aws
+
+
+def verdicts(results: dict[str, Any]) -> dict[tuple[str, str | None], str]:
+    return {(f["control_id"], f["scope"]): f["status"] for f in results["findings"]}
+
+
+def test_a_compliant_account_passes_and_only_reads_are_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, results, err, aws = scan(tmp_path, account(good_key()), monkeypatch)
+    statuses = verdicts(results)
+    assert {s for (c, _), s in statuses.items() if c != "AWS-12"} == {"PASS"}, (statuses, err)
+    assert statuses[("AWS-12", None)] == "NOT_APPLICABLE"
+    assert code == 0
+    kms = {op for method, _, op in aws.requests if method == "POST"}
+    assert kms == {
+        "DescribeKey",
+        "GetKeyPolicy",
+        "GetKeyRotationStatus",
+        "ListKeyRotations",
+        "ListAliases",
+        "ListResourceTags",
+    }
+    assert {method for method, _, _ in aws.requests} == {"GET", "POST"}
+    assert all(op is not None for method, _, op in aws.requests if method == "POST")
+    assert results["scan"]["accounts"] == [ACCOUNT_ID]
+    sarif = json.loads((tmp_path / "out" / "cmkaudit.sarif").read_text())
+    assert sarif["runs"][0]["automationDetails"]["id"] == f"cmkaudit/{ACCOUNT_ID}/"
+
+
+def test_a_broken_key_fails_what_it_breaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = good_key(state="PendingDeletion", deletion="2026-12-20", rotation_period=365)
+    code, results, _, _ = scan(tmp_path, account(key, pricing_tier="PREMIUM"), monkeypatch)
+    statuses = verdicts(results)
+    assert statuses[("AWS-01", None)] == "FAIL"
+    assert statuses[("AWS-05", "managedServices")] == statuses[("AWS-05", "workspaceStorage")] == "FAIL"
+    assert statuses[("AWS-07", "managedServices")] == "FAIL"
+    reason = next(f["reason"] for f in results["findings"] if f["control_id"] == "AWS-05")
+    assert "PendingDeletion, deletion on 2026-12-20" in reason
+    assert code == 1
+
+
+def test_a_refused_key_policy_is_unknown_with_the_permission(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = good_key(refuse={"GetKeyPolicy": "AccessDeniedException"})
+    code, results, _, _ = scan(tmp_path, account(key), monkeypatch)
+    statuses = verdicts(results)
+    for control in ("AWS-08", "AWS-09", "AWS-10"):
+        assert statuses[(control, "managedServices")] == "UNKNOWN"
+    reason = next(f["reason"] for f in results["findings"] if f["control_id"] == "AWS-08")
+    assert "allow kms:GetKeyPolicy on the key" in reason
+    assert [e["operation"] for e in results["coverage"]["errors"]] == ["GetKeyPolicy"]
+    assert statuses[("AWS-07", "managedServices")] == "PASS"  # the rest of the key was read
+    assert code == 3
+
+
+def test_an_account_the_identity_may_not_list_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = account(good_key())
+    fake.fail["/workspaces"] = 403
+    code, _, err, _ = scan(tmp_path, fake, monkeypatch)
+    assert code == 2 and "Traceback" not in err
+    assert "cannot list the workspaces of Databricks account" in err and "account admin" in err
+
+
+def test_the_guards_refuse_writes_before_they_are_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    from databricks.sdk import AccountClient
+    from databricks.sdk.config import Config
+
+    with FakeAws(account(good_key())) as aws:
+        for name, value in aws.environment().items():
+            monkeypatch.setenv(name, value)
+        kms = _KmsClients(AwsOptions(account_id=ACCOUNT_ID)).client("444455556666", "us-east-1")
+        with pytest.raises(WriteBlockedError):
+            kms.schedule_key_deletion(KeyId=good_key().arn, PendingWindowInDays=7)
+        client = AccountClient(config=Config(account_id=ACCOUNT_ID, retry_timeout_seconds=5))
+        _guard_session(client)
+        with pytest.raises(WriteBlockedError):
+            client.workspaces.delete(1001)
+        sent = list(aws.requests)
+    assert not any(op == "ScheduleKeyDeletion" for _, _, op in sent)
+    assert not any(method == "DELETE" for method, _, _ in sent)
+
+
+def test_a_malformed_account_id_is_refused(tmp_path: Path) -> None:
+    err = io.StringIO()
+    code = run(["scan", "--databricks-account", "not-an-id"], Streams(io.StringIO(), err), now=NOW)
+    assert code == 2 and "is not a Databricks account id" in err.getvalue()
+
+
+def test_a_snapshot_of_an_account_evaluates_to_the_same_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeAws(account(good_key(rotation_period=365))) as aws:
+        for name, value in aws.environment().items():
+            monkeypatch.setenv(name, value)
+        first = run(
+            [
+                "scan",
+                "--databricks-account",
+                ACCOUNT_ID,
+                "--format",
+                "sarif",
+                "--output-dir",
+                str(tmp_path / "a"),
+                "--save-snapshot",
+                str(tmp_path / "s.json"),
+            ],
+            Streams(io.StringIO(), io.StringIO()),
+            now=NOW,
+        )
+    second = run(
+        ["evaluate", str(tmp_path / "s.json"), "--format", "sarif", "--output-dir", str(tmp_path / "b")],
+        Streams(io.StringIO(), io.StringIO()),
+        now=NOW,
+    )
+    assert first == second == 1
+    assert (tmp_path / "a" / "cmkaudit.sarif").read_bytes() == (tmp_path / "b" / "cmkaudit.sarif").read_bytes()

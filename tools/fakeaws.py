@@ -1,0 +1,356 @@
+"""A fake Databricks account API and AWS KMS on 127.0.0.1, over TLS, for the Databricks-on-AWS tests and demo.
+
+The account API answers as the Databricks REST API reference documents it (`GET /api/2.0/accounts/{id}/workspaces`
+and `/customer-managed-keys`, a 404 for the SDK's `/.well-known/databricks-config`). KMS answers on the same
+server as botocore's KMS model describes it: JSON 1.1, `X-Amz-Target: TrentService.<Operation>`, errors as
+`{"__type": ..., "message": ...}`, rotation periods included (which moto does not return). Every request is
+logged (method, path, KMS operation), so a test can assert that nothing but reads was sent.
+
+    with FakeAws(demo_account()) as aws:
+        # DATABRICKS_HOST=aws.url, AWS_ENDPOINT_URL_KMS=aws.url, REQUESTS_CA_BUNDLE=AWS_CA_BUNDLE=aws.ca_file
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+Json = dict[str, Any]
+
+DATABRICKS_PRINCIPAL = "arn:aws:iam::414351767826:root"
+ACCOUNT_ID = "7a99b43c-b46c-432b-b0a7-814217701909"
+AWS_ACCOUNT = "444455556666"
+REGION = "us-east-1"
+
+
+def epoch(day: str) -> float:
+    """Seconds since the epoch of a UTC date, as the JSON 1.1 protocol writes timestamps."""
+    return datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
+
+
+def key_arn(key_id: str, region: str = REGION, account: str = AWS_ACCOUNT) -> str:
+    return f"arn:aws:kms:{region}:{account}:key/{key_id}"
+
+
+def databricks_statement(actions: list[str], *, sid: str, account_scoped: bool = True, **extra: Any) -> Json:
+    """The statement Databricks' documentation adds to a key policy for its principal."""
+    statement: Json = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": DATABRICKS_PRINCIPAL},
+        "Action": actions,
+        "Resource": "*",
+    }
+    if account_scoped:
+        statement["Condition"] = {"StringEquals": {"aws:PrincipalTag/DatabricksAccountId": [ACCOUNT_ID]}}
+    statement.update(extra)
+    return statement
+
+
+MANAGED_SERVICES_ACTIONS = ["kms:Encrypt", "kms:Decrypt"]
+STORAGE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+GRANT_ACTIONS = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
+
+
+def key_policy(*statements: Json, admins: tuple[str, ...] = ()) -> str:
+    """A key policy: the account's key administrators, then `statements`."""
+    admin = (
+        [
+            {
+                "Sid": "Key administrators",
+                "Effect": "Allow",
+                "Principal": {"AWS": list(admins)},
+                "Action": [
+                    "kms:Create*",
+                    "kms:Describe*",
+                    "kms:Enable*",
+                    "kms:List*",
+                    "kms:Put*",
+                    "kms:Update*",
+                    "kms:Revoke*",
+                    "kms:Disable*",
+                    "kms:Get*",
+                    "kms:Delete*",
+                    "kms:TagResource",
+                    "kms:UntagResource",
+                    "kms:ScheduleKeyDeletion",
+                    "kms:CancelKeyDeletion",
+                ],
+                "Resource": "*",
+            }
+        ]
+        if admins
+        else []
+    )
+    return json.dumps({"Version": "2012-10-17", "Id": "key-policy", "Statement": [*admin, *statements]})
+
+
+@dataclass
+class FakeKey:
+    """A KMS key as the fake serves it."""
+
+    key_id: str
+    policy: str
+    region: str = REGION
+    account: str = AWS_ACCOUNT
+    state: str = "Enabled"
+    key_spec: str = "SYMMETRIC_DEFAULT"
+    key_usage: str = "ENCRYPT_DECRYPT"
+    key_manager: str = "CUSTOMER"
+    origin: str = "AWS_KMS"
+    created: str = "2026-06-01"
+    deletion: str | None = None
+    rotation_enabled: bool = True
+    rotation_period: int | None = 90
+    rotations: list[str] = field(default_factory=lambda: ["2026-08-30", "2026-11-28"])
+    aliases: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    refuse: dict[str, str] = field(default_factory=dict)
+    """Operation -> error type (AccessDeniedException, ...) answered instead."""
+
+    @property
+    def arn(self) -> str:
+        return key_arn(self.key_id, self.region, self.account)
+
+    def metadata(self) -> Json:
+        body: Json = {
+            "AWSAccountId": self.account,
+            "KeyId": self.key_id,
+            "Arn": self.arn,
+            "CreationDate": epoch(self.created),
+            "Enabled": self.state == "Enabled",
+            "Description": "Databricks customer-managed key",
+            "KeyUsage": self.key_usage,
+            "KeyState": self.state,
+            "Origin": self.origin,
+            "KeyManager": self.key_manager,
+            "CustomerMasterKeySpec": self.key_spec,
+            "KeySpec": self.key_spec,
+            "EncryptionAlgorithms": (
+                ["SYMMETRIC_DEFAULT"] if self.key_spec == "SYMMETRIC_DEFAULT" else ["RSAES_OAEP_SHA_256"]
+            ),
+            "MultiRegion": False,
+        }
+        if self.deletion:
+            body["DeletionDate"] = epoch(self.deletion)
+            body["PendingDeletionWindowInDays"] = 30
+        return body
+
+
+@dataclass
+class FakeAccount:
+    """A Databricks account on AWS: its workspaces and key configurations, and the KMS keys they name."""
+
+    account_id: str
+    workspaces: list[Json]
+    key_configurations: list[Json]
+    keys: list[FakeKey]
+    fail: dict[str, int] = field(default_factory=dict)
+    """Path fragment -> HTTP status answered by the account API instead."""
+
+
+def workspace(
+    workspace_id: int,
+    name: str,
+    *,
+    tier: str = "ENTERPRISE",
+    managed_services: str | None = None,
+    storage: str | None = None,
+    tags: dict[str, str] | None = None,
+    region: str = REGION,
+) -> Json:
+    """A workspace as `GET /api/2.0/accounts/{id}/workspaces` lists it."""
+    body: Json = {
+        "account_id": ACCOUNT_ID,
+        "workspace_id": workspace_id,
+        "workspace_name": name,
+        "deployment_name": f"dbc-{workspace_id:x}",
+        "aws_region": region,
+        "pricing_tier": tier,
+        "workspace_status": "RUNNING",
+        "workspace_status_message": "Workspace is running.",
+        "creation_time": 1748736000000,
+        "credentials_id": "c7814269-df58-4ca3-85e9-f6672ef43d77",
+        "storage_configuration_id": "b43a6064-04c1-4e1c-88b6-d91e5b136b13",
+        "custom_tags": tags or {},
+    }
+    if managed_services:
+        body["managed_services_customer_managed_key_id"] = managed_services
+    if storage:
+        body["storage_customer_managed_key_id"] = storage
+    return body
+
+
+def key_configuration(
+    configuration_id: str, key: FakeKey, use_cases: list[str], *, reuse_for_volumes: bool | None = True
+) -> Json:
+    """A key configuration as `GET /api/2.0/accounts/{id}/customer-managed-keys` lists it."""
+    info: Json = {"key_arn": key.arn, "key_region": key.region}
+    if key.aliases:
+        info["key_alias"] = key.aliases[0]
+    if reuse_for_volumes is not None and "STORAGE" in use_cases:
+        info["reuse_key_for_cluster_volumes"] = reuse_for_volumes
+    return {
+        "customer_managed_key_id": configuration_id,
+        "account_id": ACCOUNT_ID,
+        "creation_time": 1748736000000,
+        "use_cases": use_cases,
+        "aws_key_info": info,
+    }
+
+
+class FakeAws:
+    """The server: start it in a `with` block; `url`, `ca_file` and `requests` are its outputs."""
+
+    def __init__(self, account: FakeAccount) -> None:
+        self.account = account
+        self.requests: list[tuple[str, str, str | None]] = []
+        self._lock = threading.Lock()
+        self._dir = tempfile.TemporaryDirectory()
+        ca = trustme.CA()
+        self.ca_file = Path(self._dir.name) / "fake-aws-ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_file))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeAws:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._dir.cleanup()
+
+    def environment(self) -> dict[str, str]:
+        """What a scanner's environment needs to reach this server instead of Databricks and AWS."""
+        return {
+            "DATABRICKS_HOST": self.url,
+            "DATABRICKS_TOKEN": "dapi-fake-token",
+            "AWS_ENDPOINT_URL_KMS": self.url,
+            "AWS_ENDPOINT_URL_STS": self.url,
+            "AWS_CA_BUNDLE": str(self.ca_file),
+            "REQUESTS_CA_BUNDLE": str(self.ca_file),
+            "AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKEFAKE",
+            "AWS_SECRET_ACCESS_KEY": "fake/secret/key/for/tests/only/000000000",
+            "AWS_DEFAULT_REGION": REGION,
+        }
+
+    def _kms(self, operation: str, request: Json) -> tuple[int, Json]:
+        key_id = str(request.get("KeyId", ""))
+        key = next((k for k in self.account.keys if key_id in (k.arn, k.key_id)), None)
+        if key is None:
+            return 400, {"__type": "NotFoundException", "message": f"Key '{key_id}' does not exist"}
+        if operation in key.refuse:
+            kind = key.refuse[operation]
+            return 400, {
+                "__type": kind,
+                "message": f"User: arn:aws:iam::{AWS_ACCOUNT}:role/cmkaudit is not authorized to perform: "
+                f"kms:{operation} on resource: {key.arn} because no resource-based policy allows the "
+                f"kms:{operation} action",
+            }
+        match operation:
+            case "DescribeKey":
+                return 200, {"KeyMetadata": key.metadata()}
+            case "GetKeyPolicy":
+                return 200, {"Policy": key.policy, "PolicyName": "default"}
+            case "GetKeyRotationStatus":
+                body: Json = {"KeyRotationEnabled": key.rotation_enabled, "KeyId": key.arn}
+                if key.rotation_enabled and key.rotation_period is not None:
+                    body["RotationPeriodInDays"] = key.rotation_period
+                return 200, body
+            case "ListKeyRotations":
+                return 200, {
+                    "Rotations": [
+                        {"KeyId": key.arn, "RotationDate": epoch(day), "RotationType": "AUTOMATIC"}
+                        for day in key.rotations
+                    ],
+                    "Truncated": False,
+                }
+            case "ListAliases":
+                return 200, {
+                    "Aliases": [
+                        {
+                            "AliasName": alias,
+                            "AliasArn": f"arn:aws:kms:{key.region}:{key.account}:{alias}",
+                            "TargetKeyId": key.key_id,
+                            "CreationDate": epoch(key.created),
+                        }
+                        for alias in key.aliases
+                    ],
+                    "Truncated": False,
+                }
+            case "ListResourceTags":
+                return 200, {
+                    "Tags": [{"TagKey": k, "TagValue": v} for k, v in sorted(key.tags.items())],
+                    "Truncated": False,
+                }
+            case _:
+                return 400, {"__type": "UnsupportedOperationException", "message": f"{operation} is not served"}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # quiet
+                return
+
+            def _send(self, status: int, body: object, content_type: str = "application/json") -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                with fake._lock:
+                    fake.requests.append(("GET", self.path, None))
+                account = fake.account
+                for fragment, status in account.fail.items():
+                    if fragment in self.path:
+                        self._send(status, {"error_code": "PERMISSION_DENIED", "message": "not an account admin"})
+                        return
+                base = f"/api/2.0/accounts/{account.account_id}"
+                if self.path == f"{base}/workspaces":
+                    self._send(200, account.workspaces)
+                elif self.path == f"{base}/customer-managed-keys":
+                    self._send(200, account.key_configurations)
+                else:
+                    self._send(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"No API found for {self.path}"})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                target = self.headers.get("X-Amz-Target") or ""
+                operation = target.split(".", 1)[1] if target.startswith("TrentService.") else None
+                with fake._lock:
+                    fake.requests.append(("POST", self.path, operation))
+                if operation is None:
+                    self._send(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "not served"})
+                    return
+                status, body = fake._kms(operation, json.loads(raw or b"{}"))
+                self._send(status, body, "application/x-amz-json-1.1")
+
+            def do_PATCH(self) -> None:
+                with fake._lock:
+                    fake.requests.append(("PATCH", self.path, None))
+                self._send(405, {"error_code": "BAD_REQUEST", "message": "read-only fake"})
+
+            do_PUT = do_DELETE = do_PATCH
+
+        return Handler
