@@ -23,6 +23,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
 from cmkaudit.collect.http import ApiVersion  # noqa: E402
 from cmkaudit.ids import AZURE_DATABRICKS_APP_ID  # noqa: E402
@@ -176,6 +177,43 @@ class Cassette:
                     "spendingLimit": "Off",
                 },
             },
+        )
+
+    def databricks(self, uri: str, body: object, status: int = 200) -> None:
+        """Record a GET of the Databricks account API and its JSON answer."""
+        self.interactions.append(
+            {
+                "request": {"body": None, "headers": {"Accept": ["application/json"]}, "method": "GET", "uri": uri},
+                "response": {
+                    "body": {"string": json.dumps(body, indent=1)},
+                    "headers": {"Content-Type": ["application/json"]},
+                    "status": {"code": status, "message": _REASONS[status]},
+                },
+            }
+        )
+
+    def kms(self, region: str, operation: str, request: Json, response: Json, status: int = 200) -> None:
+        """Record one AWS KMS call as botocore sends it (JSON 1.1, X-Amz-Target) and KMS answers it."""
+        self.interactions.append(
+            {
+                "request": {
+                    "body": json.dumps(request),
+                    "headers": {
+                        "Content-Type": ["application/x-amz-json-1.1"],
+                        "X-Amz-Target": [f"TrentService.{operation}"],
+                    },
+                    "method": "POST",
+                    "uri": f"https://kms.{region}.amazonaws.com/",
+                },
+                "response": {
+                    "body": {"string": json.dumps(response, indent=1)},
+                    "headers": {
+                        "Content-Type": ["application/x-amz-json-1.1"],
+                        "x-amzn-RequestId": [f"00000000-0000-4000-9000-{len(self.interactions):012d}"],
+                    },
+                    "status": {"code": status, "message": _REASONS.get(status, "Bad Request")},
+                },
+            }
         )
 
     def document(self) -> Json:
@@ -1399,7 +1437,47 @@ def permission_denied() -> Cassette:
     return c
 
 
+# --- scenario: the AWS demo account ------------------------------------------------------------------
+
+DATABRICKS_ACCOUNTS_HOST = "https://accounts.cloud.databricks.com"
+
+
+def _kms_key_calls(c: Cassette, key: Any) -> None:
+    """The six reads the collector makes of one key, answered as tools/fakeaws.py (botocore's model) answers."""
+    from tools.fakeaws import FakeAws
+
+    answers = FakeAws.answer
+    for operation, request in (
+        ("DescribeKey", {"KeyId": key.arn}),
+        ("GetKeyPolicy", {"KeyId": key.arn, "PolicyName": "default"}),
+        ("GetKeyRotationStatus", {"KeyId": key.arn}),
+        ("ListKeyRotations", {"KeyId": key.arn}),
+        ("ListAliases", {"KeyId": key.arn}),
+        ("ListResourceTags", {"KeyId": key.arn}),
+    ):
+        status, body = answers(key, operation)
+        c.kms(key.region, operation, request, body, status)
+
+
+def demo_aws_account() -> Cassette:
+    """A Databricks account on AWS with four workspaces and three KMS keys, recorded at DEMO_AWS_RECORDED_AT, that
+    exercises every AWS control both ways (tools/fakeaws.py's demo_account says what each holds)."""
+    from tools.fakeaws import demo_account
+
+    account = demo_account()
+    c = Cassette()
+    not_found = {"error_code": "ENDPOINT_NOT_FOUND", "message": "No API found for '/.well-known/databricks-config'"}
+    c.databricks(f"{DATABRICKS_ACCOUNTS_HOST}/.well-known/databricks-config", not_found, 404)
+    base = f"{DATABRICKS_ACCOUNTS_HOST}/api/2.0/accounts/{account.account_id}"
+    c.databricks(f"{base}/workspaces", account.workspaces)
+    c.databricks(f"{base}/customer-managed-keys", account.key_configurations)
+    for key in sorted(account.keys, key=lambda k: k.arn):
+        _kms_key_calls(c, key)
+    return c
+
+
 SCENARIOS = {
+    "demo-aws-account.yaml": demo_aws_account,
     "demo-tenant.yaml": demo_tenant,
     "empty-subscription.yaml": empty_subscription,
     "cross-subscription-vault.yaml": cross_subscription_vault,

@@ -255,6 +255,11 @@ class FakeAws:
         key = next((k for k in self.account.keys if key_id in (k.arn, k.key_id)), None)
         if key is None:
             return 400, {"__type": "NotFoundException", "message": f"Key '{key_id}' does not exist"}
+        return FakeAws.answer(key, operation)
+
+    @staticmethod
+    def answer(key: FakeKey, operation: str) -> tuple[int, Json]:
+        """KMS's answer to `operation` on `key` (status and JSON body)."""
         if operation in key.refuse:
             kind = key.refuse[operation]
             return 400, {
@@ -354,3 +359,111 @@ class FakeAws:
             do_PUT = do_DELETE = do_PATCH
 
         return Handler
+
+
+DEMO_AWS_ACCOUNT_ID = "0b5e2a91-6c4d-4f7e-9a3b-8d2c1e0f4a6b"
+KEY_ADMINS = "arn:aws:iam::444455556666:role/KeyAdmins"
+
+
+def demo_account() -> FakeAccount:
+    """The AWS demo account (recorded into cassettes/demo-aws-account.yaml), exercising every AWS control both ways:
+
+    - dbx-finance-prod: compliant (Enterprise, both use cases and cluster volumes on a scoped, rotating key whose
+      policy lets nobody delete, disable or re-policy it; tagged confidential).
+    - dbx-analytics-dev: managed services on a key shared with a production workspace, rotation off, Databricks
+      granted kms:* without the account condition, key administrators who may delete it; storage on an RSA key
+      pending deletion whose policy lacks the storage actions, not reused for cluster volumes.
+    - dbx-marketing-prod: Premium tier, confidential, managed services on the shared key, no storage key.
+    - dbx-sandbox: Enterprise, no customer-managed key.
+    """
+    account_id = DEMO_AWS_ACCOUNT_ID
+
+    def scoped(actions: list[str], sid: str, **extra: Any) -> Json:
+        statement = databricks_statement(actions, sid=sid, **extra)
+        statement.setdefault("Condition", {}).setdefault("StringEquals", {})["aws:PrincipalTag/DatabricksAccountId"] = [
+            account_id
+        ]
+        return statement
+
+    readers = {
+        "Sid": "Key readers",
+        "Effect": "Allow",
+        "Principal": {"AWS": KEY_ADMINS},
+        "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
+        "Resource": "*",
+    }
+    prod = FakeKey(
+        "5f1c2b3a-0d9e-4c8b-a7f6-e5d4c3b2a190",
+        key_policy(
+            readers,
+            scoped(MANAGED_SERVICES_ACTIONS + STORAGE_ACTIONS[2:], "Databricks managed services and storage"),
+            scoped(GRANT_ACTIONS, "Databricks EBS grants", Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+        ),
+        created="2026-02-01",
+        rotation_period=90,
+        rotations=["2026-05-02", "2026-07-31", "2026-10-29"],
+        aliases=["alias/dbx-finance-prod"],
+        tags={"environment": "prod", "owner": "finance-data"},
+    )
+    shared = FakeKey(
+        "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+        key_policy(databricks_statement(["kms:*"], sid="Databricks", account_scoped=False), admins=(KEY_ADMINS,)),
+        created="2025-09-15",
+        rotation_enabled=False,
+        rotations=[],
+        aliases=["alias/dbx-shared"],
+    )
+    pending = FakeKey(
+        "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+        key_policy(
+            {
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{AWS_ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            scoped(MANAGED_SERVICES_ACTIONS, "Databricks managed services only"),
+        ),
+        state="PendingDeletion",
+        deletion="2026-11-20",
+        key_spec="RSA_2048",
+        rotation_enabled=False,
+        rotations=[],
+        created="2026-01-10",
+        aliases=["alias/dbx-analytics-dev-storage"],
+    )
+    configurations = [
+        key_configuration("4c1e9b2a-prod", prod, ["MANAGED_SERVICES", "STORAGE"]),
+        key_configuration("8d3f7a6e-shared", shared, ["MANAGED_SERVICES"]),
+        key_configuration("2b9c4e1d-dev-storage", pending, ["STORAGE"], reuse_for_volumes=False),
+    ]
+    for configuration in configurations:
+        configuration["account_id"] = account_id
+    workspaces = [
+        workspace(
+            3001,
+            "dbx-finance-prod",
+            managed_services="4c1e9b2a-prod",
+            storage="4c1e9b2a-prod",
+            tags={"environment": "prod", "data-classification": "confidential"},
+        ),
+        workspace(
+            3002,
+            "dbx-analytics-dev",
+            managed_services="8d3f7a6e-shared",
+            storage="2b9c4e1d-dev-storage",
+            tags={"environment": "dev"},
+        ),
+        workspace(
+            3003,
+            "dbx-marketing-prod",
+            tier="PREMIUM",
+            managed_services="8d3f7a6e-shared",
+            tags={"environment": "prod", "data-classification": "confidential"},
+        ),
+        workspace(3004, "dbx-sandbox", tags={"environment": "sandbox"}),
+    ]
+    for ws in workspaces:
+        ws["account_id"] = account_id
+    return FakeAccount(account_id, workspaces, configurations, [prod, shared, pending])

@@ -185,7 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="scan every subscription the identity can see (disabled ones are skipped, and said so)",
     )
-    source.add_argument("--demo", action="store_true", help="scan the bundled recorded demo tenant (no Azure needed)")
+    source.add_argument(
+        "--demo",
+        nargs="?",
+        const="azure",
+        choices=["azure", "aws"],
+        help="scan a bundled recording, nothing leaves the machine: the Azure demo tenant (the default), or the "
+        "Databricks-on-AWS demo account (--demo aws)",
+    )
     source.add_argument(
         "--terraform-plan",
         type=Path,
@@ -455,9 +462,10 @@ def _source(args: argparse.Namespace, clock: datetime, config: ConfigFile, messa
                 messages=messages,
             )
         case SourceKind.DEMO:
+            from cmkaudit.sources.databricks_aws import DemoAwsSource
             from cmkaudit.sources.demo import DemoSource
 
-            return DemoSource()
+            return DemoAwsSource() if args.demo == "aws" else DemoSource()
         case SourceKind.SNAPSHOTS:
             from cmkaudit.sources.snapshots import SnapshotsSource
 

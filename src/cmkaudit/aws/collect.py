@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,7 +60,12 @@ class AwsOptions:
     """A role to assume per key account, `{account}` standing for the key's AWS account id."""
     concurrency: int = 8
     timeout: float = 30.0
-    extra: Mapping[str, str] = field(default_factory=dict)
+    databricks_token: str | None = None
+    """A token given outright (the recorded demo), instead of unified authentication."""
+    aws_credentials: tuple[str, str] | None = None
+    """An access key pair given outright (the recorded demo), instead of boto3's chain."""
+    kms_endpoint: str | None = None
+    """A KMS endpoint given outright, `{region}` standing for the key's region (the recorded demo)."""
 
 
 def _epoch_ms(value: object) -> datetime | None:
@@ -135,6 +140,8 @@ def read_databricks_account(
         settings["host"] = options.host
     if options.databricks_profile:
         settings["profile"] = options.databricks_profile
+    if options.databricks_token:
+        settings.update(token=options.databricks_token, auth_type="pat")
     try:
         client = AccountClient(config=Config(**settings))
     except Exception as exc:  # the SDK's configuration errors, whatever their class
@@ -223,7 +230,13 @@ class _KmsClients:
         from botocore.config import Config  # type: ignore[import-untyped]
 
         self.options = options
-        self.session = boto3.Session(profile_name=options.aws_profile) if options.aws_profile else boto3.Session()
+        if options.aws_credentials:
+            key, secret = options.aws_credentials
+            self.session = boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret)
+        elif options.aws_profile:
+            self.session = boto3.Session(profile_name=options.aws_profile)
+        else:
+            self.session = boto3.Session()
         self.config = Config(
             retries={"mode": "standard", "max_attempts": 5},
             connect_timeout=10,
@@ -239,7 +252,9 @@ class _KmsClients:
             session = self.session
             if self.options.role_arn:
                 session = self._assumed(account)
-            self._clients[key] = _guard_kms(session.client("kms", region_name=region, config=self.config))
+            endpoint = self.options.kms_endpoint.replace("{region}", region) if self.options.kms_endpoint else None
+            client = session.client("kms", region_name=region, config=self.config, endpoint_url=endpoint)
+            self._clients[key] = _guard_kms(client)
         return self._clients[key]
 
     def _assumed(self, account: str) -> Any:
