@@ -219,3 +219,37 @@ def test_the_aws_demo_replays_through_the_sdks_and_exercises_every_aws_control(t
     assert results["scan"]["collected_at"].startswith("2026-11-01T12:00:00")
     assert results["scan"]["sources"] == ["databricks-account-recording"]
     assert code == 1  # findings failed (and AWS-10 is UNKNOWN on the key whose policy delegates to IAM)
+
+
+def test_azure_and_aws_snapshots_evaluate_together(tmp_path: Path) -> None:
+    streams = Streams(io.StringIO(), io.StringIO())
+    for cloud in ("azure", "aws"):
+        args = ["scan", "--demo", cloud, "--format", "json", "--output-dir", str(tmp_path / cloud)]
+        assert run([*args, "--save-snapshot", str(tmp_path / f"{cloud}.json")], streams, now=NOW) == 1
+    out = tmp_path / "both"
+    code = run(
+        [
+            "evaluate",
+            str(tmp_path / "azure.json"),
+            str(tmp_path / "aws.json"),
+            "--format",
+            "json,sarif,html",
+            "--output-dir",
+            str(out),
+        ],
+        streams,
+        now=NOW,
+    )
+    assert code == 1
+    both = json.loads((out / "cmkaudit-results.json").read_text())
+    alone = {c: json.loads((tmp_path / c / "cmkaudit-results.json").read_text()) for c in ("azure", "aws")}
+    # Every finding of each cloud, as each alone judged it (the merged evaluation is as of the later recording).
+    assert {w["cloud"] for w in both["workspaces"]} == {"azure", "aws"}
+    assert both["scan"]["cloud"] == "AzureCloud + aws"
+    assert both["scan"]["accounts"] == alone["aws"]["scan"]["accounts"]
+    aws_findings = [f for f in both["findings"] if f["control_id"].startswith("AWS-")]
+    assert [(f["control_id"], f["resource_id"], f["status"]) for f in aws_findings] == [
+        (f["control_id"], f["resource_id"], f["status"]) for f in alone["aws"]["findings"]
+    ]
+    assert len(both["findings"]) == len(alone["azure"]["findings"]) + len(alone["aws"]["findings"])
+    assert "Databricks (Azure and AWS)" in (out / "cmkaudit-report.html").read_text()

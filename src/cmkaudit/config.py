@@ -115,6 +115,11 @@ class ConfigFile(_Strict):
         default_factory=dict,
         description="AzureDatabricks service principal object id per tenant id ('*' for any tenant)",
     )
+    databricks_aws_principals: dict[Literal["aws", "aws-us-gov", "aws-cn"], AwsPrincipal] = Field(
+        default_factory=dict,
+        description="AWS-08/AWS-09: Databricks' AWS principal per partition, for a partition whose principal is not "
+        "built in (the commercial one is: arn:aws:iam::414351767826:root)",
+    )
     waivers: tuple[WaiverEntry, ...] = ()
 
     def with_thresholds(self, names: Mapping[str, str] | None = None, **overrides: int | None) -> ConfigFile:
@@ -144,6 +149,7 @@ class ConfigFile(_Strict):
             sensitivity_tag=self.tags.sensitivity,
             sensitive_values=self.tags.sensitive_values,
             break_glass_principals=self.break_glass_principals,
+            databricks_aws_principals=tuple(sorted(self.databricks_aws_principals.items())),
         )
 
     def waiver_list(self) -> tuple[Waiver, ...]:

@@ -292,6 +292,26 @@ def test_unknown_policy_not_read_and_other_partition() -> None:
     assert verdict.status is Status.UNKNOWN and "not built into cmkaudit" in verdict.reason
 
 
+def test_pass_in_govcloud_with_the_configured_principal() -> None:
+    gov = ARN.replace("arn:aws:", "arn:aws-us-gov:").replace("us-east-1", "us-gov-west-1")
+    principal = "arn:aws-us-gov:iam::123456789012:root"  # as the configuration gives it
+    statement = {
+        "Sid": "Databricks",
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": MANAGED_SERVICES_ACTIONS,
+        "Resource": "*",
+    }
+    inv = inventory(
+        (aws_workspace(region="us-gov-west-1"),),
+        (configuration(key_arn=gov, use_cases=(UseCase.MANAGED_SERVICES,)),),
+        (kms_key(arn=gov, policy=parse_policy(key_policy(statement))),),
+    )
+    settings = Settings(databricks_aws_principals=(("aws-us-gov", principal),))
+    verdict = check_databricks_grants(usage(inv, UseCase.MANAGED_SERVICES), inv, settings)
+    assert verdict.status is Status.PASS and principal in verdict.reason
+
+
 # AWS-09
 def test_pass_grants_scoped_to_the_account() -> None:
     inv = inventory()

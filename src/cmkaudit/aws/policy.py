@@ -62,7 +62,8 @@ def _statement(raw: object, number: int) -> PolicyStatement:
         raise PolicyError(f'statement {number} Principal is neither "*" nor an object')
     conditions: list[str] = []
     keys: list[str] = []
-    condition = raw.get("Condition") or {}
+    condition = raw.get("Condition")
+    condition = {} if condition is None else condition
     if not isinstance(condition, dict):
         raise PolicyError(f"statement {number} Condition is not an object")
     for operator, tests in sorted(condition.items()):

@@ -149,7 +149,9 @@ class Settings:
     sensitive_values: tuple[str, ...] = ("confidential", "restricted")
     """GOV-02: classifications (case-insensitive) that make a workspace sensitive."""
     break_glass_principals: tuple[str, ...] = ()
-    """IAM-03: object ids allowed to purge keys or administer a CMK vault's keys."""
+    """IAM-03: object ids allowed to purge keys or administer a CMK vault's keys (AWS-10: IAM principal ARNs)."""
+    databricks_aws_principals: tuple[tuple[str, str], ...] = ()
+    """AWS-08/09: (partition, Databricks' AWS principal) for partitions whose principal is not built in."""
 
     def is_sensitive(self, tags: Mapping[str, str]) -> bool:
         """Whether a workspace with these tags is sensitive (tag names and values compared case-insensitively)."""

@@ -21,6 +21,9 @@ from cmkaudit.text import printable
 
 T = TypeVar("T")
 
+AWS_CLOUD = "aws"
+"""The cloud of an inventory of a Databricks account on AWS (sources/databricks_aws.py)."""
+
 MAX_CONFLICTS_SHOWN = 3
 
 
@@ -117,8 +120,13 @@ def merge_inventories(shards: Sequence[Shard]) -> Inventory:
     if len(shards) == 1:
         return shards[0].inventory
     inventories = [s.inventory for s in shards]
-    cloud = _one((i.scope.cloud for i in inventories), "cloud", shards)
-    endpoint = _one((i.scope.arm_endpoint for i in inventories), "Resource Manager endpoint", shards)
+    # A Databricks account on AWS may be evaluated with Azure shards (a company with both): the Azure shards must
+    # agree on their cloud and endpoint; the AWS ones bring their accounts.
+    azure = [s for s in shards if s.inventory.scope.cloud != AWS_CLOUD] or list(shards)
+    cloud = _one((s.inventory.scope.cloud for s in azure), "cloud", azure)
+    endpoint = _one((s.inventory.scope.arm_endpoint for s in azure), "Resource Manager endpoint", azure)
+    if cloud != AWS_CLOUD and any(i.scope.cloud == AWS_CLOUD for i in inventories):
+        cloud = f"{cloud} + {AWS_CLOUD}"
     conflicts: list[str] = []
 
     def merged(records: Callable[[Inventory], Iterable[T]], key: Callable[[T], Hashable], what: str) -> list[T]:
@@ -134,6 +142,9 @@ def merge_inventories(shards: Sequence[Shard]) -> Inventory:
     accounts = merged(lambda i: i.storage_accounts, _by_id, "storage account")
     principals = _lookups(inventories, conflicts)
     definitions = merged(lambda i: i.role_definitions, _by_id, "role definition")
+    aws_workspaces = merged(lambda i: i.aws_workspaces, lambda w: w.id, "workspace on AWS")
+    configurations = merged(lambda i: i.key_configurations, lambda c: f"{c.account_id}/{c.id}", "key configuration")
+    kms_keys = merged(lambda i: i.kms_keys, lambda k: k.arn.lower(), "KMS key")
     if conflicts:
         more = len(conflicts) - MAX_CONFLICTS_SHOWN
         shown = "; ".join(conflicts[:MAX_CONFLICTS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
@@ -150,6 +161,7 @@ def merge_inventories(shards: Sequence[Shard]) -> Inventory:
         skipped=tuple(dict.fromkeys(s for i in inventories for s in i.scope.skipped)),
         sources=tuple(dict.fromkeys(p for i in inventories for p in i.scope.sources)),
         notes=tuple(dict.fromkeys(n for i in inventories for n in i.scope.notes)),
+        accounts=tuple(dict.fromkeys(a for i in inventories for a in i.scope.accounts)),
     )
     return assemble_inventory(
         collected_at=max(i.collected_at for i in inventories),
@@ -165,4 +177,7 @@ def merge_inventories(shards: Sequence[Shard]) -> Inventory:
         errors=list(errors.values()),
         role_definitions=definitions,
         unlisted=list({(u.subscription_id.lower(), u.kind): u for i in inventories for u in i.unlisted}.values()),
+        aws_workspaces=aws_workspaces,
+        key_configurations=configurations,
+        kms_keys=kms_keys,
     )

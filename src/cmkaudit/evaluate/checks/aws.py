@@ -321,20 +321,20 @@ def _rotation(
     )
 
 
-def _principal(key: KmsKey) -> str | None:
-    partition = key.arn.split(":", 2)[1] if key.arn.count(":") >= 2 else None
-    return DATABRICKS_PRINCIPALS.get(partition or "")
+def _principal(key: KmsKey, settings: Settings) -> str | None:
+    partition = key.arn.split(":", 2)[1] if key.arn.count(":") >= 2 else ""
+    return dict(settings.databricks_aws_principals).get(partition) or DATABRICKS_PRINCIPALS.get(partition)
 
 
-def _policy_or_verdict(key: KmsKey) -> tuple[tuple[PolicyStatement, ...], str] | Verdict:
+def _policy_or_verdict(key: KmsKey, settings: Settings) -> tuple[tuple[PolicyStatement, ...], str] | Verdict:
     if key.policy is None:
         return Verdict(Status.UNKNOWN, unread_reason(key.policy_unread, f"the key policy of {key.arn} was not read"))
-    principal = _principal(key)
+    principal = _principal(key, settings)
     if principal is None:
         return Verdict(
             Status.UNKNOWN,
             f"Databricks' principal in the partition of {key.arn} is not built into cmkaudit (only the commercial "
-            "partition's, arn:aws:iam::414351767826:root)",
+            "partition's, arn:aws:iam::414351767826:root); give it in the configuration's databricks_aws_principals",
         )
     return key.policy, principal
 
@@ -360,7 +360,7 @@ def _databricks_grants(
     usage: AwsKeyUsage, key: KmsKey, configuration: KeyConfiguration, inventory: Inventory, s: Settings
 ) -> Verdict:
     """AWS-08: the key policy lets Databricks' principal do what the use case needs."""
-    found = _policy_or_verdict(key)
+    found = _policy_or_verdict(key, s)
     if isinstance(found, Verdict):
         return found
     statements, principal = found
@@ -401,7 +401,7 @@ def _databricks_scoped(
     usage: AwsKeyUsage, key: KmsKey, configuration: KeyConfiguration, inventory: Inventory, s: Settings
 ) -> Verdict:
     """AWS-09: Databricks' grants are no broader than needed, and only for your Databricks account."""
-    found = _policy_or_verdict(key)
+    found = _policy_or_verdict(key, s)
     if isinstance(found, Verdict):
         return found
     statements, principal = found
