@@ -253,3 +253,87 @@ def test_azure_and_aws_snapshots_evaluate_together(tmp_path: Path) -> None:
     ]
     assert len(both["findings"]) == len(alone["azure"]["findings"]) + len(alone["aws"]["findings"])
     assert "Databricks (Azure and AWS)" in (out / "cmkaudit-report.html").read_text()
+
+
+ROOT_DELEGATION = {
+    "Sid": "Enable IAM User Permissions",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+    "Action": "kms:*",
+    "Resource": "*",
+}
+
+
+def iam_role(name: str, *statements: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "RoleName": name,
+        "Arn": f"arn:aws:iam::444455556666:role/{name}",
+        "RolePolicyList": [
+            {"PolicyName": f"{name}-kms", "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)}}
+        ],
+    }
+
+
+def delegating_key() -> FakeKey:
+    key = good_key()
+    document = json.loads(key.policy)
+    document["Statement"] = [ROOT_DELEGATION, *document["Statement"][1:]]  # no key administrators statement
+    key.policy = json.dumps(document)
+    return key
+
+
+@pytest.mark.parametrize(
+    ("roles", "refused", "status", "fragment"),
+    [
+        (
+            [iam_role("KeyAdmins", {"Effect": "Allow", "Action": "kms:*", "Resource": "*"})],
+            False,
+            "PASS",
+            "only break-glass",
+        ),
+        (
+            [
+                iam_role(
+                    "DataEngineers",
+                    {
+                        "Effect": "Allow",
+                        "Action": ["kms:Describe*", "kms:DisableKey"],
+                        "Resource": "arn:aws:kms:*:444455556666:key/*",
+                    },
+                )
+            ],
+            False,
+            "FAIL",
+            "role/DataEngineers (kms:DisableKey by DataEngineers-kms)",
+        ),
+        (
+            [
+                iam_role(
+                    "Auditors",
+                    {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+                    {"Effect": "Deny", "Action": "kms:*", "Resource": "*"},
+                )
+            ],
+            False,
+            "PASS",
+            "only break-glass",
+        ),
+        ([], True, "UNKNOWN", "allow iam:GetAccountAuthorizationDetails in account 444455556666"),
+    ],
+    ids=["break-glass-only", "another-role-may-disable", "deny-wins", "iam-refused"],
+)
+def test_a_key_policy_delegating_to_iam_is_judged_on_the_accounts_iam(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    roles: list[dict[str, Any]],
+    refused: bool,
+    status: str,
+    fragment: str,
+) -> None:
+    fake = account(delegating_key())
+    fake.iam_roles, fake.iam_refused = roles, refused
+    _, results, _, aws = scan(tmp_path, fake, monkeypatch)
+    aws10 = [f for f in results["findings"] if f["control_id"] == "AWS-10"]
+    assert {f["status"] for f in aws10} == {status}
+    assert fragment in aws10[0]["reason"], aws10[0]["reason"]
+    assert sum(1 for _, _, op in aws.requests if op == "GetAccountAuthorizationDetails") == 1  # once per account

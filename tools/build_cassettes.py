@@ -216,6 +216,24 @@ class Cassette:
             }
         )
 
+    def iam(self, action: str, body: str, status: int = 200) -> None:
+        """Record one IAM call as botocore sends it (Query protocol) and IAM answers it (XML)."""
+        self.interactions.append(
+            {
+                "request": {
+                    "body": f"Action={action}&Version=2010-05-08",
+                    "headers": {"Content-Type": ["application/x-www-form-urlencoded; charset=utf-8"]},
+                    "method": "POST",
+                    "uri": "https://iam.amazonaws.com/",
+                },
+                "response": {
+                    "body": {"string": body},
+                    "headers": {"Content-Type": ["text/xml"]},
+                    "status": {"code": status, "message": _REASONS.get(status, "Bad Request")},
+                },
+            }
+        )
+
     def document(self) -> Json:
         """The cassette file's content."""
         return {"interactions": self.interactions, "version": 1}
@@ -1473,6 +1491,11 @@ def demo_aws_account() -> Cassette:
     c.databricks(f"{base}/customer-managed-keys", account.key_configurations)
     for key in sorted(account.keys, key=lambda k: k.arn):
         _kms_key_calls(c, key)
+    # One key's policy delegates to its account's IAM: the account's authorization details, read once.
+    from tools.fakeaws import iam_answer
+
+    status, body = iam_answer(account, "GetAccountAuthorizationDetails")
+    c.iam("GetAccountAuthorizationDetails", body, status)
     return c
 
 

@@ -16,6 +16,7 @@ import json
 import ssl
 import tempfile
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -156,6 +157,10 @@ class FakeAccount:
     keys: list[FakeKey]
     fail: dict[str, int] = field(default_factory=dict)
     """Path fragment -> HTTP status answered by the account API instead."""
+    iam_roles: list[Json] = field(default_factory=list)
+    """The AWS account's roles, as GetAccountAuthorizationDetails lists them (RoleDetail: Arn, RoleName,
+    RolePolicyList of {PolicyName, PolicyDocument})."""
+    iam_refused: bool = False
 
 
 def workspace(
@@ -208,6 +213,55 @@ def key_configuration(
     }
 
 
+IAM_NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"
+
+
+def iam_answer(account: FakeAccount, action: str) -> tuple[int, str]:
+    """IAM's answer (Query protocol, XML; policy documents URL-encoded JSON, as IAM returns them)."""
+    from urllib.parse import quote
+    from xml.sax.saxutils import escape
+
+    if action != "GetAccountAuthorizationDetails":
+        return 400, _iam_error("InvalidAction", f"{action} is not served")
+    if account.iam_refused:
+        return 403, _iam_error(
+            "AccessDenied",
+            f"User: arn:aws:iam::{AWS_ACCOUNT}:role/cmkaudit is not authorized to perform: "
+            "iam:GetAccountAuthorizationDetails on resource: *",
+        )
+    roles = []
+    for role in account.iam_roles:
+        policies = "".join(
+            f"<member><PolicyName>{escape(p['PolicyName'])}</PolicyName>"
+            f"<PolicyDocument>{quote(json.dumps(p['PolicyDocument']))}</PolicyDocument></member>"
+            for p in role.get("RolePolicyList", [])
+        )
+        roles.append(
+            f"<member><Path>/</Path><RoleName>{escape(role['RoleName'])}</RoleName>"
+            f"<RoleId>AROA{zlib.crc32(role['RoleName'].encode()):016d}</RoleId><Arn>{escape(role['Arn'])}</Arn>"
+            "<CreateDate>2026-01-05T09:00:00Z</CreateDate>"
+            f"<RolePolicyList>{policies}</RolePolicyList><AttachedManagedPolicies/></member>"
+        )
+    body = (
+        f'<GetAccountAuthorizationDetailsResponse xmlns="{IAM_NAMESPACE}"><GetAccountAuthorizationDetailsResult>'
+        "<IsTruncated>false</IsTruncated><UserDetailList/><GroupDetailList/>"
+        f"<RoleDetailList>{''.join(roles)}</RoleDetailList><Policies/>"
+        "</GetAccountAuthorizationDetailsResult><ResponseMetadata><RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE"
+        "</RequestId></ResponseMetadata></GetAccountAuthorizationDetailsResponse>"
+    )
+    return 200, body
+
+
+def _iam_error(code: str, message: str) -> str:
+    from xml.sax.saxutils import escape
+
+    return (
+        f'<ErrorResponse xmlns="{IAM_NAMESPACE}"><Error><Type>Sender</Type><Code>{code}</Code>'
+        f"<Message>{escape(message)}</Message></Error><RequestId>7a62c49f-0000-4fc4-9331-6e8eEXAMPLE</RequestId>"
+        "</ErrorResponse>"
+    )
+
+
 class FakeAws:
     """The server: start it in a `with` block; `url`, `ca_file` and `requests` are its outputs."""
 
@@ -243,6 +297,7 @@ class FakeAws:
             "DATABRICKS_TOKEN": "dapi-fake-token",
             "AWS_ENDPOINT_URL_KMS": self.url,
             "AWS_ENDPOINT_URL_STS": self.url,
+            "AWS_ENDPOINT_URL_IAM": self.url,
             "AWS_CA_BUNDLE": str(self.ca_file),
             "REQUESTS_CA_BUNDLE": str(self.ca_file),
             "AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKEFAKE",
@@ -341,6 +396,18 @@ class FakeAws:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if raw.startswith(b"Action="):
+                    action = raw.decode().split("&", 1)[0].split("=", 1)[1]
+                    with fake._lock:
+                        fake.requests.append(("POST", self.path, action))
+                    status, body = iam_answer(fake.account, action)
+                    data = body.encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 target = self.headers.get("X-Amz-Target") or ""
                 operation = target.split(".", 1)[1] if target.startswith("TrentService.") else None
                 with fake._lock:
@@ -466,4 +533,17 @@ def demo_account() -> FakeAccount:
     ]
     for ws in workspaces:
         ws["account_id"] = account_id
-    return FakeAccount(account_id, workspaces, configurations, [prod, shared, pending])
+    admins_by_iam = {
+        "RoleName": "PlatformAdmins",
+        "Arn": f"arn:aws:iam::{AWS_ACCOUNT}:role/PlatformAdmins",
+        "RolePolicyList": [
+            {
+                "PolicyName": "kms-administration",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}],
+                },
+            }
+        ],
+    }
+    return FakeAccount(account_id, workspaces, configurations, [prod, shared, pending], iam_roles=[admins_by_iam])

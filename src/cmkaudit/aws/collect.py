@@ -18,11 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from cmkaudit.aws.policy import PolicyError, parse_policy
+from cmkaudit.aws.iam import DESTRUCTIVE, destructive_holders
+from cmkaudit.aws.policy import PolicyError, account_of, covers_action, is_account_root, parse_policy
 from cmkaudit.errors import CollectionFailure, WriteBlockedError
 from cmkaudit.inventory.aws import AwsWorkspace, KeyConfiguration, KeyRotation, KmsKey, UseCase
 from cmkaudit.inventory.model import CollectionError, Unread, UnreadWhy
@@ -34,6 +35,8 @@ KMS_READS = frozenset(
 """The only KMS operations cmkaudit sends (and AssumeRole, to read a key in another account)."""
 
 KMS_PERMISSIONS = ", ".join(f"kms:{op}" for op in sorted(KMS_READS))
+IAM_READS = frozenset({"GetAccountAuthorizationDetails"})
+"""The only IAM operation cmkaudit sends: for a key whose policy delegates to its account's IAM."""
 _ARN = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]+)$")
 
 
@@ -66,6 +69,8 @@ class AwsOptions:
     """An access key pair given outright (the recorded demo), instead of boto3's chain."""
     kms_endpoint: str | None = None
     """A KMS endpoint given outright, `{region}` standing for the key's region (the recorded demo)."""
+    iam_endpoint: str | None = None
+    """An IAM endpoint given outright (the recorded demo)."""
 
 
 def _epoch_ms(value: object) -> datetime | None:
@@ -213,12 +218,14 @@ def _configuration(account_id: str, body: Mapping[str, Any]) -> KeyConfiguration
     )
 
 
-def _guard_kms(client: Any) -> Any:
-    def refuse(model: Any, **_: Any) -> None:
-        if model.name not in KMS_READS:
-            raise WriteBlockedError(f"refused KMS {model.name}: cmkaudit only reads keys")
+def _guard(client: Any, service: str, reads: frozenset[str]) -> Any:
+    """Refuse, before it is sent, any call of `client` but the `reads` operations."""
 
-    client.meta.events.register("before-call.kms", refuse)
+    def refuse(model: Any, **_: Any) -> None:
+        if model.name not in reads:
+            raise WriteBlockedError(f"refused {service.upper()} {model.name}: cmkaudit only reads")
+
+    client.meta.events.register(f"before-call.{service}", refuse)
     return client
 
 
@@ -254,7 +261,17 @@ class _KmsClients:
                 session = self._assumed(account)
             endpoint = self.options.kms_endpoint.replace("{region}", region) if self.options.kms_endpoint else None
             client = session.client("kms", region_name=region, config=self.config, endpoint_url=endpoint)
-            self._clients[key] = _guard_kms(client)
+            self._clients[key] = _guard(client, "kms", KMS_READS)
+        return self._clients[key]
+
+    def iam(self, account: str, region: str | None) -> Any:
+        """The IAM client of an account (IAM is global: one per account; the key's region picks its partition)."""
+        key = (account, "iam")
+        if key not in self._clients:
+            session = self._assumed(account) if self.options.role_arn else self.session
+            endpoint = self.options.iam_endpoint
+            client = session.client("iam", region_name=region or "us-east-1", config=self.config, endpoint_url=endpoint)
+            self._clients[key] = _guard(client, "iam", IAM_READS)
         return self._clients[key]
 
     def _assumed(self, account: str) -> Any:
@@ -388,14 +405,64 @@ def _placeholder(
     return KmsKey(arn, account, region, key_id, unread=unread)
 
 
+def _delegates(key: KmsKey) -> bool:
+    """Whether the key policy lets its own account's IAM grant the destructive actions."""
+    return any(
+        statement.effect == "Allow"
+        and any(is_account_root(p) and account_of(p) == key.account_id for p in statement.principals)
+        and any(covers_action(statement, action) for action in DESTRUCTIVE)
+        for statement in key.policy or ()
+    )
+
+
+def _with_iam(clients: _KmsClients, keys: list[KmsKey], errors: list[CollectionError]) -> list[KmsKey]:
+    """Each key whose policy delegates to its account's IAM, with who may destroy it by IAM (one listing per
+    account), or why that could not be read."""
+    listings: dict[str, Any] = {}
+    done: list[KmsKey] = []
+    for key in keys:
+        if key.unread is not None or key.account_id is None or not _delegates(key):
+            done.append(key)
+            continue
+        account = key.account_id
+        if account not in listings:
+            try:
+                client = clients.iam(account, key.region)
+                pages = client.get_paginator("get_account_authorization_details").paginate(
+                    Filter=["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"]
+                )
+                merged: dict[str, list[Any]] = {}
+                for page in pages:
+                    for field_name in ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies"):
+                        merged.setdefault(field_name, []).extend(page.get(field_name) or [])
+                listings[account] = merged
+            except WriteBlockedError:
+                raise
+            except Exception as exc:
+                hint = (
+                    f"allow iam:GetAccountAuthorizationDetails in account {account} to the scanner, so that the IAM "
+                    "policies the key policy delegates to can be judged"
+                )
+                error = _error(f"arn:aws:iam::{account}:root", "GetAccountAuthorizationDetails", exc, hint)
+                errors.append(error)
+                listings[account] = Unread.failed(error)
+        listing = listings[account]
+        if isinstance(listing, Unread):
+            done.append(replace(key, iam_unread=listing))
+        else:
+            done.append(replace(key, iam_holders=destructive_holders(listing, key.arn)))
+    return done
+
+
 def read_keys(options: AwsOptions, arns: Iterable[str]) -> tuple[list[KmsKey], list[CollectionError]]:
-    """Every key named, read concurrently (`options.concurrency` at once)."""
+    """Every key named, read concurrently (`options.concurrency` at once), and the IAM of the accounts whose key
+    policies delegate to it."""
     clients = _KmsClients(options)
     errors: list[CollectionError] = []
     wanted = sorted(set(arns))
     with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
         keys = list(pool.map(lambda arn: read_key(clients, arn, errors), wanted))
-    return keys, errors
+    return _with_iam(clients, keys, errors), errors
 
 
 def read_account(options: AwsOptions) -> AccountRead:

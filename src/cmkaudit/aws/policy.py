@@ -34,12 +34,14 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
     raise PolicyError(f"{where} is neither a string nor a list of strings")
 
 
-def _statement(raw: object, number: int) -> PolicyStatement:
+def _statement(raw: object, number: int, identity: bool = False) -> PolicyStatement:
     if not isinstance(raw, dict):
         raise PolicyError(f"statement {number} is not an object")
     effect = raw.get("Effect")
     if effect not in ("Allow", "Deny"):
         raise PolicyError(f"statement {number} has no Effect Allow or Deny")
+    if identity:
+        raw = {**raw, "Principal": "*"}  # an identity policy's statements apply to the identity it is attached to
     if ("Principal" in raw) == ("NotPrincipal" in raw):
         raise PolicyError(f"statement {number} needs exactly one of Principal and NotPrincipal")
     if ("Action" in raw) == ("NotAction" in raw):
@@ -84,15 +86,20 @@ def _statement(raw: object, number: int) -> PolicyStatement:
         resources=_strings(raw.get("Resource", raw.get("NotResource", "*")), f"statement {number} Resource"),
         conditions=tuple(conditions),
         condition_keys=tuple(keys),
+        not_resource="NotResource" in raw,
     )
 
 
-def parse_policy(text: str) -> tuple[PolicyStatement, ...]:
-    """A key policy document (GetKeyPolicy's `Policy`, a JSON string) as its statements."""
-    try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise PolicyError("the key policy is not JSON") from exc
+def parse_policy(text: str | dict[str, object], *, identity: bool = False) -> tuple[PolicyStatement, ...]:
+    """A policy document as its statements: a key policy (GetKeyPolicy's `Policy`, a JSON string), or with
+    `identity` an IAM identity policy (no Principal: it applies to whom it is attached to)."""
+    if isinstance(text, dict):
+        document: object = text
+    else:
+        try:
+            document = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise PolicyError("the key policy is not JSON") from exc
     if not isinstance(document, dict):
         raise PolicyError("the key policy is not a JSON object")
     statements = document.get("Statement")
@@ -100,7 +107,14 @@ def parse_policy(text: str) -> tuple[PolicyStatement, ...]:
         statements = [statements]
     if not isinstance(statements, list):
         raise PolicyError("the key policy has no Statement list")
-    return tuple(_statement(s, i + 1) for i, s in enumerate(statements))
+    return tuple(_statement(s, i + 1, identity) for i, s in enumerate(statements))
+
+
+def covers_resource(statement: PolicyStatement, arn: str) -> bool:
+    """Whether the statement's Resource (as written: `*`, an ARN or an ARN pattern) covers `arn` (NotResource: the
+    other way round)."""
+    matched = any(fnmatchcase(arn.lower(), pattern.lower()) for pattern in statement.resources)
+    return not matched if statement.not_resource else matched
 
 
 def account_of(principal: str) -> str | None:

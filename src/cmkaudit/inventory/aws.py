@@ -74,6 +74,7 @@ class PolicyStatement:
     """Each condition as `Operator key values`, kept as evidence."""
     condition_keys: tuple[str, ...]
     """The condition keys the statement tests (lower-case), e.g. `aws:principaltag/databricksaccountid`."""
+    not_resource: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,11 @@ class KmsKey:
     policy_unread: Unread | None = None
     rotation_unread: Unread | None = None
     rotations_unread: Unread | None = None
+    iam_holders: tuple[str, ...] | None = None
+    """When the key policy delegates to its account's IAM: the account's users and roles whose IAM policies let them
+    delete, disable or re-policy the key (each with the policy that does). None: not read (`iam_unread` says why)
+    or not needed."""
+    iam_unread: Unread | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -468,18 +468,31 @@ def _key_administrators(
             holders.append(principal)
             if principal.lower() not in allowed:
                 problems.append(f"{principal} may {', '.join(actions)}")
-    evidence = (
+    evidence: tuple[Evidence, ...] = (
         Evidence("may delete, disable or re-policy the key", tuple(sorted(set(holders))), key.arn, "GetKeyPolicy"),
         Evidence("break-glass principals", tuple(sorted(allowed)), None, "configuration"),
     )
     if problems:
         return Verdict(Status.FAIL, f"on {key.arn}: " + "; ".join(sorted(set(problems))), evidence)
-    if delegated:
+    if delegated and key.iam_holders is not None:
+        through_iam = [h for h in key.iam_holders if h.split(" ", 1)[0].lower() not in allowed]
+        evidence += (Evidence("may by IAM", key.iam_holders, key.arn, "GetAccountAuthorizationDetails"),)
+        if through_iam:
+            return Verdict(
+                Status.FAIL,
+                f"the key policy of {key.arn} delegates to its account's IAM, where these may delete, disable or "
+                f"re-policy it: {'; '.join(through_iam)}",
+                evidence,
+            )
+    elif delegated:
         accounts = ", ".join(sorted(set(delegated)))
+        why = unread_reason(
+            key.iam_unread, "its IAM policies were not read (the scanner needs iam:GetAccountAuthorizationDetails)"
+        )
         return Verdict(
             Status.UNKNOWN,
-            f"the key policy of {key.arn} delegates these actions to the IAM policies of {accounts}; those are not "
-            "evaluated (the scanner would need iam:GetAccountAuthorizationDetails)",
+            f"the key policy of {key.arn} delegates these actions to the IAM policies of {accounts}, which were not "
+            f"evaluated: {why}",
             evidence,
         )
     return Verdict(Status.PASS, f"only break-glass principals may delete, disable or re-policy {key.arn}", evidence)
