@@ -79,7 +79,26 @@ def scan(
             now=NOW,
         )
     results = json.loads((tmp_path / "out" / "cmkaudit-results.json").read_text()) if code != 2 else {}
+    assert_only_reads(aws)
     return code, results, err.getvalue(), aws
+
+
+READS = {
+    "DescribeKey",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "ListKeyRotations",
+    "ListAliases",
+    "ListResourceTags",
+    "GetAccountAuthorizationDetails",
+    "AssumeRole",
+}
+
+
+def assert_only_reads(aws: FakeAws) -> None:
+    """Every request the scan sent was a read: GET on the account API, a read operation of KMS, IAM or STS."""
+    for method, path, operation in aws.requests:
+        assert method == "GET" or (method == "POST" and operation in READS), (method, path, operation)
 
 
 def verdicts(results: dict[str, Any]) -> dict[tuple[str, str | None], str]:
@@ -337,3 +356,64 @@ def test_a_key_policy_delegating_to_iam_is_judged_on_the_accounts_iam(
     assert {f["status"] for f in aws10} == {status}
     assert fragment in aws10[0]["reason"], aws10[0]["reason"]
     assert sum(1 for _, _, op in aws.requests if op == "GetAccountAuthorizationDetails") == 1  # once per account
+
+
+def test_a_key_of_another_account_is_read_through_the_role_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = good_key(account="111122223333")
+    fake = account(key)
+    fake.assumable = ["arn:aws:iam::111122223333:role/cmkaudit-read"]
+    config = tmp_path / "cmkaudit.yaml"
+    config.write_text(f"break_glass_principals:\n  - {ADMIN}\n")
+    with FakeAws(fake) as aws:
+        for name, value in aws.environment().items():
+            monkeypatch.setenv(name, value)
+        code = run(
+            [
+                "scan",
+                "--databricks-account",
+                ACCOUNT_ID,
+                "--aws-role-arn",
+                "arn:aws:iam::{account}:role/cmkaudit-read",
+                "--config",
+                str(config),
+                "--format",
+                "json",
+                "--output-dir",
+                str(tmp_path / "out"),
+            ],
+            Streams(io.StringIO(), io.StringIO()),
+            now=NOW,
+        )
+        assert_only_reads(aws)
+    results = json.loads((tmp_path / "out" / "cmkaudit-results.json").read_text())
+    assert fake.assumed == ["arn:aws:iam::111122223333:role/cmkaudit-read"]
+    assert results["coverage"]["errors"] == [] and code == 0
+
+
+def test_a_role_that_cannot_be_assumed_leaves_the_key_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = account(good_key(account="111122223333"))
+    with FakeAws(fake) as aws:
+        for name, value in aws.environment().items():
+            monkeypatch.setenv(name, value)
+        code = run(
+            [
+                "scan",
+                "--databricks-account",
+                ACCOUNT_ID,
+                "--aws-role-arn",
+                "arn:aws:iam::{account}:role/missing",
+                "--format",
+                "json",
+                "--output-dir",
+                str(tmp_path / "out"),
+            ],
+            Streams(io.StringIO(), io.StringIO()),
+            now=NOW,
+        )
+    results = json.loads((tmp_path / "out" / "cmkaudit-results.json").read_text())
+    aws05 = [f for f in results["findings"] if f["control_id"] == "AWS-05"]
+    assert {f["status"] for f in aws05} == {"UNKNOWN"}
+    assert [e["operation"] for e in results["coverage"]["errors"]] == ["AssumeRole"]
+    assert "let the scanner assume arn:aws:iam::111122223333:role/missing" in aws05[0]["reason"] and code == 3

@@ -161,6 +161,9 @@ class FakeAccount:
     """The AWS account's roles, as GetAccountAuthorizationDetails lists them (RoleDetail: Arn, RoleName,
     RolePolicyList of {PolicyName, PolicyDocument})."""
     iam_refused: bool = False
+    assumable: list[str] = field(default_factory=list)
+    """Role ARNs STS lets the scanner assume (for keys of other accounts); `assumed` logs those it did."""
+    assumed: list[str] = field(default_factory=list)
 
 
 def workspace(
@@ -250,6 +253,30 @@ def iam_answer(account: FakeAccount, action: str) -> tuple[int, str]:
         "</RequestId></ResponseMetadata></GetAccountAuthorizationDetailsResponse>"
     )
     return 200, body
+
+
+def sts_answer(account: FakeAccount, form: dict[str, str]) -> tuple[int, str]:
+    """STS AssumeRole (Query protocol, XML): temporary credentials for a role of `account.assumable` only."""
+    from xml.sax.saxutils import escape
+
+    role = form.get("RoleArn", "")
+    if role not in account.assumable:
+        return 403, (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+            f"<Code>AccessDenied</Code><Message>not authorized to perform: sts:AssumeRole on resource: {escape(role)}"
+            "</Message></Error><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"
+        )
+    account.assumed.append(role)
+    return 200, (
+        '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>'
+        "<Credentials><AccessKeyId>ASIAFAKEASSUMED00001</AccessKeyId>"
+        "<SecretAccessKey>fake/assumed/secret/for/tests/only/0000000</SecretAccessKey>"
+        "<SessionToken>FwoGZXIvYXdzEFAKEsessiontokenfortestsonly</SessionToken>"
+        "<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>"
+        f"<AssumedRoleUser><Arn>{escape(role)}/cmkaudit-read</Arn><AssumedRoleId>AROAFAKE:cmkaudit-read</AssumedRoleId>"
+        "</AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7"
+        "</RequestId></ResponseMetadata></AssumeRoleResponse>"
+    )
 
 
 def _iam_error(code: str, message: str) -> str:
@@ -397,10 +424,16 @@ class FakeAws:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if raw.startswith(b"Action="):
-                    action = raw.decode().split("&", 1)[0].split("=", 1)[1]
+                    from urllib.parse import parse_qsl
+
+                    form = dict(parse_qsl(raw.decode()))
+                    action = form.get("Action", "")
                     with fake._lock:
                         fake.requests.append(("POST", self.path, action))
-                    status, body = iam_answer(fake.account, action)
+                    if action == "AssumeRole":
+                        status, body = sts_answer(fake.account, form)
+                    else:
+                        status, body = iam_answer(fake.account, action)
                     data = body.encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "text/xml")

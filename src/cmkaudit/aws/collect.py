@@ -328,6 +328,15 @@ def read_key(clients: _KmsClients, arn: str, errors: list[CollectionError]) -> K
 
     try:
         client = clients.client(account, region)
+    except WriteBlockedError:
+        raise
+    except Exception as exc:
+        role = (options.role_arn or "").replace("{account}", account)
+        hint = f"let the scanner assume {role} (sts:AssumeRole, and the role's trust policy naming the scanner)"
+        error = _error(arn, "AssumeRole", exc, hint)
+        errors.append(error)
+        return _placeholder(arn, Unread.failed(error), account, region, key_id)
+    try:
         metadata = client.describe_key(KeyId=arn)["KeyMetadata"]
     except WriteBlockedError:
         raise
