@@ -417,3 +417,12 @@ def test_a_role_that_cannot_be_assumed_leaves_the_key_unknown(tmp_path: Path, mo
     assert {f["status"] for f in aws05} == {"UNKNOWN"}
     assert [e["operation"] for e in results["coverage"]["errors"]] == ["AssumeRole"]
     assert "let the scanner assume arn:aws:iam::111122223333:role/missing" in aws05[0]["reason"] and code == 3
+
+
+def test_throttling_is_retried_not_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = account(good_key(throttle={"DescribeKey": 2, "GetKeyPolicy": 1}))
+    fake.throttle_api = 1
+    code, results, _, aws = scan(tmp_path, fake, monkeypatch)
+    assert results["coverage"]["errors"] == [] and code == 0
+    assert sum(1 for _, _, op in aws.requests if op == "DescribeKey") == 3  # two throttled, then answered
+    assert sum(1 for method, path, _ in aws.requests if method == "GET" and path.endswith("/workspaces")) == 2

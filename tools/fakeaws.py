@@ -117,6 +117,8 @@ class FakeKey:
     tags: dict[str, str] = field(default_factory=dict)
     refuse: dict[str, str] = field(default_factory=dict)
     """Operation -> error type (AccessDeniedException, ...) answered instead."""
+    throttle: dict[str, int] = field(default_factory=dict)
+    """Operation -> how many times KMS answers ThrottlingException before answering."""
 
     @property
     def arn(self) -> str:
@@ -164,6 +166,8 @@ class FakeAccount:
     assumable: list[str] = field(default_factory=list)
     """Role ARNs STS lets the scanner assume (for keys of other accounts); `assumed` logs those it did."""
     assumed: list[str] = field(default_factory=list)
+    throttle_api: int = 0
+    """How many times the account API answers 429 (with Retry-After: 1) before answering."""
 
 
 def workspace(
@@ -342,6 +346,9 @@ class FakeAws:
     @staticmethod
     def answer(key: FakeKey, operation: str) -> tuple[int, Json]:
         """KMS's answer to `operation` on `key` (status and JSON body)."""
+        if key.throttle.get(operation, 0) > 0:
+            key.throttle[operation] -= 1
+            return 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
         if operation in key.refuse:
             kind = key.refuse[operation]
             return 400, {
@@ -408,6 +415,16 @@ class FakeAws:
                 with fake._lock:
                     fake.requests.append(("GET", self.path, None))
                 account = fake.account
+                if account.throttle_api > 0 and "/api/2.0/accounts/" in self.path:
+                    account.throttle_api -= 1
+                    data = b'{"error_code": "REQUEST_LIMIT_EXCEEDED", "message": "Too many requests"}'
+                    self.send_response(429)
+                    self.send_header("Retry-After", "1")
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 for fragment, status in account.fail.items():
                     if fragment in self.path:
                         self._send(status, {"error_code": "PERMISSION_DENIED", "message": "not an account admin"})
