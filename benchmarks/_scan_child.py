@@ -21,11 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class TimedRun:
-    """What a benchmarked command did: its output, wall time and peak resident memory."""
+    """What a benchmarked command did: its output, wall time, peak resident memory and CPU time (user + system,
+    of the cmkaudit process alone)."""
 
     done: subprocess.CompletedProcess[str]
     wall: float
     rss_mb: float
+    cpu: float = float("nan")
 
 
 def timed_run(argv: Sequence[str], env: Mapping[str, str] | None = None) -> TimedRun:
@@ -38,7 +40,10 @@ def timed_run(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Time
     if done.returncode not in (0, 1):
         raise SystemExit(f"cmkaudit {argv[0]} failed ({done.returncode}):\n{done.stderr}")
     peak = re.search(r"PEAK_RSS_KB=(\d+)", done.stderr)
-    return TimedRun(done, wall, int(peak.group(1)) / 1024 if peak else float("nan"))
+    cpu = re.search(r"CPU_SECONDS=([0-9.]+)", done.stderr)
+    return TimedRun(
+        done, wall, int(peak.group(1)) / 1024 if peak else float("nan"), float(cpu.group(1)) if cpu else float("nan")
+    )
 
 
 def _launch(argv: Sequence[str]) -> int:
@@ -53,6 +58,7 @@ def _launch(argv: Sequence[str]) -> int:
     pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "cmkaudit", *argv], os.environ)
     _, status, usage = os.wait4(pid, 0)
     print(f"PEAK_RSS_KB={usage.ru_maxrss}", file=sys.stderr)
+    print(f"CPU_SECONDS={usage.ru_utime + usage.ru_stime:.3f}", file=sys.stderr)
     return os.waitstatus_to_exitcode(status)
 
 
