@@ -8,6 +8,7 @@ call that fails becomes a `CollectionError` on the resource it concerns; nothing
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -438,6 +439,18 @@ class AzureCollector:
         self._conn = connection
         self._settings = settings or CollectSettings()
         self._observer = observer or SilentObserver()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+
+    def _client(self, make: Callable[[str], T], subscription: str) -> T:
+        """The client `make` builds for `subscription`, built once per crawl: a client is its whole pipeline of
+        policies, and Azure SDK clients are safe to share between threads."""
+        key = (make.__name__, subscription.lower())
+        with self._clients_lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = make(subscription)
+        return client
 
     def collect(
         self, subscriptions: Iterable[SubscriptionId], *, now: datetime, skipped: Iterable[str] = ()
@@ -797,7 +810,7 @@ class AzureCollector:
         vault, ref, in_use = wanted
         part = _Collected()
         key_id = key_resource_id(vault.id, ref.key_name)
-        client = self._conn.keyvault(vault.subscription_id)
+        client = self._client(self._conn.keyvault, vault.subscription_id)
         scope = f"the key vault {vault.name}"
         url = f"{_vault_path(vault)}/keys/{quote(ref.key_name, safe='')}"
         versions: tuple[KeyVersion, ...] | None
@@ -892,7 +905,7 @@ class AzureCollector:
         errors: list[CollectionError] = []
         scope = f"the key vault {vault.name}"
         resource_id = f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings"
-        client = self._conn.keyvault(vault.subscription_id)
+        client = self._client(self._conn.keyvault, vault.subscription_id)
         pages = self._conn.limits.max_pages
         settings = _read_list(client, resource_id, ApiVersion.DIAGNOSTIC_SETTINGS, diagnostic_setting_from_arm, pages)
         if isinstance(settings, Exception):
@@ -902,7 +915,7 @@ class AzureCollector:
         else:
             vault = replace(vault, diagnostic_settings=settings)
         assignments_id = f"{vault.id}/providers/Microsoft.Authorization/roleAssignments"
-        roles = self._conn.authorization(vault.subscription_id)
+        roles = self._client(self._conn.authorization, vault.subscription_id)
         assignments = _read_list(roles, assignments_id, ApiVersion.AUTHORIZATION, role_assignment_from_arm, pages)
         if isinstance(assignments, Exception):
             error = _read_error(assignments_id, "list role assignments", assignments, scope)
@@ -930,7 +943,9 @@ class AzureCollector:
         definition_id, subscription = wanted
         part = _Collected()
         try:
-            found = _read(self._conn.authorization(subscription), definition_id, ApiVersion.AUTHORIZATION.value)
+            found = _read(
+                self._client(self._conn.authorization, subscription), definition_id, ApiVersion.AUTHORIZATION.value
+            )
             part.role_definitions.append(role_definition_from_arm(_object(found)))
         except READ_FAILURES as exc:
             part.errors.append(_read_error(definition_id, "get role definition", exc, "the role definition"))
