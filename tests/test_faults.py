@@ -508,3 +508,20 @@ def test_shards_that_disagree_are_reported_not_picked(tmp_path: Path) -> None:
     assert "the shards disagree: key vault /subscriptions/" in err.getvalue()
     assert "kv-test differs between" in err.getvalue() and "a.json and" in err.getvalue()
     assert not (tmp_path / "out").exists()
+
+
+def test_the_crawl_paces_itself_by_the_reads_arm_says_remain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ARM reports the reads left in each subscription's bucket (x-ms-ratelimit-remaining-subscription-reads): the
+    crawl waits for the bucket to refill instead of hammering it and being answered 429."""
+    tenant = generate_tenant(1, 15)
+    with FakeArm(tenant) as arm:
+        code, unthrottled = scan(arm, tmp_path / "free", monkeypatch)
+    faults = Faults(bucket=12, refill_per_second=30)
+    with FakeArm(tenant, faults) as arm:
+        code, document = scan(arm, tmp_path / "paced", monkeypatch)
+        answered = [status for _, path, status in arm.requests if path.startswith("/subscriptions/")]
+    throttled = answered.count(429)
+    assert len(answered) > 4 * faults.bucket  # the tenant needs far more reads than one bucket holds
+    assert throttled <= 2, f"{throttled} of {len(answered)} reads were answered 429"
+    assert code == 0 and document["coverage"]["errors"] == []
+    assert statuses(document) == statuses(unthrottled)

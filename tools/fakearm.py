@@ -387,6 +387,7 @@ class FakeArm:
         self.requests: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
+        self._remaining = threading.local()
         self._graph_bucket: _Bucket | None = None
         self._fail = {k.lower(): list(v) for k, v in self.faults.fail.items()}
         self._drop = {k.lower(): n for k, n in self.faults.drop.items()}
@@ -434,7 +435,19 @@ class FakeArm:
     def answer(
         self, method: str, raw_path: str, content: bytes = b"", host: str = "", authorization: str = ""
     ) -> tuple[int, Json | str | None, dict[str, str]]:
-        """Decide the answer to one request: (status, body or None to drop the connection, headers).
+        """Decide the answer to one request: (status, body or None to drop the connection, headers). With the
+        read bucket on, every answer it lets through says how many reads remain, as ARM does
+        (`x-ms-ratelimit-remaining-subscription-reads`)."""
+        self._remaining.value = None
+        status, body, headers = self._answer(method, raw_path, content, host, authorization)
+        if self._remaining.value is not None:
+            headers = {**headers, "x-ms-ratelimit-remaining-subscription-reads": str(self._remaining.value)}
+        return status, body, headers
+
+    def _answer(
+        self, method: str, raw_path: str, content: bytes = b"", host: str = "", authorization: str = ""
+    ) -> tuple[int, Json | str | None, dict[str, str]]:
+        """The answer, before the rate-limit header.
 
         A request to a vault's host is a data-plane request; its path, as faults match it, starts with the
         host (e.g. "kv-1-2.vault.azure.net/keys/cmk/rotationpolicy").
@@ -469,6 +482,8 @@ class FakeArm:
                 sub = path.split("/")[2]
                 bucket = self._buckets.setdefault(sub, _Bucket(self.faults.bucket, self.faults.refill_per_second))
                 wait = bucket.take()
+                if not wait:
+                    self._remaining.value = int(bucket.tokens)
                 if wait:
                     return (
                         429,

@@ -12,7 +12,9 @@ leads elsewhere is refused, not followed).
 from __future__ import annotations
 
 import os
+import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -255,6 +257,75 @@ class BoundedRetryPolicy(RetryPolicy[Any, Any]):
         return True
 
 
+ARM_READ_REFILL_PER_SECOND = 25.0
+"""How fast Resource Manager refills a subscription's bucket of reads (its documented token bucket: 250 reads,
+25 more each second)."""
+REMAINING_READS = "x-ms-ratelimit-remaining-subscription-reads"
+
+
+class ReadPacer:
+    """Paces Resource Manager reads per subscription by what ARM says remains of its bucket
+    (`x-ms-ratelimit-remaining-subscription-reads`), so that a large crawl waits for the bucket to refill instead
+    of being answered 429 and backing off. Until a subscription's first answer says how many reads remain, its
+    reads are not held back; reads in flight are counted against what remains."""
+
+    def __init__(self, refill_per_second: float = ARM_READ_REFILL_PER_SECOND) -> None:
+        self.refill = refill_per_second
+        self._lock = threading.Lock()
+        self._tokens: dict[str, float] = {}
+        self._stamp: dict[str, float] = {}
+        self._in_flight: dict[str, int] = {}
+
+    def reserve(self, subscription: str) -> float:
+        """Take a read of `subscription`'s bucket; the seconds to wait before sending it (0: send now)."""
+        with self._lock:
+            self._in_flight[subscription] = self._in_flight.get(subscription, 0) + 1
+            if subscription not in self._tokens:
+                return 0.0
+            now = time.monotonic()
+            tokens = self._tokens[subscription] + (now - self._stamp[subscription]) * self.refill
+            self._tokens[subscription], self._stamp[subscription] = tokens - 1, now
+            return 0.0 if tokens >= 1 else (1 - tokens) / self.refill
+
+    def observe(self, subscription: str, remaining: int | None) -> None:
+        """An answer came back; `remaining`: the reads ARM says are left (None: the answer did not say)."""
+        with self._lock:
+            flying = max(0, self._in_flight.get(subscription, 0) - 1)
+            self._in_flight[subscription] = flying
+            if remaining is not None:
+                self._tokens[subscription] = float(remaining - flying)
+                self._stamp[subscription] = time.monotonic()
+
+
+_SUBSCRIPTION_PATH = re.compile(r"^/subscriptions/([^/?]+)", re.IGNORECASE)
+
+
+class PacingPolicy(HTTPPolicy[Any, Any]):
+    """Sends each Resource Manager read of a subscription when the pacer says its bucket has a read for it."""
+
+    def __init__(self, pacer: ReadPacer, transport: ReadOnlyTransport) -> None:
+        super().__init__()
+        self._pacer = pacer
+        self._transport = transport
+
+    def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
+        found = _SUBSCRIPTION_PATH.match(urlsplit(request.http_request.url).path)
+        if found is None:
+            return self.next.send(request)
+        subscription = found.group(1).lower()
+        wait = self._pacer.reserve(subscription)
+        if wait > 0:
+            self._transport.sleep(wait)
+        remaining: int | None = None
+        try:
+            response = self.next.send(request)
+            header = response.http_response.headers.get(REMAINING_READS)
+            remaining = int(header) if header is not None and header.strip().isdigit() else None
+            return response
+        finally:
+            self._pacer.observe(subscription, remaining)
+
+
 class OriginPolicy(SansIOHTTPPolicy[Any, Any]):
     """The last policy before the wire: a request leaves only for the origin its client's credential was issued
     for (scheme, host and port). Anything else, a `nextLink` on another host say, raises ForeignHostError
@@ -376,6 +447,8 @@ class ArmConnection:
     endpoints: Endpoints
     transport: ReadOnlyTransport
     limits: HttpLimits = field(default_factory=HttpLimits)
+    pacer: ReadPacer = field(default_factory=ReadPacer)
+    """Shared by every client of the connection: ARM's read bucket is per subscription, whichever client reads."""
 
     def _arm_policies(self) -> list[HTTPPolicy[Any, Any] | SansIOHTTPPolicy[Any, Any]]:
         """The pipeline of every Resource Manager client (each client needs its own: policies are chained).
@@ -391,6 +464,7 @@ class ArmConnection:
             ProxyPolicy(),
             ContentDecodePolicy(),
             BoundedRetryPolicy(self.limits),
+            PacingPolicy(self.pacer, self.transport),
             ARMChallengeAuthenticationPolicy(self.credential, self.endpoints.arm_scope),
             OriginPolicy(self.endpoints.arm, "Resource Manager"),
         ]
