@@ -423,6 +423,33 @@ U = TypeVar("U")
 R = TypeVar("R")
 
 
+def _subscription_of_item(item: object) -> str | None:
+    """The subscription a unit of crawl work reads from (a record's, a tuple's first record's, or a `(kind,
+    subscription)` pair's), None when it has none."""
+    if isinstance(item, tuple) and item:
+        last = item[-1]
+        if isinstance(last, str) and len(item) == 2 and isinstance(item[0], str):
+            return last.lower()
+        return _subscription_of_item(item[0])
+    found = getattr(item, "subscription_id", None)
+    if isinstance(found, str):
+        return found.lower()
+    vault = getattr(item, "vault_id", None)
+    return (subscription_of(vault) or "").lower() or None if isinstance(vault, str) else None
+
+
+def _interleaved(items: list[Any]) -> list[int]:
+    """The indices of `items`, taking one of each subscription in turn (input order within a subscription)."""
+    groups: dict[str | None, list[int]] = {}
+    for index, item in enumerate(items):
+        groups.setdefault(_subscription_of_item(item), []).append(index)
+    queues = list(groups.values())
+    order: list[int] = []
+    for turn in range(max(len(q) for q in queues)):
+        order.extend(q[turn] for q in queues if turn < len(q))
+    return order
+
+
 class AzureCollector:
     """Collects the inventory of some subscriptions through the official SDK clients, concurrently.
 
@@ -476,8 +503,16 @@ class AzureCollector:
 
                 if self._settings.concurrency <= 1 or len(chosen) <= 1:
                     return lambda: [observed(item) for item in chosen]
-                results = pool.map(observed, chosen)
-                return lambda: list(results)
+                # Submitted one subscription after another in turn, so that the pool's threads spread over the
+                # subscriptions' read buckets instead of all waiting on one; returned in input order.
+                order = _interleaved(chosen)
+                results = pool.map(observed, [chosen[i] for i in order])
+
+                def in_input_order() -> list[R]:
+                    placed: dict[int, R] = dict(zip(order, results, strict=True))
+                    return [placed[i] for i in range(len(chosen))]
+
+                return in_input_order
 
             def phase(name: str, *groups: Iterable[object]) -> None:
                 self._observer.found(got.counts())
