@@ -60,8 +60,7 @@ def scan(
     config = tmp_path / "cmkaudit.yaml"
     config.write_text(f"break_glass_principals:\n  - {ADMIN}\n")
     with FakeAws(fake) as aws:
-        for name, value in aws.environment().items():
-            monkeypatch.setenv(name, value)
+        aimed_at(aws, monkeypatch)
         err = io.StringIO()
         code = run(
             [
@@ -99,6 +98,12 @@ def assert_only_reads(aws: FakeAws) -> None:
     """Every request the scan sent was a read: GET on the account API, a read operation of KMS, IAM or STS."""
     for method, path, operation in aws.requests:
         assert method == "GET" or (method == "POST" and operation in READS), (method, path, operation)
+
+
+def aimed_at(aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the SDKs at the fake server, as a user's environment would (endpoints, CA bundle, credentials)."""
+    for name, value in aws.environment().items():
+        monkeypatch.setenv(name, value)
 
 
 def verdicts(results: dict[str, Any]) -> dict[tuple[str, str | None], str]:
@@ -167,8 +172,7 @@ def test_the_guards_refuse_writes_before_they_are_sent(monkeypatch: pytest.Monke
     from databricks.sdk.config import Config
 
     with FakeAws(account(good_key())) as aws:
-        for name, value in aws.environment().items():
-            monkeypatch.setenv(name, value)
+        aimed_at(aws, monkeypatch)
         kms = _KmsClients(AwsOptions(account_id=ACCOUNT_ID)).client("444455556666", "us-east-1")
         with pytest.raises(WriteBlockedError):
             kms.schedule_key_deletion(KeyId=good_key().arn, PendingWindowInDays=7)
@@ -191,8 +195,7 @@ def test_a_snapshot_of_an_account_evaluates_to_the_same_reports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with FakeAws(account(good_key(rotation_period=365))) as aws:
-        for name, value in aws.environment().items():
-            monkeypatch.setenv(name, value)
+        aimed_at(aws, monkeypatch)
         first = run(
             [
                 "scan",
@@ -367,8 +370,7 @@ def test_a_key_of_another_account_is_read_through_the_role_given(
     config = tmp_path / "cmkaudit.yaml"
     config.write_text(f"break_glass_principals:\n  - {ADMIN}\n")
     with FakeAws(fake) as aws:
-        for name, value in aws.environment().items():
-            monkeypatch.setenv(name, value)
+        aimed_at(aws, monkeypatch)
         code = run(
             [
                 "scan",
@@ -395,8 +397,7 @@ def test_a_key_of_another_account_is_read_through_the_role_given(
 def test_a_role_that_cannot_be_assumed_leaves_the_key_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = account(good_key(account="111122223333"))
     with FakeAws(fake) as aws:
-        for name, value in aws.environment().items():
-            monkeypatch.setenv(name, value)
+        aimed_at(aws, monkeypatch)
         code = run(
             [
                 "scan",

@@ -122,7 +122,8 @@ class _Mapped:
     policies: dict[str, list[AccessPolicy]] = field(default_factory=dict)
     diagnostics: dict[str, list[DiagnosticSetting]] = field(default_factory=dict)
     assignments: dict[str, list[RoleAssignment]] = field(default_factory=dict)
-    dbfs_keys: dict[str, tuple[IacResource, Value]] = field(default_factory=dict)
+    dbfs_keys: dict[str, IacResource] = field(default_factory=dict)
+    """The DBFS root key resource of each workspace, by the workspace's address."""
     locations: list[SourceLocation] = field(default_factory=list)
 
 
@@ -133,7 +134,6 @@ class AzurermMapper:
         self.resolver = resolver
         self.suffix = VAULT_SUFFIXES.get(environment.lower(), VAULT_SUFFIXES["public"])
         self.mapped = _Mapped()
-        self.by_address = {r.address: r for r in resolver.resources}
         self.databricks_data = {
             f"{r.address}.object_id"
             for r in resolver.resources
@@ -259,11 +259,7 @@ class AzurermMapper:
     def workspace(self, resource: IacResource, subscription: str) -> tuple[Workspace, WorkspaceLinks]:
         cmk_enabled = _bool(self.get(resource, "customer_managed_key_enabled"), False)
         dbfs = self.mapped.dbfs_keys.get(resource.address)
-        dbfs_ref: KeyReference | Unread | None = None
-        if dbfs is not None:
-            dbfs_ref = self.key_reference(dbfs[0], "key_vault_key_id")
-        elif isinstance(self.get(resource, "custom_parameters", 0, "customer_managed_key"), list):
-            dbfs_ref = None
+        dbfs_ref = self.key_reference(dbfs, "key_vault_key_id") if dbfs is not None else None
         record_id = self.record_id(resource)
         self._locate(resource, record_id)
         tags = self.get(resource, "tags")
@@ -498,7 +494,7 @@ def inventory_from_terraform(
             ):
                 consumer = mapper._referenced(resource, "workspace_id")
                 if consumer is not None:
-                    mapper.mapped.dbfs_keys[consumer.address] = (resource, None)
+                    mapper.mapped.dbfs_keys[consumer.address] = resource
                     mapper._locate(resource, mapper.record_id(resource))
     vaults = []
     for resource in managed:
