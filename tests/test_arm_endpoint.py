@@ -152,19 +152,16 @@ def test_tls_verification_stays_on(
 
 
 def test_proxy_and_ca_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The environment is read once per origin, with requests' own rules (HTTPS_PROXY, NO_PROXY, CA bundle)."""
+    """The environment is read with requests' own rules (HTTPS_PROXY, NO_PROXY, the CA bundle variables)."""
     from cmkaudit.collect.http import pooled_transport
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("NO_PROXY", "graph.microsoft.com")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
-    session = pooled_transport(4).session
-    assert session is not None
-    arm = session.merge_environment_settings("https://management.azure.com/subscriptions", {}, None, True, None)
-    assert arm["proxies"]["https"] == "http://proxy.example:3128"
-    assert arm["verify"] == "/etc/ssl/corporate.pem"
-    graph = session.merge_environment_settings("https://graph.microsoft.com/v1.0/x", {}, None, True, None)
-    assert "https" not in graph["proxies"]
-    # An explicit choice still wins over the environment.
-    explicit = session.merge_environment_settings("https://management.azure.com/x", {}, None, False, None)
-    assert explicit["verify"] is False
+    transport = pooled_transport(4)
+    assert transport.proxy_for("https://management.azure.com/subscriptions") == "http://proxy.example:3128"
+    assert transport.proxy_for("https://graph.microsoft.com/v1.0/x") is None
+    assert transport.ca_options == {"ca_certs": "/etc/ssl/corporate.pem"}
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(Path(__file__).parent))  # a directory of certificates
+    assert pooled_transport(4).ca_options == {"ca_cert_dir": str(Path(__file__).parent)}

@@ -47,7 +47,7 @@ def statuses(document: dict[str, Any]) -> list[tuple[str, str, str | None, str]]
 def clean_findings(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, str | None, str]]:
     with pytest.MonkeyPatch.context() as monkeypatch, FakeArm(TENANT) as arm:
         code, document = scan(arm, tmp_path_factory.mktemp("clean"), monkeypatch)
-    assert code == 0 and document["coverage"]["errors"] == []
+    assert code == 0 and document["coverage"]["errors"] == [], document["coverage"]["errors"]
     assert document["summary"]["by_status"]["PASS"] == 270
     return statuses(document)
 
@@ -61,7 +61,7 @@ def test_throttled_scan_completes_with_identical_findings(
         code, document = scan(arm, tmp_path, monkeypatch)
         throttled = sum(1 for _, _, status in arm.requests if status == 429)
     assert throttled > 0
-    assert code == 0 and document["coverage"]["errors"] == []
+    assert code == 0 and document["coverage"]["errors"] == [], document["coverage"]["errors"]
     assert statuses(document) == clean_findings
 
 
@@ -76,7 +76,7 @@ def test_transient_failures_and_dropped_connections_are_retried(
         code, document = scan(arm, tmp_path, monkeypatch)
         failures = sorted({status for _, _, status in arm.requests if status >= 500 or status == 0})
     assert failures == [0, 500, 503]  # 0: the connection was dropped
-    assert code == 0 and document["coverage"]["errors"] == []
+    assert code == 0 and document["coverage"]["errors"] == [], document["coverage"]["errors"]
     assert statuses(document) == clean_findings
 
 
@@ -134,7 +134,7 @@ def test_rotation_policies_are_read_from_the_data_plane_when_arm_omits_them(
         reach_the_data_plane(arm, monkeypatch)
         code, document = scan(arm, tmp_path, monkeypatch)
         calls = data_plane_statuses(arm)
-    assert code == 0 and document["coverage"]["errors"] == []
+    assert code == 0 and document["coverage"]["errors"] == [], document["coverage"]["errors"]
     assert statuses(document) == clean_findings
     # Each of the six keys' policy, with the Key Vault token (after Key Vault's 401 challenge, unless the
     # Key Vault client already holds the vault's challenge from an earlier test in this process).
@@ -359,7 +359,7 @@ def test_resource_graph_throttling_is_waited_out(
         code, document = scan(arm, tmp_path / "throttled", monkeypatch, "--source", "resource-graph")
         throttled = [p for method, p, status in arm.requests if method == "POST" and status == 429]
     assert bool(throttled) is not headers
-    assert code == 0 and document["coverage"]["errors"] == []
+    assert code == 0 and document["coverage"]["errors"] == [], document["coverage"]["errors"]
     assert statuses(document) == statuses(reference)
 
 
@@ -373,7 +373,7 @@ def test_resource_graph_failures_are_retried(tmp_path: Path, monkeypatch: pytest
         code, document = scan(arm, tmp_path / "faulty", monkeypatch, "--source", "resource-graph")
         failed = sorted(status for method, _, status in arm.requests if method == "POST" and status != 200)
     assert failed == [0, 502]  # 0: the dropped connection
-    assert code == 0 and document["coverage"]["errors"] == []
+    assert code == 0 and document["coverage"]["errors"] == [], document["coverage"]["errors"]
     assert statuses(document) == statuses(reference)
 
 
@@ -523,5 +523,5 @@ def test_the_crawl_paces_itself_by_the_reads_arm_says_remain(tmp_path: Path, mon
     throttled = answered.count(429)
     assert len(answered) > 4 * faults.bucket  # the tenant needs far more reads than one bucket holds
     assert throttled <= 2, f"{throttled} of {len(answered)} reads were answered 429"
-    assert code == 0 and document["coverage"]["errors"] == []
+    assert code == 0 and document["coverage"]["errors"] == [], document["coverage"]["errors"]
     assert statuses(document) == statuses(unthrottled)

@@ -222,7 +222,7 @@ def test_default_timeouts_fit_resource_manager() -> None:
     from cmkaudit.collect.http import HttpLimits, pooled_transport
 
     transport = pooled_transport(10)
-    assert (transport.connection_config.timeout, transport.connection_config.read_timeout) == (10, 30)
+    assert (transport.connect_timeout, transport.read_timeout) == (10, 30)
     assert HttpLimits().call_deadline <= 300 and HttpLimits().max_retry_after == 120
 
 

@@ -349,6 +349,8 @@ class _TunnelProxy(socketserver.ThreadingTCPServer):
 
     def __init__(self, address: tuple[str, int], target_port: int) -> None:
         self.target_port = target_port
+        self.connects: list[tuple[str, dict[str, str]]] = []
+        """Each CONNECT's target and headers (names lower-cased), as the proxy received them."""
         super().__init__(address, _TunnelHandler)
 
 
@@ -357,8 +359,11 @@ class _TunnelHandler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         request = self.rfile.readline(65536).decode("latin-1").split()
-        while self.rfile.readline(65536) not in (b"\r\n", b"\n", b""):
-            pass  # the request's headers
+        headers: dict[str, str] = {}
+        while (line := self.rfile.readline(65536)) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        self.server.connects.append((request[1] if len(request) > 1 else "", headers))
         host, _, port = (request[1] if len(request) > 1 else "").rpartition(":")
         if len(request) < 3 or request[0] != "CONNECT" or not host.lower().endswith(VAULT_SUFFIX) or port != "443":
             self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
@@ -405,6 +410,7 @@ class FakeArm:
         self.url = f"https://127.0.0.1:{port}"
         self._proxy = _TunnelProxy(("127.0.0.1", 0), port)
         self.proxy_url = f"http://127.0.0.1:{self._proxy.server_address[1]}"
+        self.proxy_connects = self._proxy.connects
         self._threads = [
             threading.Thread(target=server.serve_forever, daemon=True) for server in (self._server, self._proxy)
         ]

@@ -11,7 +11,6 @@ leads elsewhere is refused, not followed).
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -24,23 +23,18 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-import requests.adapters
 from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import (
-    ContentDecodePolicy,
-    HeadersPolicy,
     HTTPPolicy,
-    ProxyPolicy,
     RedirectPolicy,
     RequestIdPolicy,
     RetryPolicy,
     SansIOHTTPPolicy,
     UserAgentPolicy,
 )
-from azure.core.pipeline.transport import HttpTransport, RequestsTransport
+from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.keyvault.keys import KeyClient
 from azure.mgmt.authorization.v2022_04_01 import AuthorizationManagementClient
@@ -53,6 +47,7 @@ from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.storage import StorageManagementClient
 
 from cmkaudit import __version__
+from cmkaudit.collect.transport import PooledTransport
 from cmkaudit.errors import WriteBlockedError
 from cmkaudit.progress import CrawlObserver, SilentObserver
 from cmkaudit.text import printable, scrub_secrets
@@ -367,7 +362,7 @@ class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
         inner: HttpTransport | None = None,  # type: ignore[type-arg]
         observer: CrawlObserver | None = None,
     ) -> None:
-        self._inner = inner or RequestsTransport()
+        self._inner = inner or PooledTransport()
         self._observer = observer or SilentObserver()
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
@@ -453,16 +448,16 @@ class ArmConnection:
     def _arm_policies(self) -> list[HTTPPolicy[Any, Any] | SansIOHTTPPolicy[Any, Any]]:
         """The pipeline of every Resource Manager client (each client needs its own: policies are chained).
 
-        The SDKs' defaults, less three: no automatic resource-provider registration (a POST; and a subscription
-        where Databricks was never registered simply has no workspaces), no redirects (an answer that moves
-        elsewhere is an error, never followed), and retries bounded by `limits`. The ARM credential goes to
-        the ARM endpoint only."""
+        The SDKs' defaults, less what a read-only crawl does not need: no automatic resource-provider registration
+        (a POST; and a subscription where Databricks was never registered simply has no workspaces), no redirects
+        (an answer that moves elsewhere is an error, never followed), no decoding of each answer's JSON in the
+        pipeline (the collector reads the body itself, once; Resource Graph's SDK operation reads it from the
+        response), no header or proxy policies (none is configured: the transport reads the proxy environment);
+        retries are bounded by `limits` and reads paced per subscription. The ARM credential goes to the ARM
+        endpoint only."""
         return [
             RequestIdPolicy(),
-            HeadersPolicy(),
             UserAgentPolicy(user_agent=f"cmkaudit/{__version__}"),
-            ProxyPolicy(),
-            ContentDecodePolicy(),
             BoundedRetryPolicy(self.limits),
             PacingPolicy(self.pacer, self.transport),
             ARMChallengeAuthenticationPolicy(self.credential, self.endpoints.arm_scope),
@@ -548,57 +543,11 @@ class ArmConnection:
         return client.send_request(request)
 
 
-class _ScanSession(requests.Session):
-    """A requests session that reads the proxy and CA-bundle environment once per origin, not per request.
-
-    requests consults the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE) and
-    ~/.netrc on every request, a large share of the CPU of a call (benchmarks/README.md). The environment does
-    not change during a scan, so it is read once per scheme and host and kept; ~/.netrc is not used (Azure
-    authenticates with bearer tokens).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.trust_env = False
-        self._origins: dict[tuple[str, str], tuple[dict[str, str], bool | str]] = {}
-        self._origins_lock = threading.Lock()
-
-    def _environment(self, url: str) -> tuple[dict[str, str], bool | str]:
-        parts = urlsplit(url)
-        origin = (parts.scheme, parts.netloc)
-        with self._origins_lock:
-            known = self._origins.get(origin)
-        if known is None:
-            proxies = dict(requests.utils.get_environ_proxies(url))
-            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            known = (proxies, bundle or True)
-            with self._origins_lock:
-                self._origins[origin] = known
-        return known
-
-    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
-        """requests' merge, with the environment taken from the per-origin cache."""
-        environ_proxies, environ_verify = self._environment(url.decode() if isinstance(url, bytes) else url or "")
-        merged_proxies = {**environ_proxies, **(proxies or {})}
-        if verify is True or verify is None:
-            verify = environ_verify
-        return super().merge_environment_settings(url, merged_proxies, stream, verify, cert)
-
-
-def pooled_transport(connections: int, limits: HttpLimits | None = None) -> RequestsTransport:
-    """A requests transport whose pool keeps `connections` connections per host (requests keeps 10 by default),
-    with the connect and read timeouts of `limits` (azure-core's default read timeout is five minutes)."""
+def pooled_transport(connections: int, limits: HttpLimits | None = None) -> PooledTransport:
+    """The wire of a scan: `connections` kept-alive connections per host (sized to the crawl's concurrency), with
+    the connect and read timeouts of `limits` (azure-core's default read timeout is five minutes)."""
     limits = limits or HttpLimits()
-    session = _ScanSession()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=connections, pool_maxsize=connections)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return RequestsTransport(
-        session=session,
-        session_owner=True,
-        connection_timeout=limits.connect_timeout,
-        read_timeout=limits.read_timeout,
-    )
+    return PooledTransport(connections, connect_timeout=limits.connect_timeout, read_timeout=limits.read_timeout)
 
 
 @contextmanager
