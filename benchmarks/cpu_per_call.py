@@ -13,66 +13,40 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
-import resource
 import statistics
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._scan_child import timed_run  # noqa: E402
-
-
-def _serve(subscriptions: int, workspaces: int, pipe: Any) -> None:
-    """Serve a generated tenant until told to stop; report its URL, CA, call count and own CPU time."""
-    from tools.fakearm import FakeArm, generate_tenant
-
-    with FakeArm(generate_tenant(subscriptions, workspaces)) as arm:
-        pipe.send((arm.url, str(arm.ca_file), list(arm.tenant.subscriptions)))
-        while True:
-            message = pipe.recv()
-            if message == "count":
-                pipe.send(len(arm.requests))
-            else:
-                usage = resource.getrusage(resource.RUSAGE_SELF)
-                pipe.send(usage.ru_utime + usage.ru_stime)
-                return
+from benchmarks._server import ServedTenant  # noqa: E402
 
 
 def measure(subscriptions: int, workspaces: int, runs: int, concurrency: int) -> dict[str, float]:
     """Median scanner CPU, calls, wall time and peak RSS of `runs` scans of one tenant; the server's CPU."""
-    ours, theirs = multiprocessing.Pipe()
-    server = multiprocessing.Process(target=_serve, args=(subscriptions, workspaces, theirs), daemon=True)
-    server.start()
-    url, ca, subscription_ids = ours.recv()
     cpus, calls, walls, rss = [], [], [], []
-    with tempfile.TemporaryDirectory() as out:
+    with ServedTenant(subscriptions, workspaces) as served, tempfile.TemporaryDirectory() as out:
         for _ in range(runs):
-            ours.send("count")
-            before = ours.recv()
-            argv = ["scan", *[a for sub in subscription_ids for a in ("--subscription", sub)]]
-            argv += ["--arm-endpoint", url, "--graph-endpoint", url, "--format", "json", "--output-dir", out]
-            argv += ["--concurrency", str(concurrency), "--quiet"]
+            before = served.calls()
+            argv = ["scan", *[a for sub in served.subscription_ids for a in ("--subscription", sub)]]
+            argv += ["--arm-endpoint", served.url, "--graph-endpoint", served.url, "--format", "json"]
+            argv += ["--output-dir", out, "--concurrency", str(concurrency), "--quiet"]
             run = timed_run(
                 argv,
                 {
-                    "REQUESTS_CA_BUNDLE": ca,
+                    "REQUESTS_CA_BUNDLE": served.ca_file,
                     "CMKAUDIT_ACCESS_TOKEN": "benchmark-arm-token",
                     "CMKAUDIT_GRAPH_ACCESS_TOKEN": "benchmark-graph-token",
                 },
             )
-            ours.send("count")
-            calls.append(ours.recv() - before)
+            calls.append(served.calls() - before)
             cpus.append(run.cpu)
             walls.append(run.wall)
             rss.append(run.rss_mb)
-    ours.send("stop")
-    server_cpu = ours.recv()
-    server.join()
+        server_cpu = served.cpu()
     return {
         "workspaces": subscriptions * workspaces,
         "calls": statistics.median(calls),
