@@ -21,7 +21,7 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpRes
 from azure.core.rest import HttpRequest, HttpResponse
 
 from cmkaudit import __version__
-from cmkaudit.collect.credentials import ACCESS_TOKEN_ENV, KEYVAULT_TOKEN_ENV
+from cmkaudit.collect.credentials import ACCESS_TOKEN_ENV, KEYVAULT_TOKEN_ENV, MANAGEDHSM_TOKEN_ENV
 from cmkaudit.collect.graph import (
     DES_TYPE,
     RESOURCE_TYPES,
@@ -42,6 +42,9 @@ from cmkaudit.collect.mapping import (
     disk_encryption_set_from_arm,
     key_from_arm,
     key_version_from_arm,
+    local_role_assignment_from_hsm,
+    local_role_definition_from_hsm,
+    managed_hsm_from_arm,
     role_assignment_from_arm,
     role_definition_from_arm,
     rotation_policy_from_sdk,
@@ -75,6 +78,7 @@ from cmkaudit.inventory.model import (
     PrincipalLookup,
     PrincipalSource,
     Provenance,
+    RoleAssignment,
     RoleDefinition,
     ScanScope,
     StorageAccount,
@@ -82,6 +86,7 @@ from cmkaudit.inventory.model import (
     Unlisted,
     Unread,
     Vault,
+    VaultKind,
     Workspace,
 )
 from cmkaudit.progress import CrawlObserver, SilentObserver
@@ -176,14 +181,53 @@ _KEYVAULT_TOKEN_HINT = (
 DATA_PLANE_HINT = (
     "grant the scanner the key permission 'Get Rotation Policy' (access policies) or Key Vault Reader (Azure RBAC)"
 )
+_MANAGEDHSM_TOKEN_HINT = (
+    f"with {ACCESS_TOKEN_ENV}, pass one in {MANAGEDHSM_TOKEN_ENV}: az account get-access-token --resource "
+    "https://managedhsm.azure.net (managedhsm.azure.cn, managedhsm.usgovcloudapi.net in the other clouds)"
+)
+MANAGED_HSM_RBAC_HINT = (
+    "grant the scanner the Managed HSM local role Managed HSM Crypto Auditor at scope / (it reads keys' attributes, "
+    "role assignments and definitions, never key material), and a network path to the pool's data plane"
+)
+MANAGED_HSM_POLICY_HINT = "grant the scanner the Managed HSM local role Managed HSM Crypto Auditor at scope /"
+
+
+def _data_plane_error(
+    resource: str, operation: str, exc: BaseException, where: str, hint: str, token: tuple[str, str]
+) -> CollectionError:
+    """A failed data-plane read (a vault's or a Managed HSM pool's) as missing evidence, with what to do about it
+    (`token`: the audience's name and how to get a token for it)."""
+    if isinstance(exc, ClientAuthenticationError):
+        error = collection_error(resource, operation, exc)
+        if exc.status_code is None:  # no token for the data plane, e.g. CMKAUDIT_ACCESS_TOKEN holds an ARM token
+            return replace(error, hint=f"the credential cannot get a {token[0]} token ({token[1]}); then {hint}")
+        return replace(error, hint=hint)
+    if isinstance(exc, HttpResponseError):
+        return replace(collection_error(resource, operation, exc), hint=hint)
+    if isinstance(exc, AzureError):
+        network = "the data plane is not reachable from here (private endpoint or firewall)"
+        return replace(collection_error(resource, operation, exc), hint=f"{network}; {hint}")
+    if isinstance(exc, ValueError) and "challenge" in str(exc).lower():
+        # azure-keyvault refuses a challenge whose resource is not the host's own domain: no token is sent.
+        message = "the authentication challenge names another resource than the host: no token sent"
+        return CollectionError(resource, operation, None, "ChallengeRefused", message, "check the URI Azure reports")
+    if isinstance(exc, Exception):
+        return _read_error(resource, operation, exc, where)
+    raise exc
 
 
 def _vault_path(vault: Vault) -> str:
-    """The vault's ARM path built from its parts, as the SDK builds it."""
+    """The vault's (or Managed HSM pool's) ARM path built from its parts, as the SDK builds it."""
+    kind = "managedHSMs" if vault.kind is VaultKind.MANAGED_HSM else "vaults"
     return (
         f"/subscriptions/{quote(vault.subscription_id, safe='')}/resourceGroups/{quote(vault.resource_group, safe='')}"
-        f"/providers/Microsoft.KeyVault/vaults/{quote(vault.name, safe='')}"
+        f"/providers/Microsoft.KeyVault/{kind}/{quote(vault.name, safe='')}"
     )
+
+
+def _holder(vault: Vault) -> str:
+    """How errors name where a key is held."""
+    return f"the Managed HSM {vault.name}" if vault.kind is VaultKind.MANAGED_HSM else f"the key vault {vault.name}"
 
 
 class _Client(Protocol):
@@ -535,20 +579,31 @@ class AzureCollector:
                 lists += [("storage", s) for s in _storage_subscriptions(got.workspaces)]
                 phase("vaults, disk encryption sets and storage accounts", lists)
                 got.merge(start(self._resources_part, lists)())
+            # 2b. Managed HSM pools, listed only when a key in use is on one (a tenant without them pays nothing).
+            hsm_subs = [s for s in subs if _uses_cmk(got.workspaces)] if self._names_a_pool(got) else []
+            if hsm_subs:
+                phase("Managed HSM pools", hsm_subs)
+                got.merge(start(self._hsm_part, hsm_subs)())
             # 3. The referenced keys, the vaults holding them, and the AzureDatabricks service principal.
             refs = self._referenced_vault_refs(got)
-            wanted = {id_key(v.id) for v, _ in refs}
+            wanted: dict[str, set[str]] = {}
+            for vault, ref in refs:
+                wanted.setdefault(id_key(vault.id), set()).add(ref.key_name)
             referenced, tenants = self._distinct_keys(refs), self._managed_services_tenants(got)
             phase("keys and vault details", referenced, got.vaults, tenants)
             keys = start(self._key_part, referenced)
             details = start(
-                lambda vault: self._vault_details(vault) if id_key(vault.id) in wanted else (vault, []), got.vaults
+                lambda vault: (
+                    self._vault_details(vault, wanted[id_key(vault.id)]) if id_key(vault.id) in wanted else (vault, [])
+                ),
+                got.vaults,
             )
             principals = start(self._principal_part, tenants)
             got.merge(keys())
             checked = details()
             got.vaults = [vault for vault, _ in checked]
-            got.errors.extend(e for _, errors in checked for e in errors)
+            got.errors.extend(e for _, errors in checked for e in errors if isinstance(e, CollectionError))
+            got.role_definitions.extend(d for _, found in checked for d in found if isinstance(d, RoleDefinition))
             got.merge(principals())
             # 4. Rotation policies Resource Manager did not return, and the roles assigned on the vaults.
             vaults = {id_key(v.id): v for v in got.vaults}
@@ -640,6 +695,19 @@ class AzureCollector:
                 part, sub, self._conn.storage(sub), listed, operation, storage_account_from_arm, into_accounts
             )
         return part
+
+    def _hsm_part(self, sub: SubscriptionId) -> _Collected:
+        """The Managed HSM pools of a subscription (ManagedHsms_ListBySubscription)."""
+        part = _Collected()
+        listed = ("Microsoft.KeyVault/managedHSMs", ApiVersion.KEYVAULT, ListedKind.MANAGED_HSMS)
+        client = self._conn.keyvault(sub)
+        self._list_of(part, sub, client, listed, "list Managed HSM pools", managed_hsm_from_arm, part.vaults)
+        return part
+
+    @classmethod
+    def _names_a_pool(cls, got: _Collected) -> bool:
+        """Whether a key in use is on a Managed HSM pool's host."""
+        return any(".managedhsm." in vault_host(ref.vault_uri) for ref in cls._key_refs(got))
 
     def _list_of(
         self,
@@ -817,11 +885,17 @@ class AzureCollector:
                 versions.setdefault(key, set()).add(ref.key_version)
         return [(*wanted[k], frozenset(versions.get(k, ()))) for k in sorted(wanted)]
 
-    @staticmethod
-    def _referenced_vault_refs(got: _Collected) -> list[tuple[Vault, KeyReference]]:
-        """Every key reference whose vault is in the inventory, with that vault (a storage account's current
-        versioned key counts as a reference to that version)."""
+    @classmethod
+    def _referenced_vault_refs(cls, got: _Collected) -> list[tuple[Vault, KeyReference]]:
+        """Every key reference whose vault is in the inventory, with that vault."""
         by_host = {vault_host(v.vault_uri): v for v in got.vaults if v.vault_uri}
+        found = ((by_host.get(vault_host(ref.vault_uri)), ref) for ref in cls._key_refs(got))
+        return [(vault, ref) for vault, ref in found if vault is not None]
+
+    @staticmethod
+    def _key_refs(got: _Collected) -> list[KeyReference]:
+        """Every key reference of the workspaces, their disk encryption sets and DBFS storage accounts (a storage
+        account's current versioned key counts as a reference to that version)."""
         index = build_index(disk_encryption_sets=got.disk_encryption_sets, storage_accounts=got.storage_accounts)
         refs: list[KeyReference] = []
         for w, links in zip(got.workspaces, resolve_workspace_links(got.workspaces, index), strict=True):
@@ -835,8 +909,7 @@ class AzureCollector:
                 current = parse_key_url(account.current_versioned_key_id or "")
                 if current and current.version:
                     refs.append(replace(account.key, key_version=current.version))
-        found = ((by_host.get(vault_host(ref.vault_uri)), ref) for ref in refs)
-        return [(vault, ref) for vault, ref in found if vault is not None]
+        return refs
 
     def _key_part(self, wanted: tuple[Vault, KeyReference, frozenset[str]]) -> _Collected:
         """A referenced key and its versions (attributes only, never key material). A version in use that is not
@@ -846,7 +919,7 @@ class AzureCollector:
         part = _Collected()
         key_id = key_resource_id(vault.id, ref.key_name)
         client = self._client(self._conn.keyvault, vault.subscription_id)
-        scope = f"the key vault {vault.name}"
+        scope = _holder(vault)
         url = f"{_vault_path(vault)}/keys/{quote(ref.key_name, safe='')}"
         versions: tuple[KeyVersion, ...] | None
         versions_unread: Unread | None = None
@@ -899,46 +972,35 @@ class AzureCollector:
         """Where Resource Manager returned no rotation policy, ask the vault's data plane (a GET)."""
         if key.unread is not None or key.rotation_policy is not None or vault is None or not vault.vault_uri:
             return key, []
-        read = self._data_plane_policy(key, vault.name, vault.vault_uri)
+        read = self._data_plane_policy(key, vault)
         if isinstance(read, CollectionError):
             return replace(key, rotation_policy_unread=_unread(read)), [read]
         return read, []
 
-    def _data_plane_policy(self, key: Key, vault_name: str, vault_uri: str) -> Key | CollectionError:
-        """The key with the rotation policy read from the vault's data plane, or why that failed."""
+    def _data_plane_policy(self, key: Key, vault: Vault) -> Key | CollectionError:
+        """The key with the rotation policy read from the vault's (or pool's) data plane, or why that failed."""
+        vault_uri = vault.vault_uri or ""
         resource = rotation_policy_url(vault_uri, key.name)
         operation = "get key rotation policy (data plane)"
+        if vault.kind is VaultKind.MANAGED_HSM:
+            hint, token = MANAGED_HSM_POLICY_HINT, ("Managed HSM", _MANAGEDHSM_TOKEN_HINT)
+        else:
+            hint, token = DATA_PLANE_HINT, ("Key Vault", _KEYVAULT_TOKEN_HINT)
         try:
             policy = self._conn.key_client(vault_uri).get_key_rotation_policy(key.name)
-        except ClientAuthenticationError as exc:
-            error = collection_error(resource, operation, exc)
-            if exc.status_code is None:  # no token for Key Vault, e.g. CMKAUDIT_ACCESS_TOKEN holds an ARM token
-                hint = f"the credential cannot get a Key Vault token ({_KEYVAULT_TOKEN_HINT}); then {DATA_PLANE_HINT}"
-                return replace(error, hint=hint)
-            return replace(error, hint=DATA_PLANE_HINT)
-        except HttpResponseError as exc:
-            return replace(collection_error(resource, operation, exc), hint=DATA_PLANE_HINT)
-        except AzureError as exc:
-            hint = "the vault's data plane is not reachable from here (private endpoint or firewall)"
-            return replace(collection_error(resource, operation, exc), hint=hint)
-        except ValueError:
-            # azure-keyvault-keys refuses a challenge whose resource is not the vault's own domain: no token is sent.
-            message = "the vault's authentication challenge names another resource than the vault: no token sent"
-            hint = "check that the vault URI Resource Manager reports is the vault's own"
-            return CollectionError(resource, operation, None, "ChallengeRefused", message, hint)
-        except READ_FAILURES as exc:
-            return _read_error(resource, operation, exc, f"the key vault {vault_name}")
-        try:
             return replace(key, rotation_policy=rotation_policy_from_sdk(policy, f"data plane {resource}"))
-        except READ_FAILURES as exc:
-            return _read_error(resource, operation, exc, f"the key vault {vault_name}")
+        except (ForeignHostError, *READ_FAILURES, AzureError) as exc:
+            return _data_plane_error(resource, operation, exc, _holder(vault), hint, token)
 
-    def _vault_details(self, vault: Vault) -> tuple[Vault, list[CollectionError]]:
+    def _vault_details(
+        self, vault: Vault, key_names: Iterable[str] = ()
+    ) -> tuple[Vault, list[CollectionError | RoleDefinition]]:
         """For a vault holding a workspace's key: where its logs go (KV-04), and who holds which role on it, whatever
         its permission model (IAM-01/02 on RBAC vaults; IAM-03 on every vault, since on an access-policy vault
-        whoever may write the vault may write themselves an access policy)."""
-        errors: list[CollectionError] = []
-        scope = f"the key vault {vault.name}"
+        whoever may write the vault may write themselves an access policy). A Managed HSM pool's roles are its local
+        RBAC, read from its data plane with the definitions of its roles (returned beside the errors)."""
+        errors: list[CollectionError | RoleDefinition] = []
+        scope = _holder(vault)
         resource_id = f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings"
         client = self._client(self._conn.keyvault, vault.subscription_id)
         pages = self._conn.limits.max_pages
@@ -949,6 +1011,9 @@ class AzureCollector:
             vault = replace(vault, diagnostic_settings_unread=_unread(error))
         else:
             vault = replace(vault, diagnostic_settings=settings)
+        if vault.kind is VaultKind.MANAGED_HSM:
+            vault, found = self._local_rbac(vault, key_names)
+            return vault, [*errors, *found]
         assignments_id = f"{vault.id}/providers/Microsoft.Authorization/roleAssignments"
         roles = self._client(self._conn.authorization, vault.subscription_id)
         assignments = _read_list(roles, assignments_id, ApiVersion.AUTHORIZATION, role_assignment_from_arm, pages)
@@ -960,6 +1025,36 @@ class AzureCollector:
             vault = replace(vault, role_assignments=assignments)
         return vault, errors
 
+    def _local_rbac(
+        self, vault: Vault, key_names: Iterable[str]
+    ) -> tuple[Vault, list[CollectionError | RoleDefinition]]:
+        """A Managed HSM pool's local role assignments (at `/`, `/keys` and on each key in use) and role definitions,
+        from its data plane; or, when they cannot be read, the pool marked with why and what to grant."""
+        operation = "list Managed HSM role assignments (data plane)"
+        base = (vault.vault_uri or "").rstrip("/")
+        scopes = ["", "/keys", *(f"/keys/{quote(name, safe='')}" for name in sorted(set(key_names)))]
+        limit = self._conn.limits.max_pages
+        version = ApiVersion.KEYVAULT_DATA_PLANE.value
+        assignments: dict[str, RoleAssignment] = {}
+        url = f"{base}/providers/Microsoft.Authorization/roleAssignments"
+        try:
+            client = self._conn.access_control_client(vault.vault_uri or "")
+            for local in scopes:
+                url = f"{base}{local}/providers/Microsoft.Authorization/roleAssignments"
+                for item in _pages(client, url, version, limit):
+                    assignment = local_role_assignment_from_hsm(_object(item), vault.id)
+                    assignments.setdefault(id_key(assignment.id), assignment)
+            url = f"{base}/providers/Microsoft.Authorization/roleDefinitions"
+            operation = "list Managed HSM role definitions (data plane)"
+            definitions = [
+                local_role_definition_from_hsm(_object(item)) for item in _pages(client, url, version, limit)
+            ]
+        except (ForeignHostError, *READ_FAILURES) as exc:
+            token = ("Managed HSM", _MANAGEDHSM_TOKEN_HINT)
+            error = _data_plane_error(url, operation, exc, _holder(vault), MANAGED_HSM_RBAC_HINT, token)
+            return replace(vault, role_assignments_unread=_unread(error)), [error]
+        return replace(vault, role_assignments=tuple(assignments.values())), list(definitions)
+
     @staticmethod
     def _role_definition_ids(vaults: Iterable[Vault]) -> list[tuple[str, str]]:
         """Each distinct role definition assigned on a vault holding a key, with a subscription to read it through.
@@ -968,6 +1063,8 @@ class AzureCollector:
         """
         found: dict[str, tuple[str, str]] = {}
         for vault in vaults:
+            if vault.kind is VaultKind.MANAGED_HSM:
+                continue  # a pool's local roles are read with its role assignments
             for assignment in vault.role_assignments or ():
                 found.setdefault(
                     id_key(assignment.role_definition_id), (assignment.role_definition_id, vault.subscription_id)

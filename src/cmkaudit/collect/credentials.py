@@ -18,6 +18,7 @@ from cmkaudit.errors import CredentialError
 ACCESS_TOKEN_ENV = "CMKAUDIT_ACCESS_TOKEN"
 GRAPH_TOKEN_ENV = "CMKAUDIT_GRAPH_ACCESS_TOKEN"
 KEYVAULT_TOKEN_ENV = "CMKAUDIT_KEYVAULT_ACCESS_TOKEN"
+MANAGEDHSM_TOKEN_ENV = "CMKAUDIT_MANAGEDHSM_ACCESS_TOKEN"
 
 
 def malformed_at(token: str) -> int | None:
@@ -121,6 +122,9 @@ def default_credential(endpoints: Endpoints, environ: Mapping[str, str]) -> Toke
         keyvault = _token_from(environ, KEYVAULT_TOKEN_ENV)
         if keyvault:
             others[endpoints.keyvault_scope] = ("Key Vault", keyvault)
+        managedhsm = _token_from(environ, MANAGEDHSM_TOKEN_ENV)
+        if managedhsm:
+            others[endpoints.managedhsm_scope] = ("Managed HSM", managedhsm)
         return StaticTokenCredential(token, endpoints.arm_scope, others)
     from azure.identity import DefaultAzureCredential
 

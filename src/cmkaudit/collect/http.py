@@ -36,6 +36,7 @@ from azure.core.pipeline.policies import (
 )
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest as RestHttpRequest
+from azure.keyvault.administration import KeyVaultAccessControlClient
 from azure.keyvault.keys import KeyClient
 from azure.mgmt.authorization.v2022_04_01 import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
@@ -105,6 +106,8 @@ class Endpoints:
     authority: str
     keyvault_scope: str
     keyvault_suffixes: tuple[str, ...] = field(default=())
+    managedhsm_scope: str = "https://managedhsm.azure.net/.default"
+    """The token audience of Managed HSM pools' data plane (not Key Vault's)."""
 
     def is_keyvault_host(self, url: str) -> bool:
         """Whether `url` is an https URL on one of the cloud's Key Vault data-plane domains (port 443)."""
@@ -145,6 +148,7 @@ def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint:
                 "login.microsoftonline.com",
                 "https://vault.azure.net/.default",
                 (".vault.azure.net", ".managedhsm.azure.net"),
+                "https://managedhsm.azure.net/.default",
             )
         case Cloud.CHINA:
             base = Endpoints(
@@ -155,6 +159,7 @@ def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint:
                 "login.chinacloudapi.cn",
                 "https://vault.azure.cn/.default",
                 (".vault.azure.cn", ".managedhsm.azure.cn"),
+                "https://managedhsm.azure.cn/.default",
             )
         case Cloud.US_GOVERNMENT:
             base = Endpoints(
@@ -165,6 +170,7 @@ def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint:
                 "login.microsoftonline.us",
                 "https://vault.usgovcloudapi.net/.default",
                 (".vault.usgovcloudapi.net", ".managedhsm.usgovcloudapi.net"),
+                "https://managedhsm.usgovcloudapi.net/.default",
             )
     return Endpoints(
         cloud=base.cloud,
@@ -174,6 +180,7 @@ def endpoints_for(cloud: Cloud, arm_endpoint: str | None = None, graph_endpoint:
         authority=base.authority,
         keyvault_scope=base.keyvault_scope,
         keyvault_suffixes=base.keyvault_suffixes,
+        managedhsm_scope=base.managedhsm_scope,
     )
 
 
@@ -526,6 +533,26 @@ class ArmConnection:
             retry_policy=BoundedRetryPolicy(self.limits),
             redirect_policy=RedirectPolicy(permit_redirects=False),
             custom_hook_policy=OriginPolicy(vault_uri, "Key Vault"),
+        )
+
+    def access_control_client(self, hsm_uri: str) -> KeyVaultAccessControlClient:
+        """A Managed HSM data-plane client for one pool's local RBAC (role assignments and definitions, read only), at
+        the URI the pool reports. Raises ForeignHostError when that URI is not on one of the cloud's Key Vault or
+        Managed HSM domains; the client's credential goes to that pool's host alone."""
+        if not self.endpoints.is_keyvault_host(hsm_uri):
+            raise ForeignHostError(
+                f"the Managed HSM URI {printable(scrub_secrets(hsm_uri))} is not on a Managed HSM domain of "
+                f"{self.endpoints.cloud.value} ({', '.join(self.endpoints.keyvault_suffixes)}): not contacted"
+            )
+        return KeyVaultAccessControlClient(
+            hsm_uri,
+            self.credential,
+            api_version=ApiVersion.KEYVAULT_DATA_PLANE.value,
+            transport=self.transport,
+            user_agent=f"cmkaudit/{__version__}",
+            retry_policy=BoundedRetryPolicy(self.limits),
+            redirect_policy=RedirectPolicy(permit_redirects=False),
+            custom_hook_policy=OriginPolicy(hsm_uri, "Managed HSM"),
         )
 
     def send_raw(self, request: RestHttpRequest) -> Any:

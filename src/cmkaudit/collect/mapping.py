@@ -9,6 +9,7 @@ mapped; that raises `MappingError`, which the collector records as a collection 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ from cmkaudit.inventory.model import (
     StorageAccount,
     Subscription,
     Vault,
+    VaultKind,
     Workspace,
 )
 
@@ -457,6 +459,64 @@ def role_assignment_from_arm(payload: Json) -> RoleAssignment:
         role_definition_id=definition,
         scope=_str(_get(props, "scope")) or "",
     )
+
+
+def managed_hsm_from_arm(payload: Json) -> Vault:
+    """Map a `Microsoft.KeyVault/managedHSMs` pool (ManagedHsms_ListBySubscription, ManagedHsms_Get) to the record
+    vaults have: its permissions are its local RBAC (always on), read from its data plane."""
+    rid = _required_id(payload, "Managed HSM")
+    props = _get(payload, "properties")
+    return Vault(
+        id=rid,
+        name=_name(payload, rid),
+        subscription_id=SubscriptionId(subscription_of(rid) or ""),
+        resource_group=resource_group_of(rid) or "",
+        location=_str(_get(payload, "location")),
+        tenant_id=_str(_get(props, "tenantId")),
+        vault_uri=_str(_get(props, "hsmUri")),
+        sku=_str(_path(payload, "sku", "name")),
+        soft_delete_enabled=_bool(_get(props, "enableSoftDelete")),
+        soft_delete_retention_days=_int(_get(props, "softDeleteRetentionInDays")),
+        purge_protection_enabled=_bool(_get(props, "enablePurgeProtection")),
+        rbac_authorization=True,
+        public_network_access=_str(_get(props, "publicNetworkAccess")),
+        network_default_action=_str(_path(props, "networkAcls", "defaultAction")),
+        network_bypass=_str(_path(props, "networkAcls", "bypass")),
+        access_policies=(),
+        kind=VaultKind.MANAGED_HSM,
+    )
+
+
+def local_role_assignment_from_hsm(payload: Json, pool_id: str) -> RoleAssignment:
+    """Map a Managed HSM local role assignment (RoleAssignments_ListForScope of the pool's data plane). Its scope
+    (`/`, `/keys` or `/keys/{name}`) is recorded as the pool's id for the first two (every key) and the key's
+    resource id for the last, as vault role assignments are."""
+    rid = _str(_get(payload, "id")) or _str(_get(payload, "name"))
+    props = _get(payload, "properties")
+    principal = _str(_get(props, "principalId"))
+    definition = _str(_get(props, "roleDefinitionId"))
+    if not rid or not principal or not definition:
+        raise MappingError(f"a role assignment of {pool_id} has no id, principalId or roleDefinitionId")
+    local = (_str(_get(props, "scope")) or "/").strip()
+    parts = [p for p in local.split("/") if p]
+    if not parts or parts == ["keys"]:
+        scope = pool_id
+    elif len(parts) == 2 and parts[0].lower() == "keys":
+        scope = f"{pool_id.rstrip('/')}/keys/{parts[1]}"
+    else:
+        raise MappingError(f"a role assignment of {pool_id} has a scope cmkaudit does not know: {local}")
+    return RoleAssignment(
+        id=f"{pool_id}{rid if rid.startswith('/') else '/' + rid}",
+        principal_id=PrincipalId(principal),
+        principal_type=_str(_get(props, "principalType")),
+        role_definition_id=definition,
+        scope=scope,
+    )
+
+
+def local_role_definition_from_hsm(payload: Json) -> RoleDefinition:
+    """Map a Managed HSM local role definition (RoleDefinitions_List of the pool's data plane)."""
+    return replace(role_definition_from_arm(payload), managed_hsm=True)
 
 
 def role_definition_from_arm(payload: Json) -> RoleDefinition:

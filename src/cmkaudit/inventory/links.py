@@ -203,24 +203,22 @@ def _identities(
             return (), ("workspace storage is a scope of Databricks on AWS, not of an Azure workspace",)
 
 
-def _unresolved_vault(vault_uri: str, vault_gaps: Sequence[Unread]) -> Unread:
+def _unresolved_vault(vault_uri: str, vault_gaps: Sequence[Unread], hsm_gaps: Sequence[Unread]) -> Unread:
     host = vault_host(vault_uri)
-    if ".managedhsm." in host:
-        return Unread(
-            UnreadWhy.NOT_SUPPORTED, f"the key is in Managed HSM {host}; Managed HSM pools are not evaluated yet"
-        )
-    if vault_gaps:
-        first = vault_gaps[0]
+    hsm = ".managedhsm." in host
+    what, gaps = ("Managed HSM", hsm_gaps) if hsm else ("key vault", vault_gaps)
+    if gaps:
+        first = gaps[0]
         return Unread(
             UnreadWhy.FAILED,
-            f"the key vault {host} is not among the vaults read, and {len(vault_gaps)} subscription(s) could not "
-            f"list theirs: {first.reason}",
+            f"the {what} {host} is not among the {'pools' if hsm else 'vaults'} read, and {len(gaps)} "
+            f"subscription(s) could not list theirs: {first.reason}",
             first.hint,
             first.error,
         )
     return Unread(
         UnreadWhy.OUTSIDE_SCOPE,
-        f"the key vault {host} is not in the scanned subscriptions",
+        f"the {what} {host} is not in the scanned subscriptions",
         "scan its subscription too (--subscription), or grant the scanner Reader on it",
     )
 
@@ -231,6 +229,7 @@ def resolve_key_usage(
     scope: Scope,
     index: InventoryIndex,
     vault_gaps: Sequence[Unread] = (),
+    hsm_gaps: Sequence[Unread] = (),
 ) -> KeyUsage:
     """Resolve one workspace scope to its vault, key, version in use and using identities."""
     encryption = workspace.scope(scope)
@@ -257,19 +256,19 @@ def resolve_key_usage(
     key_id: ResourceId | None = None
     unread: Unread | None = None
     if vault is None:
-        unread = _unresolved_vault(ref.vault_uri, vault_gaps)
+        unread = _unresolved_vault(ref.vault_uri, vault_gaps, hsm_gaps)
     else:
         key_id = key_resource_id(vault.id, ref.key_name)
         key = index.keys.get(id_key(key_id))
         if key is None:
             unread = Unread(
                 UnreadWhy.NOT_FOUND,
-                f"the key {ref.key_name} in vault {vault.name} could not be read: it was not returned",
+                f"the key {ref.key_name} in {vault.label} could not be read: it was not returned",
             )
         elif key.unread is not None:
             unread = Unread(
                 key.unread.why,
-                f"the key {ref.key_name} in vault {vault.name} could not be read: {key.unread.reason}",
+                f"the key {ref.key_name} in {vault.label} could not be read: {key.unread.reason}",
                 key.unread.hint,
                 key.unread.error,
             )
@@ -302,8 +301,9 @@ def resolve_key_usages(
     """Every (workspace, scope) pair resolved, in the workspaces' order then scope order (`links` in the same
     order as `workspaces`)."""
     vault_gaps = [u.unread for u in unlisted if u.kind is ListedKind.VAULTS]
+    hsm_gaps = [u.unread for u in unlisted if u.kind is ListedKind.MANAGED_HSMS]
     return tuple(
-        resolve_key_usage(w, link, scope, index, vault_gaps)
+        resolve_key_usage(w, link, scope, index, vault_gaps, hsm_gaps)
         for w, link in zip(workspaces, links, strict=True)
         for scope in AZURE_SCOPES
     )

@@ -50,7 +50,7 @@ class UnreadWhy(StrEnum):
     OUTSIDE_SCOPE = "outside-scope"
     """It lives where the scan did not look (a subscription not scanned)."""
     NOT_SUPPORTED = "not-supported"
-    """cmkaudit does not read it yet (a key in a Managed HSM pool)."""
+    """cmkaudit does not read it (kept so that snapshots written before Managed HSM pools were read still load)."""
     NOT_FOUND = "not-found"
     """What a resource names was not among the resources listed where it should be."""
     LIVE_ONLY = "live-only"
@@ -228,11 +228,27 @@ class RoleDefinition:
     not_actions: tuple[str, ...]
     data_actions: tuple[str, ...]
     not_data_actions: tuple[str, ...]
+    managed_hsm: bool = False
+    """A Managed HSM pool's local role (its data actions are the pool's `Microsoft.KeyVault/managedHsm/...`)."""
+
+
+class VaultKind(StrEnum):
+    """What holds a key: a Key Vault, or a Managed HSM pool (single-tenant HSMs, permissions by local RBAC)."""
+
+    KEY_VAULT = "vault"
+    MANAGED_HSM = "managedHsm"
 
 
 @dataclass(frozen=True, slots=True)
 class Vault:
-    """A Key Vault (management-plane view)."""
+    """A Key Vault or a Managed HSM pool (management-plane view; `kind` says which).
+
+    A Managed HSM pool (`Microsoft.KeyVault/managedHSMs`) has the same protections as a vault (soft delete, purge
+    protection, network rules, diagnostic settings) and its keys the same shape; its permissions are its local RBAC,
+    read from its data plane: `rbac_authorization` is True and `role_assignments` are the pool's own (at `/`,
+    `/keys` and `/keys/{name}`, the first two recorded at the pool's id, the last at the key's), `access_policies`
+    empty.
+    """
 
     id: ResourceId
     name: str
@@ -259,6 +275,12 @@ class Vault:
     vaults that hold a customer-managed key are asked; `role_assignments_unread` says why when asking failed)."""
     diagnostic_settings_unread: Unread | None = None
     role_assignments_unread: Unread | None = None
+    kind: VaultKind = VaultKind.KEY_VAULT
+
+    @property
+    def label(self) -> str:
+        """How findings name it: "vault NAME" or "Managed HSM NAME"."""
+        return f"Managed HSM {self.name}" if self.kind is VaultKind.MANAGED_HSM else f"vault {self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +453,7 @@ class ListedKind(StrEnum):
 
     WORKSPACES = "workspaces"
     VAULTS = "vaults"
+    MANAGED_HSMS = "managedHSMs"
     DISK_ENCRYPTION_SETS = "diskEncryptionSets"
     STORAGE_ACCOUNTS = "storageAccounts"
 

@@ -35,6 +35,7 @@ from cmkaudit.inventory.model import (
     RoleDefinition,
     UsingIdentity,
     Vault,
+    VaultKind,
 )
 
 REQUIRED_DATA_ACTIONS = {
@@ -46,7 +47,22 @@ ADMIN_ROLE_IDS = {
     "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
     "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": "Key Vault Crypto Officer",
 }
+MANAGED_HSM_ROLE_IDS = {
+    "a290e904-7015-4bba-90c8-60543313cdb4": "Managed HSM Administrator",
+    "515eb02d-2335-4d2d-92f2-b1cbdf9c3778": "Managed HSM Crypto Officer",
+    "21dbd100-6940-42c2-9190-5d6cb909625b": "Managed HSM Crypto User",
+    "4bd23610-cdcf-4971-bdee-bdc562cc28e4": "Managed HSM Policy Administrator",
+    "2c18b078-7c48-4d3a-af88-5a3a1b3f82b3": "Managed HSM Crypto Auditor",
+    "33413926-3206-4cdd-b39a-83574fe37a17": "Managed HSM Crypto Service Encryption User",
+    "21dbd100-6940-42c2-9190-5d6cb909625c": "Managed HSM Crypto Service Release User",
+    "7b127d3c-77bd-4e3e-bbe0-dbb8971fa7f8": "Managed HSM Backup",
+    "6efe6056-5259-49d2-8b3d-d3d73544b20b": "Managed HSM Restore",
+}
+"""The built-in roles of a Managed HSM pool's local RBAC (their names, when a definition was not read)."""
 CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
+MANAGED_HSM_SERVICE_ENCRYPTION_USER = "33413926-3206-4cdd-b39a-83574fe37a17"
+SERVICE_ENCRYPTION_USERS = frozenset({CRYPTO_SERVICE_ENCRYPTION_USER, MANAGED_HSM_SERVICE_ENCRYPTION_USER})
+"""The roles made for a service that wraps and unwraps with a key: acceptable by name to IAM-02."""
 KEY_DESTROY_ACTIONS = ("microsoft.keyvault/vaults/keys/delete", "microsoft.keyvault/vaults/keys/purge/action")
 """IAM-03 counts a role that may delete or purge keys as key administration."""
 ASSIGN_ROLES = "microsoft.authorization/roleassignments/write"
@@ -68,7 +84,7 @@ class Grant:
         """A readable name for the role."""
         if self.definition and self.definition.role_name:
             return self.definition.role_name
-        return ADMIN_ROLE_IDS.get(self.guid, self.guid)
+        return ADMIN_ROLE_IDS.get(self.guid) or MANAGED_HSM_ROLE_IDS.get(self.guid, self.guid)
 
     @property
     def guid(self) -> str:
@@ -114,12 +130,25 @@ def _grants(
 def _rbac_unread(vault: Vault, inventory: Inventory) -> Verdict:
     unread = vault.role_assignments_unread
     why = f": {unread.reason}" if unread else ""
-    model = "Azure RBAC" if vault.rbac_authorization else "who may write its access policies"
-    return Verdict(Status.UNKNOWN, f"the role assignments of vault {vault.name} ({model}) could not be read{why}")
+    if vault.kind is VaultKind.MANAGED_HSM:
+        model = "its local RBAC"
+    else:
+        model = "Azure RBAC" if vault.rbac_authorization else "who may write its access policies"
+    hint = f" ({unread.hint})" if unread and unread.hint and vault.kind is VaultKind.MANAGED_HSM else ""
+    return Verdict(Status.UNKNOWN, f"the role assignments of {vault.label} ({model}) could not be read{why}{hint}")
 
 
 def _model_evidence(vault: Vault) -> Evidence:
+    if vault.kind is VaultKind.MANAGED_HSM:
+        return Evidence("permission model", "Managed HSM local RBAC", vault.id, "the pool's role assignments")
     return Evidence("enableRbacAuthorization", vault.rbac_authorization, vault.id, "properties.enableRbacAuthorization")
+
+
+def _service_role(vault: Vault) -> str:
+    """The built-in role that grants a service exactly what it needs of a key there."""
+    if vault.kind is VaultKind.MANAGED_HSM:
+        return "Managed HSM Crypto Service Encryption User"
+    return "Key Vault Crypto Service Encryption User"
 
 
 def _identity_evidence(identities: tuple[UsingIdentity, ...]) -> tuple[Evidence, ...]:
@@ -201,8 +230,8 @@ class IdentityAccess:
 
 
 PolicyJudge = Callable[[HeldAccess, IdentityAccess], tuple[Status, str] | None]
-RoleJudge = Callable[[Sequence[Grant], Sequence[Grant]], tuple[Status, str] | None]
-"""(the identity's own grants, grants held by groups) -> (FAIL or UNKNOWN, why), or None when fine."""
+RoleJudge = Callable[[Sequence[Grant], Sequence[Grant], Vault], tuple[Status, str] | None]
+"""(the identity's own grants, grants held by groups, the vault) -> (FAIL or UNKNOWN, why), or None when fine."""
 
 
 def identity_access(usage: KeyUsage, inventory: Inventory) -> Verdict | IdentityAccess:
@@ -214,7 +243,7 @@ def identity_access(usage: KeyUsage, inventory: Inventory) -> Verdict | Identity
     if vault.rbac_authorization is None:
         return Verdict(
             Status.UNKNOWN,
-            f"vault {vault.name} does not report its permission model (enableRbacAuthorization)",
+            f"{vault.label} does not report its permission model (enableRbacAuthorization)",
             (model,),
         )
     if usage.identity_problems:
@@ -254,14 +283,14 @@ def _judge_identities(access: IdentityAccess, by_policy: PolicyJudge, by_role: R
     failures: list[str] = []
     unknowns: list[str] = []
     for held in access.held:
-        judged = by_role(held.own, access.groups) if vault.rbac_authorization else by_policy(held, access)
+        judged = by_role(held.own, access.groups, vault) if vault.rbac_authorization else by_policy(held, access)
         if judged is not None:
             (failures if judged[0] is Status.FAIL else unknowns).append(f"{held.who} {judged[1]}")
     if failures:
-        return Verdict(Status.FAIL, f"on vault {vault.name}: " + "; ".join(failures), access.evidence)
+        return Verdict(Status.FAIL, f"on {vault.label}: " + "; ".join(failures), access.evidence)
     if unknowns:
-        return Verdict(Status.UNKNOWN, f"on vault {vault.name}: " + "; ".join(unknowns), access.evidence)
-    return Verdict(Status.PASS, f"{passed} on vault {vault.name}", access.evidence)
+        return Verdict(Status.UNKNOWN, f"on {vault.label}: " + "; ".join(unknowns), access.evidence)
+    return Verdict(Status.PASS, f"{passed} on {vault.label}", access.evidence)
 
 
 def _missing_required(held: HeldAccess, access: IdentityAccess) -> tuple[Status, str] | None:
@@ -288,7 +317,7 @@ def _unread_definitions(grants: Iterable[Grant]) -> list[str]:
     return sorted({g.assignment.role_definition_id for g in grants if g.definition is None})
 
 
-def _roles_missing_required(own: Sequence[Grant], groups: Sequence[Grant]) -> tuple[Status, str] | None:
+def _roles_missing_required(own: Sequence[Grant], groups: Sequence[Grant], vault: Vault) -> tuple[Status, str] | None:
     missing = [name for name, action in REQUIRED_DATA_ACTIONS.items() if not any(g.allows(action) for g in own)]
     if not missing:
         return None
@@ -308,7 +337,7 @@ def _roles_missing_required(own: Sequence[Grant], groups: Sequence[Grant]) -> tu
         )
     return (
         Status.FAIL,
-        f"has no role granting {', '.join(missing)} (Key Vault Crypto Service Encryption User grants them)",
+        f"has no role granting {', '.join(missing)} ({_service_role(vault)} grants them)",
     )
 
 
@@ -323,14 +352,19 @@ def _excessive(grant: Grant) -> list[str]:
     do).
     """
     permissions = grant.permissions
-    if grant.guid == CRYPTO_SERVICE_ENCRYPTION_USER or permissions is None:
+    if grant.guid in SERVICE_ENCRYPTION_USERS or permissions is None:
         return []
     allowed = set(REQUIRED_DATA_ACTIONS.values())
     data = sorted(a.removeprefix(_VAULT_DATA_PREFIX) for a in permissions.data_actions - allowed)
-    return data + list(permissions.unknown_data_actions) + permissions.control_beyond_reading()
+    return (
+        data
+        + list(permissions.other_data_actions)
+        + list(permissions.unknown_data_actions)
+        + permissions.control_beyond_reading()
+    )
 
 
-def _roles_beyond_required(own: Sequence[Grant], groups: Sequence[Grant]) -> tuple[Status, str] | None:
+def _roles_beyond_required(own: Sequence[Grant], groups: Sequence[Grant], vault: Vault) -> tuple[Status, str] | None:
     broad = sorted({f"{g.role} ({', '.join(_excessive(g))})" for g in own if g.definition and _excessive(g)})
     if broad:
         return Status.FAIL, f"also holds {'; '.join(broad)}"
@@ -390,6 +424,8 @@ def _way_to_key_administration(grant: Grant, vault: Vault) -> str | None:
         return "administers keys"
     if grant.allows_action(ASSIGN_ROLES):
         return "may assign itself key administration (Microsoft.Authorization/roleAssignments/write)"
+    if grant.permissions is not None and grant.permissions.manages_roles:
+        return "may grant itself key administration (writes the Managed HSM's role assignments or definitions)"
     if not vault.rbac_authorization:
         written = next((a for a in WRITE_ACCESS_POLICIES if grant.allows_action(a)), None)
         if written:
@@ -450,7 +486,7 @@ def _judge_administration(
     if vault.rbac_authorization is None:
         return Verdict(
             Status.UNKNOWN,
-            f"vault {vault.name} does not report its permission model (enableRbacAuthorization)",
+            f"{vault.label} does not report its permission model (enableRbacAuthorization)",
             (model,),
         )
     if vault.role_assignments is None:
@@ -470,7 +506,7 @@ def _judge_administration(
     if admins:
         problems.append(f"key administrators, or able to make themselves one: {'; '.join(admins)}")
     if problems:
-        return Verdict(Status.FAIL, f"on vault {vault.name}, " + "; ".join(problems), tuple(evidence))
+        return Verdict(Status.FAIL, f"on {vault.label}, " + "; ".join(problems), tuple(evidence))
     unread = _unread_definitions(g for g, _ in grants)
     if unread:
         return Verdict(
@@ -482,7 +518,7 @@ def _judge_administration(
         return _as_far_as_planned(
             Verdict(
                 Status.PASS,
-                f"on vault {vault.name}, only break-glass principals may purge keys or write access policies",
+                f"on {vault.label}, only break-glass principals may purge keys or write access policies",
                 tuple(evidence),
             ),
             vault,
@@ -490,7 +526,7 @@ def _judge_administration(
     return _as_far_as_planned(
         Verdict(
             Status.PASS,
-            f"on vault {vault.name}, no principal outside the break-glass list administers keys",
+            f"on {vault.label}, no principal outside the break-glass list administers keys",
             tuple(evidence),
         ),
         vault,

@@ -70,7 +70,57 @@ KEY_VAULT_DATA_ACTIONS = frozenset(
 )
 """Every data action of Microsoft.KeyVault/vaults, as Azure's resource provider operations list them
 (lower case: actions compare case-insensitively)."""
-_KEY_VAULT_DATA = "microsoft.keyvault/"
+_KEY_VAULT_DATA_ROOT = "microsoft.keyvault/"
+_MANAGED_HSM_DATA = "microsoft.keyvault/managedhsm/"
+
+_VAULT = "microsoft.keyvault/vaults/"
+MANAGED_HSM_DATA_ACTIONS: dict[str, str | None] = {
+    f"{_MANAGED_HSM_DATA}{action}".lower(): (f"{_VAULT}{same}".lower() if same else None)
+    for action, same in (
+        ("keys/read/action", "keys/read"),
+        ("keys/write/action", "keys/update/action"),
+        ("keys/create", "keys/create/action"),
+        ("keys/import/action", "keys/import/action"),
+        ("keys/delete", "keys/delete"),
+        ("keys/deletedKeys/delete", "keys/purge/action"),
+        ("keys/deletedKeys/read/action", None),
+        ("keys/deletedKeys/recover/action", "keys/recover/action"),
+        ("keys/backup/action", "keys/backup/action"),
+        ("keys/restore/action", "keys/restore/action"),
+        ("keys/encrypt/action", "keys/encrypt/action"),
+        ("keys/decrypt/action", "keys/decrypt/action"),
+        ("keys/wrap/action", "keys/wrap/action"),
+        ("keys/unwrap/action", "keys/unwrap/action"),
+        ("keys/sign/action", "keys/sign/action"),
+        ("keys/verify/action", "keys/verify/action"),
+        ("keys/release/action", "keys/release/action"),
+        ("keys/export/action", None),
+        ("roleAssignments/read/action", None),
+        ("roleAssignments/write/action", None),
+        ("roleAssignments/delete/action", None),
+        ("roleDefinitions/read/action", None),
+        ("roleDefinitions/write/action", None),
+        ("roleDefinitions/delete/action", None),
+        ("securitydomain/download/action", None),
+        ("securitydomain/download/read", None),
+        ("securitydomain/upload/action", None),
+        ("securitydomain/upload/read", None),
+        ("securitydomain/transferkey/read", None),
+        ("backup/start/action", None),
+        ("backup/status/action", None),
+        ("restore/start/action", None),
+        ("restore/status/action", None),
+        ("rng/action", None),
+    )
+}
+"""Every data action of a Managed HSM pool's local RBAC (azure-keyvault-administration's KeyVaultDataAction), each
+with the Key Vault data action that does the same to a key, or None when a vault has none (those are kept by their
+own name, and count as beyond what a key's user needs)."""
+MANAGED_HSM_ROLE_MANAGEMENT = frozenset(
+    f"{_MANAGED_HSM_DATA}{action}".lower()
+    for action in ("roleAssignments/write/action", "roleDefinitions/write/action")
+)
+"""A Managed HSM principal that may write role assignments or role definitions may give itself any key right."""
 
 
 def _matches(action: str, patterns: Iterable[str]) -> bool:
@@ -88,6 +138,11 @@ class RolePermissions:
     or a typing error, counted as beyond what is needed."""
     actions: tuple[str, ...]
     not_actions: tuple[str, ...]
+    other_data_actions: tuple[str, ...] = ()
+    """Managed HSM data actions with no Key Vault equivalent (role management, security domain, full backup and
+    restore, key export...), by their own names."""
+    manages_roles: bool = False
+    """Managed HSM: it may write the pool's role assignments or role definitions (so grant itself anything)."""
 
     def allows_data(self, action: str) -> bool:
         """Whether the role allows this vault data action."""
@@ -110,10 +165,36 @@ class RolePermissions:
         ]
 
 
+def _hsm_permissions(definition: RoleDefinition) -> RolePermissions:
+    """A Managed HSM local role: its data actions on the pool, those that act on keys given Key Vault's names."""
+    granted = [
+        action
+        for action in MANAGED_HSM_DATA_ACTIONS
+        if _matches(action, definition.data_actions) and not _matches(action, definition.not_data_actions)
+    ]
+    unknown = tuple(
+        pattern
+        for pattern in definition.data_actions
+        if not any(fnmatch.fnmatchcase(action, pattern.lower()) for action in MANAGED_HSM_DATA_ACTIONS)
+        and not _matches(pattern.lower(), definition.not_data_actions)
+    )
+    same = frozenset(v for a in granted if (v := MANAGED_HSM_DATA_ACTIONS[a]) is not None)
+    others = tuple(a.removeprefix(_MANAGED_HSM_DATA) for a in granted if MANAGED_HSM_DATA_ACTIONS[a] is None)
+    manages = any(a in MANAGED_HSM_ROLE_MANAGEMENT for a in granted)
+    return RolePermissions(same, unknown, definition.actions, definition.not_actions, others, manages)
+
+
+def is_managed_hsm_role(definition: RoleDefinition) -> bool:
+    """Whether a role definition is a Managed HSM pool's local role (read from the pool's data plane)."""
+    return definition.managed_hsm
+
+
 @lru_cache(maxsize=4096)
 def permissions_of(definition: RoleDefinition) -> RolePermissions:
     """The effective permissions of a role definition (memoised: a central vault's thousands of assignments
-    share a handful of roles)."""
+    share a handful of roles). A Managed HSM local role is read with the pool's own data actions."""
+    if is_managed_hsm_role(definition):
+        return _hsm_permissions(definition)
     allowed = frozenset(
         action
         for action in KEY_VAULT_DATA_ACTIONS
@@ -122,7 +203,7 @@ def permissions_of(definition: RoleDefinition) -> RolePermissions:
     unknown = tuple(
         pattern
         for pattern in definition.data_actions
-        if pattern.lower().startswith(_KEY_VAULT_DATA)
+        if pattern.lower().startswith(_KEY_VAULT_DATA_ROOT)
         and not any(fnmatch.fnmatchcase(action, pattern.lower()) for action in KEY_VAULT_DATA_ACTIONS)
         and not _matches(pattern.lower(), definition.not_data_actions)
     )

@@ -28,14 +28,14 @@ def _purge_protection(vault: Vault, inventory: Inventory, settings: Settings) ->
         ),
     )
     if vault.purge_protection_enabled is True:
-        return Verdict(Status.PASS, f"vault {vault.name} has purge protection", evidence)
+        return Verdict(Status.PASS, f"{vault.label} has purge protection", evidence)
     if vault.purge_protection_enabled is None:
         return Verdict(
             Status.FAIL,
-            f"vault {vault.name} does not report enablePurgeProtection; Azure treats that as disabled",
+            f"{vault.label} does not report enablePurgeProtection; Azure treats that as disabled",
             evidence,
         )
-    return Verdict(Status.FAIL, f"vault {vault.name} has purge protection disabled", evidence)
+    return Verdict(Status.FAIL, f"{vault.label} has purge protection disabled", evidence)
 
 
 check_purge_protection = SubjectCheck(resolved_vault, _purge_protection)
@@ -58,7 +58,7 @@ def _soft_delete(vault: Vault, inventory: Inventory, settings: Settings) -> Verd
     )
     if vault.soft_delete_enabled is not True:
         state = "does not report enableSoftDelete" if vault.soft_delete_enabled is None else "has soft delete disabled"
-        return Verdict(Status.FAIL, f"vault {vault.name} {state}", evidence)
+        return Verdict(Status.FAIL, f"{vault.label} {state}", evidence)
     retention = vault.soft_delete_retention_days
     shown = f"{retention} days"
     if retention is None:
@@ -67,10 +67,10 @@ def _soft_delete(vault: Vault, inventory: Inventory, settings: Settings) -> Verd
     if retention < settings.soft_delete_min_retention_days:
         return Verdict(
             Status.FAIL,
-            f"vault {vault.name} keeps deleted keys for {shown}, less than {settings.soft_delete_min_retention_days}",
+            f"{vault.label} keeps deleted keys for {shown}, less than {settings.soft_delete_min_retention_days}",
             evidence,
         )
-    return Verdict(Status.PASS, f"vault {vault.name} has soft delete with retention {shown}", evidence)
+    return Verdict(Status.PASS, f"{vault.label} has soft delete with retention {shown}", evidence)
 
 
 check_soft_delete = SubjectCheck(resolved_vault, _soft_delete)
@@ -104,14 +104,14 @@ def _vault_tenant_and_region(resolved: tuple[Vault, Workspace], inventory: Inven
     if vault.tenant_id and tenant and not _comparable(vault.tenant_id, tenant):
         tenant = None
     if vault.tenant_id and tenant and vault.tenant_id.lower() != tenant.lower():
-        problems.append(f"vault {vault.name} is in tenant {vault.tenant_id}, the workspace in {tenant}")
+        problems.append(f"{vault.label} is in tenant {vault.tenant_id}, the workspace in {tenant}")
     if vault.location and workspace.location and _region(vault.location) != _region(workspace.location):
-        problems.append(f"vault {vault.name} is in {vault.location}, the workspace in {workspace.location}")
+        problems.append(f"{vault.label} is in {vault.location}, the workspace in {workspace.location}")
     if problems:
         return Verdict(Status.FAIL, "; ".join(problems), evidence)
     if not (vault.tenant_id and tenant and vault.location and workspace.location):
         return Verdict(Status.UNKNOWN, "the tenant or region of the vault or the workspace is not reported", evidence)
-    return Verdict(Status.PASS, f"vault {vault.name} is in the workspace's tenant and region", evidence)
+    return Verdict(Status.PASS, f"{vault.label} is in the workspace's tenant and region", evidence)
 
 
 check_vault_tenant_and_region = SubjectCheck(resolved_vault_and_workspace, _vault_tenant_and_region, the_pair)
@@ -127,29 +127,29 @@ def _vault_network(vault: Vault, inventory: Inventory, settings: Settings) -> Ve
         Evidence("networkAcls.bypass", vault.network_bypass, vault.id, "properties.networkAcls.bypass"),
     )
     if (vault.public_network_access or "").lower() == "disabled":
-        return Verdict(Status.PASS, f"vault {vault.name} has public network access disabled", evidence)
+        return Verdict(Status.PASS, f"{vault.label} has public network access disabled", evidence)
     if (vault.network_default_action or "").lower() == "deny":
         if vault.network_bypass is None:
             # Key Vault's REST specification: "If not specified the default is 'AzureServices'".
             return Verdict(
                 Status.PASS,
-                f"vault {vault.name} denies by default and lets trusted Azure services through (bypass not set: "
+                f"{vault.label} denies by default and lets trusted Azure services through (bypass not set: "
                 "AzureServices is Key Vault's default)",
                 evidence,
             )
         if "azureservices" in vault.network_bypass.lower():
             return Verdict(
-                Status.PASS, f"vault {vault.name} denies by default and lets trusted Azure services through", evidence
+                Status.PASS, f"{vault.label} denies by default and lets trusted Azure services through", evidence
             )
         return Verdict(
             Status.FAIL,
-            f"vault {vault.name} denies by default but does not let trusted Azure services through "
+            f"{vault.label} denies by default but does not let trusted Azure services through "
             "(bypass AzureServices), which the services that unwrap the key need",
             evidence,
         )
     return Verdict(
         Status.FAIL,
-        f"vault {vault.name} is open to all networks (public network access "
+        f"{vault.label} is open to all networks (public network access "
         f"{vault.public_network_access or 'not set'}, "
         f"firewall default action {vault.network_default_action or 'not set'})",
         evidence,
@@ -170,7 +170,7 @@ def _vault_audit_logging(vault: Vault, inventory: Inventory, settings: Settings)
     if vault.diagnostic_settings is None:
         unread = vault.diagnostic_settings_unread
         why = f": {unread_reason(unread, '')}" if unread else ""
-        return Verdict(Status.UNKNOWN, f"the diagnostic settings of vault {vault.name} could not be read{why}")
+        return Verdict(Status.UNKNOWN, f"the diagnostic settings of {vault.label} could not be read{why}")
     evidence = tuple(
         Evidence(
             f"diagnostic setting {s.name}",
@@ -188,14 +188,12 @@ def _vault_audit_logging(vault: Vault, inventory: Inventory, settings: Settings)
             for log in setting.logs
         )
         if audited and setting.destinations:
-            return Verdict(
-                Status.PASS, f"vault {vault.name} sends its audit events to {setting.destinations[0]}", evidence
-            )
+            return Verdict(Status.PASS, f"{vault.label} sends its audit events to {setting.destinations[0]}", evidence)
     if not vault.diagnostic_settings:
-        return Verdict(Status.FAIL, f"vault {vault.name} has no diagnostic settings: key use is not logged", evidence)
+        return Verdict(Status.FAIL, f"{vault.label} has no diagnostic settings: key use is not logged", evidence)
     return Verdict(
         Status.FAIL,
-        f"no diagnostic setting of vault {vault.name} sends AuditEvent (or the audit/allLogs group) to a destination",
+        f"no diagnostic setting of {vault.label} sends AuditEvent (or the audit/allLogs group) to a destination",
         evidence,
     )
 
