@@ -117,14 +117,20 @@ def data_plane_statuses(arm: FakeArm) -> list[int]:
     return [status for _, path, status in arm.requests if path.startswith("https://") and ".vault.azure.net/" in path]
 
 
-def reach_the_data_plane(arm: FakeArm, monkeypatch: pytest.MonkeyPatch, token: str | None = "fake-kv-token") -> None:
-    """The vaults' hosts through the fake server's proxy (ARM itself directly), with a Key Vault token or none."""
+def reach_the_data_plane(
+    arm: FakeArm,
+    monkeypatch: pytest.MonkeyPatch,
+    token: str | None = "fake-kv-token",
+    variable: str = "CMKAUDIT_KEYVAULT_ACCESS_TOKEN",
+) -> None:
+    """The vaults' (and pools') hosts through the fake server's proxy (ARM itself directly), with a data-plane token
+    in `variable`, or none."""
     monkeypatch.setenv("HTTPS_PROXY", arm.proxy_url)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     if token:
-        monkeypatch.setenv("CMKAUDIT_KEYVAULT_ACCESS_TOKEN", token)
+        monkeypatch.setenv(variable, token)
     else:
-        monkeypatch.delenv("CMKAUDIT_KEYVAULT_ACCESS_TOKEN", raising=False)
+        monkeypatch.delenv(variable, raising=False)
 
 
 def test_rotation_policies_are_read_from_the_data_plane_when_arm_omits_them(

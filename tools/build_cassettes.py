@@ -445,6 +445,181 @@ def key_vault_challenge(tenant: str, resource: str = "https://vault.azure.net") 
     return body, {"WWW-Authenticate": challenge}
 
 
+def managed_hsm_body(
+    sub: str,
+    group: str,
+    name: str,
+    *,
+    location: str,
+    tenant: str,
+    purge_protection: bool,
+    soft_delete_days: int = 90,
+    public_network_access: str = "Enabled",
+    network_acls: Json | None = None,
+) -> Json:
+    """A Managed HSM pool as ManagedHsms_ListBySubscription returns it (ManagedHsm_Get.json, 2026-02-01; the pool's
+    `publicNetworkAccess` and `networkAcls` as the same API version's ManagedHsmProperties define them)."""
+    props: Json = {
+        "enablePurgeProtection": purge_protection,
+        "enableSoftDelete": True,
+        "hsmUri": f"https://{name}.managedhsm.azure.net",
+        "initialAdminObjectIds": [BREAK_GLASS],
+        "provisioningState": "Succeeded",
+        "publicNetworkAccess": public_network_access,
+        "softDeleteRetentionInDays": soft_delete_days,
+        "statusMessage": "ManagedHsm is functional.",
+        "tenantId": tenant,
+    }
+    if network_acls is not None:
+        props["networkAcls"] = network_acls
+    return {
+        "name": name,
+        "type": "Microsoft.KeyVault/managedHSMs",
+        "id": f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.KeyVault/managedHSMs/{name}",
+        "location": location,
+        "properties": props,
+        "sku": {"name": "Standard_B1", "family": "B"},
+        "tags": {},
+    }
+
+
+BREAK_GLASS = "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b"
+"""The break-glass principal of the generated tenants: a Managed HSM pool's initial administrator."""
+
+_HSM = "Microsoft.KeyVault/managedHsm"
+HSM_ROLES: dict[str, tuple[str, list[str]]] = {
+    "33413926-3206-4cdd-b39a-83574fe37a17": (
+        "Managed HSM Crypto Service Encryption User",
+        [f"{_HSM}/keys/read/action", f"{_HSM}/keys/wrap/action", f"{_HSM}/keys/unwrap/action"],
+    ),
+    "21dbd100-6940-42c2-9190-5d6cb909625b": (
+        "Managed HSM Crypto User",
+        [
+            f"{_HSM}/keys/read/action",
+            f"{_HSM}/keys/write/action",
+            f"{_HSM}/keys/create",
+            f"{_HSM}/keys/delete",
+            f"{_HSM}/keys/import/action",
+            f"{_HSM}/keys/backup/action",
+            f"{_HSM}/keys/restore/action",
+            f"{_HSM}/keys/encrypt/action",
+            f"{_HSM}/keys/decrypt/action",
+            f"{_HSM}/keys/wrap/action",
+            f"{_HSM}/keys/unwrap/action",
+            f"{_HSM}/keys/sign/action",
+            f"{_HSM}/keys/verify/action",
+            f"{_HSM}/keys/deletedKeys/read/action",
+            f"{_HSM}/roleAssignments/read/action",
+            f"{_HSM}/roleDefinitions/read/action",
+            f"{_HSM}/rng/action",
+        ],
+    ),
+    "515eb02d-2335-4d2d-92f2-b1cbdf9c3778": (
+        "Managed HSM Crypto Officer",
+        [
+            f"{_HSM}/keys/deletedKeys/delete",
+            f"{_HSM}/keys/deletedKeys/read/action",
+            f"{_HSM}/keys/deletedKeys/recover/action",
+            f"{_HSM}/keys/export/action",
+            f"{_HSM}/roleAssignments/delete/action",
+            f"{_HSM}/roleAssignments/read/action",
+            f"{_HSM}/roleAssignments/write/action",
+            f"{_HSM}/roleDefinitions/read/action",
+            f"{_HSM}/roleDefinitions/write/action",
+            f"{_HSM}/roleDefinitions/delete/action",
+        ],
+    ),
+    "a290e904-7015-4bba-90c8-60543313cdb4": (
+        "Managed HSM Administrator",
+        [
+            f"{_HSM}/roleAssignments/delete/action",
+            f"{_HSM}/roleAssignments/read/action",
+            f"{_HSM}/roleAssignments/write/action",
+            f"{_HSM}/roleDefinitions/read/action",
+            f"{_HSM}/roleDefinitions/write/action",
+            f"{_HSM}/roleDefinitions/delete/action",
+            f"{_HSM}/securitydomain/download/action",
+            f"{_HSM}/securitydomain/download/read",
+            f"{_HSM}/securitydomain/upload/action",
+            f"{_HSM}/securitydomain/upload/read",
+            f"{_HSM}/securitydomain/transferkey/read",
+            f"{_HSM}/backup/start/action",
+            f"{_HSM}/restore/start/action",
+            f"{_HSM}/backup/status/action",
+            f"{_HSM}/restore/status/action",
+        ],
+    ),
+    "2c18b078-7c48-4d3a-af88-5a3a1b3f82b3": (
+        "Managed HSM Crypto Auditor",
+        [
+            f"{_HSM}/keys/read/action",
+            f"{_HSM}/keys/deletedKeys/read/action",
+            f"{_HSM}/roleAssignments/read/action",
+            f"{_HSM}/roleDefinitions/read/action",
+        ],
+    ),
+}
+"""Built-in local roles of a Managed HSM pool, with the data actions the fixtures give them (after the role table
+of Azure's Managed HSM documentation)."""
+HSM_ROLE_DEFINITION = "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/{}"
+
+
+def hsm_role_assignment(scope: str, name: str, role: str, principal: str) -> Json:
+    """A Managed HSM local role assignment (ListRoleAssignments-example.json, 7.5): `scope` is `/`, `/keys` or
+    `/keys/{name}`; `role` a role definition GUID."""
+    prefix = "" if scope == "/" else scope
+    return {
+        "properties": {
+            "roleDefinitionId": HSM_ROLE_DEFINITION.format(role),
+            "principalId": principal,
+            "scope": scope,
+        },
+        "id": f"{prefix}/providers/Microsoft.Authorization/roleAssignments/{name}",
+        "type": "Microsoft.Authorization/roleAssignments",
+        "name": name,
+    }
+
+
+def hsm_role_definition(
+    role: str, name: str, data_actions: list[str], not_data_actions: list[str] | None = None
+) -> Json:
+    """A Managed HSM local role definition (ListRoleDefinitions-example.json, 7.5)."""
+    return {
+        "properties": {
+            "roleName": name,
+            "type": "AKVBuiltInRole",
+            "description": name,
+            "assignableScopes": ["/"],
+            "permissions": [
+                {
+                    "actions": [],
+                    "notActions": [],
+                    "dataActions": data_actions,
+                    "notDataActions": not_data_actions or [],
+                }
+            ],
+        },
+        "id": HSM_ROLE_DEFINITION.format(role),
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "name": role,
+    }
+
+
+def managed_hsm_refusal(principal: str, tenant: str, action: str) -> Json:
+    """A Managed HSM pool's 403 body when the caller's local roles do not allow `action` (a data action)."""
+    return {
+        "error": {
+            "code": "Forbidden",
+            "message": (
+                "Caller is not authorized to perform action on resource.\r\n"
+                f"Caller: appid={principal};oid={principal};iss=https://sts.windows.net/{tenant}/\r\n"
+                f"Action: '{action}'\r\nResource: '/'"
+            ),
+            "innererror": {"code": "AccessDenied"},
+        }
+    }
+
+
 def key_vault_refusal(principal: str, tenant: str, vault: str, location: str) -> Json:
     """Key Vault's 403 body when the caller may not read a key's rotation policy."""
     return {
@@ -484,16 +659,20 @@ def key_body(
     created: int,
     latest: Version,
     policy: Json | None,
+    host: str | None = None,
+    arm_type: str = "Microsoft.KeyVault/vaults",
 ) -> Json:
-    """A key as Keys_Get returns it (getKey.json): attributes of the latest version, rotation policy when set."""
+    """A key as Keys_Get returns it (getKey.json): attributes of the latest version, rotation policy when set. A
+    Managed HSM key (ManagedHsmKeys_Get, managedHsmGetKey.json) has the same shape under the pool's id and host."""
+    host = host or f"{vault}.vault.azure.net:443"
     attributes: Json = {"created": created, "enabled": True, "recoveryLevel": "Recoverable", "updated": latest[1]}
     if latest[2] is not None:
         attributes["exp"] = latest[2]
     props: Json = {
         "attributes": attributes,
         "keyOps": ["wrapKey", "unwrapKey"] if kty.startswith("RSA") else ["sign", "verify"],
-        "keyUri": f"https://{vault}.vault.azure.net:443/keys/{name}",
-        "keyUriWithVersion": f"https://{vault}.vault.azure.net:443/keys/{name}/{latest[0]}",
+        "keyUri": f"https://{host}/keys/{name}",
+        "keyUriWithVersion": f"https://{host}/keys/{name}/{latest[0]}",
         "kty": kty,
     }
     if size is not None:
@@ -504,7 +683,7 @@ def key_body(
         props["rotationPolicy"] = policy
     return {
         "name": name,
-        "type": "Microsoft.KeyVault/vaults/keys",
+        "type": f"{arm_type}/keys",
         "id": f"{vault_id}/keys/{name}",
         "location": location,
         "properties": props,
@@ -518,19 +697,29 @@ def _version_attributes(created: int, expires: int | None) -> Json:
     return attributes
 
 
-def key_versions_body(vault_id: str, vault: str, name: str, *, location: str, versions: list[Version]) -> Json:
-    """Keys_ListVersions (listKeyVersions.json): one entry per version."""
+def key_versions_body(
+    vault_id: str,
+    vault: str,
+    name: str,
+    *,
+    location: str,
+    versions: list[Version],
+    host: str | None = None,
+    arm_type: str = "Microsoft.KeyVault/vaults",
+) -> Json:
+    """Keys_ListVersions (listKeyVersions.json): one entry per version (ManagedHsmKeys_ListVersions alike)."""
+    host = host or f"{vault}.vault.azure.net:443"
     return {
         "value": [
             {
                 "id": f"{vault_id}/keys/{name}/versions/{version}",
                 "name": version,
-                "type": "Microsoft.KeyVault/vaults/keys/versions",
+                "type": f"{arm_type}/keys/versions",
                 "location": location,
                 "properties": {
                     "attributes": _version_attributes(created, expires),
-                    "keyUri": f"https://{vault}.vault.azure.net:443/keys/{name}",
-                    "keyUriWithVersion": f"https://{vault}.vault.azure.net:443/keys/{name}/{version}",
+                    "keyUri": f"https://{host}/keys/{name}",
+                    "keyUriWithVersion": f"https://{host}/keys/{name}/{version}",
                 },
             }
             for version, created, expires in versions

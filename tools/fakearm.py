@@ -6,9 +6,11 @@ subscription answering 429 with Retry-After), to fail (500/503), to drop connect
 chosen paths (403), to return malformed bodies, and to page lists with nextLink. It counts every
 request by method and path, so a test can assert that nothing but GET was sent.
 
-It also plays the vaults' data plane (https://<vault>.vault.azure.net, for rotation policies): an HTTP
-proxy on 127.0.0.1 (`proxy_url`, used through HTTPS_PROXY) tunnels *.vault.azure.net to the same
-server, whose certificate names them too; it answers as Key Vault does, a 401 challenge first.
+It also plays the vaults' data plane (https://<vault>.vault.azure.net, for rotation policies) and Managed HSM
+pools' (https://<pool>.managedhsm.azure.net: rotation policies, local role assignments and definitions): an HTTP
+proxy on 127.0.0.1 (`proxy_url`, used through HTTPS_PROXY) tunnels both domains to the same server, whose
+certificate names them too; it answers as they do, a 401 challenge first (naming Managed HSM's own audience for
+a pool).
 
     with FakeArm(generate_tenant(subscriptions=2, workspaces=3)) as arm:
         # cmkaudit scan --arm-endpoint arm.url --graph-endpoint arm.url
@@ -41,17 +43,23 @@ import trustme
 from cmkaudit.collect.graph import RESOURCES_QUERY, SUBSCRIPTIONS_QUERY
 from tools.build_cassettes import (
     ARM,
+    BREAK_GLASS,
     GRAPH,
+    HSM_ROLES,
     access_policy,
     audit_logs,
     databricks_service_principal,
     diagnostic_setting,
     disk_encryption_set_body,
     epoch,
+    hsm_role_assignment,
+    hsm_role_definition,
     key_body,
     key_vault_challenge,
     key_vault_refusal,
     key_versions_body,
+    managed_hsm_body,
+    managed_hsm_refusal,
     rotation_policy,
     storage_account_body,
     vault_body,
@@ -60,13 +68,17 @@ from tools.build_cassettes import (
 
 Json = dict[str, Any]
 GRAPH_QUERY_PATH = "/providers/microsoft.resourcegraph/resources"
-LISTED_KINDS = ("/workspaces", "/vaults", "/diskencryptionsets", "/storageaccounts")
+LISTED_KINDS = ("/workspaces", "/vaults", "/diskencryptionsets", "/storageaccounts", "/managedhsms")
 """The per-subscription lists the scanner reads (and Resource Graph answers for)."""
 TENANT = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
 DATABRICKS_SP = "0f1e2d3c-4b5a-4697-8877-665544332211"
 SCANNER = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
 """The scanning identity, as Key Vault names it in a refusal."""
 VAULT_SUFFIX = ".vault.azure.net"
+HSM_SUFFIX = ".managedhsm.azure.net"
+DATA_PLANE_SUFFIXES = (VAULT_SUFFIX, HSM_SUFFIX)
+SERVICE_ENCRYPTION_USER = "33413926-3206-4cdd-b39a-83574fe37a17"
+HSM_ADMINISTRATOR = "a290e904-7015-4bba-90c8-60543313cdb4"
 
 
 @dataclass
@@ -114,14 +126,24 @@ class _KeyHome:
     keys: dict[str, tuple[int, int]]
     """The keys by name, each with two small numbers that make its version ids unique."""
     principals: list[str] = field(default_factory=lambda: [DATABRICKS_SP])
+    hsm: bool = False
+    """A Managed HSM pool instead of a vault: local RBAC on its data plane instead of access policies."""
+
+    @property
+    def arm_type(self) -> str:
+        return "Microsoft.KeyVault/managedHSMs" if self.hsm else "Microsoft.KeyVault/vaults"
 
     @property
     def id(self) -> str:
-        return f"/subscriptions/{self.sub}/resourceGroups/{self.group}/providers/Microsoft.KeyVault/vaults/{self.name}"
+        return f"/subscriptions/{self.sub}/resourceGroups/{self.group}/providers/{self.arm_type}/{self.name}"
+
+    @property
+    def host(self) -> str:
+        return f"{self.name}{HSM_SUFFIX if self.hsm else VAULT_SUFFIX}"
 
     @property
     def uri(self) -> str:
-        return f"https://{self.name}{VAULT_SUFFIX}/"
+        return f"https://{self.host}/"
 
     def versions(self, key: str) -> list[tuple[str, int, int]]:
         first, second = self.keys[key]
@@ -131,6 +153,9 @@ class _KeyHome:
         ]
 
     def list_vault(self, tenant: Tenant) -> None:
+        if self.hsm:
+            self._list_pool(tenant)
+            return
         tenant.extend(
             f"/subscriptions/{self.sub}/providers/Microsoft.KeyVault/vaults",
             [
@@ -148,12 +173,44 @@ class _KeyHome:
             ],
         )
 
+    def _list_pool(self, tenant: Tenant) -> None:
+        """The pool in its subscription's list, and its local RBAC on its data plane: each identity that uses a key
+        is Managed HSM Crypto Service Encryption User on that key; the break-glass principal is the pool's
+        Administrator."""
+        body = managed_hsm_body(
+            self.sub, self.group, self.name, location="westeurope", tenant=TENANT, purge_protection=True
+        )
+        body["properties"]["publicNetworkAccess"] = "Disabled"
+        tenant.extend(f"/subscriptions/{self.sub}/providers/Microsoft.KeyVault/managedHSMs", [body])
+        rbac = "/providers/microsoft.authorization/roleassignments"
+        tenant.add(
+            f"{self.host}{rbac}", {"value": [hsm_role_assignment("/", _guid(0xAD, 0), HSM_ADMINISTRATOR, BREAK_GLASS)]}
+        )
+        tenant.add(f"{self.host}/keys{rbac}", {"value": []})
+        for k, key in enumerate(self.keys):
+            tenant.add(
+                f"{self.host}/keys/{key}{rbac}",
+                {
+                    "value": [
+                        hsm_role_assignment(f"/keys/{key}", _guid(0xA5, k, n), SERVICE_ENCRYPTION_USER, principal)
+                        for n, principal in enumerate(self.principals)
+                    ]
+                },
+            )
+        tenant.add(
+            f"{self.host}/providers/microsoft.authorization/roledefinitions",
+            {"value": [hsm_role_definition(role, name, actions) for role, (name, actions) in HSM_ROLES.items()]},
+        )
+
     def add_keys_and_settings(self, tenant: Tenant, *, rotation_policy_in_arm: bool) -> None:
+        host = f"{self.host}:443" if not self.hsm else self.host
         for key in self.keys:
             versions = self.versions(key)
             tenant.add(
                 f"{self.id}/keys/{key}/versions",
-                key_versions_body(self.id, self.name, key, location="westeurope", versions=versions),
+                key_versions_body(
+                    self.id, self.name, key, location="westeurope", versions=versions, host=host, arm_type=self.arm_type
+                ),
             )
             tenant.add(
                 f"{self.id}/keys/{key}",
@@ -167,6 +224,8 @@ class _KeyHome:
                     created=versions[0][1],
                     latest=versions[-1],
                     policy=rotation_policy("P90D") if rotation_policy_in_arm else None,
+                    host=host,
+                    arm_type=self.arm_type,
                 ),
             )
             policy_url = f"{self.uri}keys/{key}/rotationpolicy"
@@ -184,6 +243,7 @@ def generate_tenant(
     rotation_policy_in_arm: bool = True,
     central_vaults: int = 0,
     key_each: bool = False,
+    managed_hsm: bool = False,
 ) -> Tenant:
     """`subscriptions` x `workspaces` compliant workspaces, each with its vault, a 3-version key, DES and storage.
 
@@ -195,11 +255,19 @@ def generate_tenant(
     central vault grants every identity that uses its key (Key Vault allows 1,024 access policies). With
     `key_each` too, each workspace has a key of its own (`cmk-S-W`) in its central vault; otherwise the
     workspaces on a central vault share its key `cmk`.
+
+    With `managed_hsm`, every key home is a Managed HSM pool (`hsm-...`) instead of a vault: listed as
+    Microsoft.KeyVault/managedHSMs, its keys read through Resource Manager, its permissions its local RBAC on its
+    data plane (the break-glass principal its Administrator).
     """
     tenant = Tenant([_guid(0xA, s) for s in range(subscriptions)])
     central = [
         _KeyHome(
-            tenant.subscriptions[0], "rg-keys", f"kv-central-{i}", {} if key_each else {"cmk": (0xCE00 + i, 0xFFFF)}
+            tenant.subscriptions[0],
+            "rg-keys",
+            f"{'hsm' if managed_hsm else 'kv'}-central-{i}",
+            {} if key_each else {"cmk": (0xCE00 + i, 0xFFFF)},
+            hsm=managed_hsm,
         )
         for i in range(central_vaults)
     ]
@@ -211,7 +279,7 @@ def generate_tenant(
             home = (
                 central[(s * workspaces + w) % central_vaults]
                 if central
-                else _KeyHome(sub, group, f"kv-{s}-{w}", {"cmk": (s, w)})
+                else _KeyHome(sub, group, f"{'hsm' if managed_hsm else 'kv'}-{s}-{w}", {"cmk": (s, w)}, hsm=managed_hsm)
             )
             key = f"cmk-{s}-{w}" if central and key_each else "cmk"
             if key not in home.keys:
@@ -365,7 +433,12 @@ class _TunnelHandler(socketserver.StreamRequestHandler):
             headers[name.strip().lower()] = value.strip()
         self.server.connects.append((request[1] if len(request) > 1 else "", headers))
         host, _, port = (request[1] if len(request) > 1 else "").rpartition(":")
-        if len(request) < 3 or request[0] != "CONNECT" or not host.lower().endswith(VAULT_SUFFIX) or port != "443":
+        if (
+            len(request) < 3
+            or request[0] != "CONNECT"
+            or not host.lower().endswith(DATA_PLANE_SUFFIXES)
+            or port != "443"
+        ):
             self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             return
         with socket.create_connection(("127.0.0.1", self.server.target_port)) as upstream:
@@ -402,7 +475,7 @@ class FakeArm:
         self.ca_file = Path(self._dir.name) / "fake-arm-ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_file))
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1", f"*{VAULT_SUFFIX}").configure_cert(self._context)
+        ca.issue_cert("127.0.0.1", f"*{VAULT_SUFFIX}", f"*{HSM_SUFFIX}").configure_cert(self._context)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._server.socket = self._context.wrap_socket(self._server.socket, server_side=True)
@@ -460,7 +533,7 @@ class FakeArm:
         """
         split = urlsplit(raw_path)
         path = unquote(split.path).rstrip("/").lower()
-        vault_host = host.lower() if host.lower().endswith(VAULT_SUFFIX) else ""
+        vault_host = host.lower() if host.lower().endswith(DATA_PLANE_SUFFIXES) else ""
         path = vault_host + path
         query = parse_qs(split.query)
         if self.faults.latency:
@@ -532,9 +605,18 @@ class FakeArm:
     def _data_plane_answer(self, host: str, path: str, authorization: str) -> tuple[int, Json, dict[str, str]]:
         """Key Vault's data plane: a 401 challenge without a token, then 403, the resource, or 404."""
         if not authorization.lower().startswith("bearer "):
-            body, headers = key_vault_challenge(TENANT, self.faults.challenge_resource)
+            resource = self.faults.challenge_resource
+            if host.endswith(HSM_SUFFIX) and resource == "https://vault.azure.net":
+                resource = "https://managedhsm.azure.net"
+            body, headers = key_vault_challenge(TENANT, resource)
             return 401, body, headers
         if any(p.lower() in path for p in self.faults.forbid):
+            if host.endswith(HSM_SUFFIX):
+                kind = "roleDefinitions" if path.endswith("/roledefinitions") else "roleAssignments"
+                action = f"Microsoft.KeyVault/managedHsm/{kind}/read/action"
+                if "/rotationpolicy" in path:
+                    action = "Microsoft.KeyVault/managedHsm/keys/read/action"
+                return 403, managed_hsm_refusal(SCANNER, TENANT, action), {}
             return 403, key_vault_refusal(SCANNER, TENANT, host.split(".")[0], "westeurope"), {}
         if path in self.tenant.resources:
             return 200, self.tenant.resources[path], {}
@@ -657,7 +739,7 @@ class FakeArm:
                 authorization = self.headers.get("Authorization") or ""
                 status, body, headers = server.answer(self.command, self.path, content, host, authorization)
                 logged = unquote(urlsplit(self.path).path)
-                if host.lower().endswith(VAULT_SUFFIX):
+                if host.lower().endswith(DATA_PLANE_SUFFIXES):
                     logged = f"https://{host.lower()}{logged}"
                 with server._lock:
                     server.requests.append((self.command, logged, status))
