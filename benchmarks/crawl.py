@@ -3,6 +3,7 @@
     python benchmarks/crawl.py                 # 20 subscriptions x 25 workspaces, 100 ms per call
     python benchmarks/crawl.py --subscriptions 2 --workspaces 5 --latency 0.05
     python benchmarks/crawl.py --central-vaults 5  # the keys in 5 vaults of one subscription
+    python benchmarks/crawl.py --managed-hsm       # the keys in Managed HSM pools (their local RBAC read too)
 
 The tenant is served by tools/fakearm.py on 127.0.0.1 over TLS; the scanner runs in a child process,
 exactly as a user would run it (--arm-endpoint, CMKAUDIT_ACCESS_TOKEN, REQUESTS_CA_BUNDLE). For each
@@ -31,6 +32,10 @@ def crawl(arm: FakeArm, concurrency: int, out: Path, source: str = "arm") -> dic
         "REQUESTS_CA_BUNDLE": str(arm.ca_file),
         "CMKAUDIT_ACCESS_TOKEN": "benchmark-arm-token",
         "CMKAUDIT_GRAPH_ACCESS_TOKEN": "benchmark-graph-token",
+        # Managed HSM pools' data plane (their local RBAC), through the fake server's proxy; ARM directly.
+        "CMKAUDIT_MANAGEDHSM_ACCESS_TOKEN": "benchmark-hsm-token",
+        "HTTPS_PROXY": arm.proxy_url,
+        "NO_PROXY": "127.0.0.1",
     }
     subscriptions = [arg for sub in arm.tenant.subscriptions for arg in ("--subscription", sub)]
     argv = ["scan", *subscriptions, "--arm-endpoint", arm.url, "--graph-endpoint", arm.url, "--format", "json"]
@@ -57,9 +62,15 @@ def main() -> int:
         metavar="N",
         help="keep the workspaces' keys in N vaults of the first subscription, taken in turn (0: a vault each)",
     )
+    parser.add_argument(
+        "--managed-hsm", action="store_true", help="the keys in Managed HSM pools instead of vaults (local RBAC)"
+    )
     args = parser.parse_args()
-    tenant = generate_tenant(args.subscriptions, args.workspaces, central_vaults=args.central_vaults)
+    tenant = generate_tenant(
+        args.subscriptions, args.workspaces, central_vaults=args.central_vaults, managed_hsm=args.managed_hsm
+    )
     keys = f"keys in {args.central_vaults} central vaults" if args.central_vaults else "each with its vault"
+    keys += " (Managed HSM pools)" if args.managed_hsm else ""
     print(
         f"fake tenant: {args.subscriptions} subscriptions x {args.workspaces} workspaces = {tenant.workspaces} "
         f"workspaces ({keys}, a 3-version key, DES and storage), {args.latency * 1000:.0f} ms per call"

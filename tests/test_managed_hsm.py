@@ -31,14 +31,18 @@ HSM_CONTROLS = (
 
 
 def hsm_scan(
-    arm: FakeArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str | None = "fake-hsm-token"
+    arm: FakeArm,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    token: str | None = "fake-hsm-token",
+    extra: tuple[str, ...] = (),
 ) -> tuple[int, dict[str, Any]]:
     """A scan with the pools' hosts reached through the fake server's proxy and break-glass configured."""
     reach_the_data_plane(arm, monkeypatch, token, "CMKAUDIT_MANAGEDHSM_ACCESS_TOKEN")
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "cmkaudit.yaml"
     config.write_text(f"break_glass_principals:\n  - {BREAK_GLASS}\n")
-    return scan(arm, tmp_path, monkeypatch, "--config", str(config))
+    return scan(arm, tmp_path, monkeypatch, "--config", str(config), *extra)
 
 
 def by_control(document: dict[str, Any]) -> dict[str, set[str]]:
@@ -150,3 +154,12 @@ def test_an_over_broad_local_role_fails_iam_02_and_a_purger_fails_iam_03(
     iam03 = findings_of(document, "IAM-03")
     assert iam03 and all(f["status"] == "FAIL" and outsider in f["reason"] for f in iam03)
     assert all(BREAK_GLASS not in f["reason"] for f in iam03)
+
+
+def test_resource_graph_mode_reads_the_pools_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeArm(HSM_TENANT) as arm:
+        _, by_arm = hsm_scan(arm, tmp_path / "arm", monkeypatch)
+    with FakeArm(HSM_TENANT) as arm:
+        code, by_graph = hsm_scan(arm, tmp_path / "graph", monkeypatch, extra=("--source", "resource-graph"))
+    assert code == 0 and by_graph["coverage"]["errors"] == [], by_graph["coverage"]["errors"]
+    assert statuses(by_graph) == statuses(by_arm)
