@@ -37,7 +37,7 @@ def test_wheel_is_self_contained(tmp_path: Path) -> None:
     )
     assert result.returncode == 1, result.stderr
     document = json.loads((out / "cmkaudit-results.json").read_text())
-    assert document["summary"]["findings"] == 184
+    assert document["summary"]["findings"] == 230
     probe = subprocess.run(
         [sys.executable, "-c", "from cmkaudit._data import data_path; print(data_path('rules'))"],
         cwd=tmp_path,

@@ -28,6 +28,7 @@ REPLAY = CollectSettings(concurrency=1)  # vcrpy's playback is not made for thre
 RESULTS_SCHEMA = json.loads((ROOT / "reports" / "results.schema.json").read_text())
 
 FIN, ANA, TEST, SBX = "dbw-finance-prod", "dbw-analytics-dev", "dbw-analytics-test", "dbw-sandbox"
+RISK = "dbw-risk-prod"  # every scope on a Managed HSM pool
 MS, MD, DBFS, WS = "managedServices", "managedDisk", "dbfsRoot", None
 SCOPES = (MS, MD, DBFS)
 WORKSPACE_CONTROLS = ("DBX-01", "DBX-02", "DBX-03", "DBX-04", "DBX-05", "DBX-06", "GOV-02")
@@ -77,6 +78,7 @@ DEMO_EXPECTED = {
     **_workspace(ANA, "          P      P  P  F  F  F  F"),
     **_workspace(TEST, "         P      P  F  N  F  F  N"),
     **_workspace(SBX, "          F      F  F  N  F  F  N"),
+    **_workspace(RISK, "         P      P  P  P  P  P  P"),
     #                      KV-01 02 03 04 05 KEY-01 02 03 04 IAM-01 02 03 GOV-01
     **_scope(FIN, MS, "    P     P  P  P  P  P      P  P  P  P      P  P  P"),
     **_scope(FIN, MD, "    P     P  P  P  P  P      P  P  P  P      P  P  P"),
@@ -87,6 +89,10 @@ DEMO_EXPECTED = {
     **_scope(TEST, MS, "   F     F  F  F  F  F      P  P  P  P      F  F  F"),
     **_scope(TEST, MD, ALL_NA),
     **_scope(TEST, DBFS, ALL_NA),
+    # On the pool: protected and granted as it should be, but the platform team's group is its Administrator.
+    **_scope(RISK, MS, "   P     P  P  P  P  P      P  P  P  P      P  F  P"),
+    **_scope(RISK, MD, "   P     P  P  P  P  P      P  P  P  P      P  F  P"),
+    **_scope(RISK, DBFS, " P     P  P  P  P  P      P  P  P  P      P  F  P"),
     **{(c, SBX, s): "NOT_APPLICABLE" for c in KEY_CONTROLS for s in SCOPES},
 }
 
@@ -123,7 +129,7 @@ def test_findings_come_in_report_order(demo_inventory: Inventory) -> None:
     )
     for inventory in (demo_inventory, shuffled):
         findings = evaluate(inventory, load_catalog(), Settings())
-        assert len(findings) == 184
+        assert len(findings) == 230
         assert list(findings) == sorted(findings, key=lambda f: f.sort_key)
     assert evaluate(shuffled, load_catalog(), Settings()) == evaluate(demo_inventory, load_catalog(), Settings())
 
@@ -153,21 +159,25 @@ def test_sensitive_workspace_scope_findings_are_critical(demo_inventory: Invento
         ("DBX-05", TEST): "high",
         ("DBX-02", SBX): "high",
         ("DBX-05", SBX): "high",
+        ("DBX-02", RISK): "critical",  # tagged confidential
+        ("DBX-05", RISK): "critical",
     }
 
 
 def test_demo_tenant_is_read_completely(demo_inventory: Inventory) -> None:
     assert demo_inventory.errors == ()
-    assert [w.name for w in demo_inventory.workspaces] == [ANA, TEST, FIN, SBX]
+    assert [w.name for w in demo_inventory.workspaces] == [ANA, TEST, FIN, RISK, SBX]
     assert [(s.display_name, s.tenant_id) for s in demo_inventory.subscriptions] == [
         ("Contoso Data Platform", "0d4f6a8b-2c1e-4b3d-9e5f-7a8b9c0d1e2f")
     ]
     # Both pages of the vault listing were followed.
-    assert sorted(v.name for v in demo_inventory.vaults) == ["kv-analytics-dev", "kv-finance-prod"]
+    assert sorted(v.name for v in demo_inventory.vaults) == ["hsm-contoso-risk", "kv-analytics-dev", "kv-finance-prod"]
+    assert {v.name: v.kind.value for v in demo_inventory.vaults}["hsm-contoso-risk"] == "managedHsm"
     assert {k.name: len(k.versions or ()) for k in demo_inventory.keys} == {
         "cmk-analytics": 1,
         "cmk-analytics-test": 1,
         "cmk-finance": 3,
+        "cmk-risk": 2,
     }
     assert demo_inventory.principals[0].source is PrincipalSource.GRAPH
     # Resource Manager returned no rotation policy for the test key: it was read from the data plane.
@@ -283,8 +293,8 @@ def test_cli_demo_writes_valid_json_and_fails(tmp_path: Path) -> None:
     document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
     jsonschema.validate(document, RESULTS_SCHEMA)
     assert document["summary"]["by_status"] == {
-        "PASS": 58,
-        "FAIL": 44,
+        "PASS": 101,
+        "FAIL": 47,
         "UNKNOWN": 0,
         "NOT_APPLICABLE": 82,
         "SUPPRESSED": 0,

@@ -75,13 +75,16 @@ class Cassette:
         versions: list[Version],
         policy: Json | None,
         kty: str = "RSA",
+        host: str | None = None,
+        arm_type: str = "Microsoft.KeyVault/vaults",
     ) -> None:
-        """Record Keys_ListVersions then Keys_Get, as the collector reads a referenced key."""
+        """Record Keys_ListVersions then Keys_Get, as the collector reads a referenced key (a Managed HSM pool's key
+        likewise: ManagedHsmKeys_ListVersions and ManagedHsmKeys_Get, with the pool's host and type)."""
         vault = vault_id.rstrip("/").rsplit("/", 1)[1]
         path = f"{vault_id}/keys/{key}"
         self.get(
             arm(f"{path}/versions", ApiVersion.KEYVAULT),
-            key_versions_body(vault_id, vault, key, location=location, versions=versions),
+            key_versions_body(vault_id, vault, key, location=location, versions=versions, host=host, arm_type=arm_type),
         )
         self.get(
             arm(path, ApiVersion.KEYVAULT),
@@ -95,8 +98,27 @@ class Cassette:
                 created=versions[0][1],
                 latest=versions[-1],
                 policy=policy,
+                host=host,
+                arm_type=arm_type,
             ),
         )
+
+    def local_rbac(self, hsm_uri: str, tenant: str, by_scope: dict[str, list[Json]], definitions: list[Json]) -> None:
+        """Record a Managed HSM pool's local RBAC as the collector reads it (ListRoleAssignments-example.json and
+        ListRoleDefinitions-example.json, 7.5): the pool first answers 401 with a challenge naming Managed HSM's
+        audience, then the role assignments at each scope, then the role definitions."""
+        base, version = hsm_uri.rstrip("/"), ApiVersion.KEYVAULT_DATA_PLANE.value
+        first = True
+        for scope, assignments in by_scope.items():
+            prefix = "" if scope == "/" else scope
+            uri = f"{base}{prefix}/providers/Microsoft.Authorization/roleAssignments?api-version={version}"
+            if first:
+                body, headers = key_vault_challenge(tenant, "https://managedhsm.azure.net")
+                self.get(uri, body, status=401, headers=headers)
+                first = False
+            self.get(uri, {"value": assignments})
+        uri = f"{base}/providers/Microsoft.Authorization/roleDefinitions?api-version={version}"
+        self.get(uri, {"value": definitions})
 
     def rotation_policy(self, vault_uri: str, key: str, tenant: str, policy: Json | None, status: int = 200) -> None:
         """Record the data plane's GetKeyRotationPolicy (GetKeyRotationPolicy-example.json).
@@ -562,6 +584,7 @@ HSM_ROLES: dict[str, tuple[str, list[str]]] = {
 """Built-in local roles of a Managed HSM pool, with the data actions the fixtures give them (after the role table
 of Azure's Managed HSM documentation)."""
 HSM_ROLE_DEFINITION = "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/{}"
+HSM_ADMINISTRATOR = "a290e904-7015-4bba-90c8-60543313cdb4"
 
 
 def hsm_role_assignment(scope: str, name: str, role: str, principal: str) -> Json:
@@ -968,9 +991,24 @@ def demo_tenant() -> Cassette:
       tagged confidential.
     - dbw-analytics-test: shares the dev vault, with an EC key for managed services.
     - dbw-sandbox: Standard tier, nothing.
+    - dbw-risk-prod: every scope on a key in a Managed HSM pool, protected and granted as it should be, except
+      that the platform team's group is the pool's Administrator (it may grant itself key administration).
     """
     c = Cassette()
     sub, tenant = DEMO_SUB, DEMO_TENANT
+    hsm_id = (
+        f"/subscriptions/{sub}/resourceGroups/rg-risk-prod/providers/Microsoft.KeyVault/managedHSMs/hsm-contoso-risk"
+    )
+    hsm_uri, hsm_host = "https://hsm-contoso-risk.managedhsm.azure.net/", "hsm-contoso-risk.managedhsm.azure.net"
+    risk_versions: list[Version] = [
+        ("0a1b2c3d4e5f40718293a4b5c6d7e8f9", epoch("2026-06-05"), epoch("2028-06-04")),
+        ("f9e8d7c6b5a44938271605f4e3d2c1b0", epoch("2026-09-03"), epoch("2028-09-02")),
+    ]
+    risk_v = risk_versions[-1][0]
+    risk_des_principal, risk_st_principal = (
+        "7081920a-3b4c-4d5e-8f60-718293a4b5c6",
+        "8192a0b1-4c5d-4e6f-9071-8293a4b5c6d7",
+    )
     c.subscription(sub, tenant, "Contoso Data Platform")
     fin_vault_id = (
         f"/subscriptions/{sub}/resourceGroups/rg-finance-prod/providers/Microsoft.KeyVault/vaults/kv-finance-prod"
@@ -1045,6 +1083,26 @@ def demo_tenant() -> Cassette:
                     workspace_number="4051937262810457",
                     managed_services_key=(ana_uri, "cmk-analytics-test", ""),
                     tenant=tenant,
+                ),
+                workspace_body(
+                    sub,
+                    "rg-risk-prod",
+                    "dbw-risk-prod",
+                    location="westeurope",
+                    sku="premium",
+                    tags={"environment": "prod", "data-classification": "confidential", "owner": "risk"},
+                    managed_group="rg-risk-prod-managed",
+                    storage_account="dbstorageriskprod05",
+                    workspace_number="5162738495061728",
+                    managed_services_key=(hsm_uri, "cmk-risk", ""),
+                    managed_disk_key=(hsm_uri, "cmk-risk", ""),
+                    disk_encryption_set="dbdiskencryptionset-risk",
+                    disk_principal=risk_des_principal,
+                    tenant=tenant,
+                    dbfs_key=(hsm_uri, "cmk-risk", ""),
+                    prepare_encryption=True,
+                    storage_principal=risk_st_principal,
+                    infrastructure=True,
                 ),
                 workspace_body(
                     sub,
@@ -1164,6 +1222,16 @@ def demo_tenant() -> Cassette:
                     principal=fin_des_principal,
                     tenant=tenant,
                 ),
+                disk_encryption_set_body(
+                    sub,
+                    "rg-risk-prod-managed",
+                    "dbdiskencryptionset-risk",
+                    location="westeurope",
+                    key_url=f"{hsm_uri}keys/cmk-risk/{risk_v}",
+                    source_vault_id=hsm_id,
+                    principal=risk_des_principal,
+                    tenant=tenant,
+                ),
             ]
         },
     )
@@ -1199,6 +1267,16 @@ def demo_tenant() -> Cassette:
                     principal=fin_st_principal,
                     tenant=tenant,
                     key=(fin_uri, "cmk-finance", fin_v),
+                    infrastructure=True,
+                ),
+                storage_account_body(
+                    sub,
+                    "rg-risk-prod-managed",
+                    "dbstorageriskprod05",
+                    location="westeurope",
+                    principal=risk_st_principal,
+                    tenant=tenant,
+                    key=(hsm_uri, "cmk-risk", risk_v),
                     infrastructure=True,
                 ),
                 storage_account_body(
@@ -1283,6 +1361,64 @@ def demo_tenant() -> Cassette:
                 workspace=LOG_ANALYTICS,
             )
         ],
+    )
+    # The Managed HSM pool: listed because a key in use is on it; its key through Resource Manager; its local RBAC.
+    c.get(
+        list_uri(sub, "Microsoft.KeyVault/managedHSMs", ApiVersion.KEYVAULT),
+        {
+            "value": [
+                managed_hsm_body(
+                    sub,
+                    "rg-risk-prod",
+                    "hsm-contoso-risk",
+                    location="westeurope",
+                    tenant=tenant,
+                    purge_protection=True,
+                    public_network_access="Disabled",
+                    network_acls={"bypass": "AzureServices", "defaultAction": "Deny", "ipRules": []},
+                )
+            ]
+        },
+    )
+    c.key(
+        hsm_id,
+        "cmk-risk",
+        location="westeurope",
+        size=3072,
+        versions=risk_versions,
+        policy=rotation_policy("P90D"),
+        kty="RSA-HSM",
+        host=hsm_host,
+        arm_type="Microsoft.KeyVault/managedHSMs",
+    )
+    c.diagnostics(
+        hsm_id,
+        [
+            diagnostic_setting(
+                hsm_id,
+                "hsm-audit-to-sentinel",
+                logs=[{"category": "AuditEvent", "enabled": True, "retentionPolicy": {"enabled": False, "days": 0}}],
+                workspace=LOG_ANALYTICS,
+            )
+        ],
+    )
+    service_user = "33413926-3206-4cdd-b39a-83574fe37a17"
+    c.local_rbac(
+        hsm_uri,
+        tenant,
+        {
+            "/": [hsm_role_assignment("/", "5e1f2a3b-4c5d-4e6f-8a7b-9c0d1e2f3a4b", HSM_ADMINISTRATOR, PLATFORM_ADMINS)],
+            "/keys": [],
+            "/keys/cmk-risk": [
+                hsm_role_assignment("/keys/cmk-risk", name, service_user, principal)
+                for name, principal in (
+                    ("6f2a3b4c-5d6e-4f70-9b8c-0d1e2f3a4b5c", DEMO_DATABRICKS_SP),
+                    ("7a3b4c5d-6e7f-4081-8c9d-1e2f3a4b5c6d", risk_des_principal),
+                    ("8b4c5d6e-7f80-4192-9dae-2f3a4b5c6d7e", risk_st_principal),
+                )
+            ],
+        },
+        [hsm_role_definition(role, name, actions) for role, (name, actions) in HSM_ROLES.items()],
     )
     c.get(graph_lookup_uri(), databricks_service_principal(DEMO_DATABRICKS_SP))
     return c
