@@ -123,6 +123,8 @@ def test_incomplete_scan_with_nothing_failed_exits_3(tmp_path: Path) -> None:
         "get key rotation policy (data plane)",
         "list key versions",
         "look up the AzureDatabricks service principal",
+        "read group memberships (Microsoft Graph)",
+        "read group memberships (Microsoft Graph)",
     ]
 
 

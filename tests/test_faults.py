@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 from tools.build_cassettes import key_version_body
-from tools.fakearm import DATABRICKS_SP, GRAPH_QUERY_PATH, FakeArm, Faults, Tenant, generate_tenant
+from tools.fakearm import (
+    DATABRICKS_SP,
+    GRAPH_BATCH_PATH,
+    GRAPH_QUERY_PATH,
+    FakeArm,
+    Faults,
+    Tenant,
+    generate_tenant,
+)
 
 from cmkaudit.cli import Streams, run
 
@@ -32,10 +40,13 @@ def scan(arm: FakeArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: 
     argv += ["--format", "json", "--output-dir", str(tmp_path), *extra]
     code = run(argv, Streams(io.StringIO(), io.StringIO()), now=NOW)
     document = json.loads((tmp_path / "cmkaudit-results.json").read_text())
-    # The scanner never writes: GETs, and with --source resource-graph the query POSTs, nothing else.
-    allowed = {("GET", None), ("POST", GRAPH_QUERY_PATH)} if "resource-graph" in extra else {("GET", None)}
+    # The scanner never writes: GETs, with --source resource-graph the query POSTs, and Microsoft Graph batches
+    # (of group memberships) whose every request is a GET; nothing else.
+    allowed = {("GET", None), ("POST", GRAPH_BATCH_PATH)}
+    allowed |= {("POST", GRAPH_QUERY_PATH)} if "resource-graph" in extra else set()
     sent = {(method, path.lower() if method != "GET" else None) for method, path, _ in arm.requests}
     assert sent <= allowed, arm.counts
+    assert {method for method, _, _ in arm.batched} <= {"GET"}
     return code, document
 
 

@@ -106,3 +106,32 @@ def test_a_resource_graph_query_is_the_only_post_let_through(
         with pytest.raises(WriteBlockedError, match="refused to send POST"):
             connection.transport.send(HttpRequest("POST", f"https://management.azure.com{path}"))
     assert len(wire.sent) == 1
+
+
+def test_a_graph_batch_passes_only_when_every_request_in_it_reads(
+    connection: ArmConnection, wire: RecordingTransport
+) -> None:
+    """Microsoft Graph's $batch is a POST: let through when all its requests are GETs, refused otherwise."""
+    from azure.core.rest import HttpRequest
+
+    url = "https://graph.microsoft.com/v1.0/$batch"
+    reads = {"requests": [{"id": "1", "method": "GET", "url": "/servicePrincipals/x/transitiveMemberOf"}]}
+    with pytest.raises(AssertionError, match="reached the network: POST"):
+        connection.transport.send(HttpRequest("POST", url, json=reads))
+    assert wire.sent == [f"POST {url}"]
+    writes = [
+        {"requests": [*reads["requests"], {"id": "2", "method": "DELETE", "url": "/groups/g/members/m/$ref"}]},
+        {"requests": [{"id": "1", "method": "GET", "url": "/me", "body": {"a": 1}}]},
+        {"requests": [{"id": "1", "method": "GET", "url": "https://elsewhere.example/x"}]},
+        {"requests": []},
+        "not json",
+    ]
+    for body in writes:
+        request = (
+            HttpRequest("POST", url, json=body) if not isinstance(body, str) else HttpRequest("POST", url, content=body)
+        )
+        with pytest.raises(WriteBlockedError, match="refused to send POST"):
+            connection.transport.send(request)
+    with pytest.raises(WriteBlockedError, match="refused to send POST"):
+        connection.transport.send(HttpRequest("POST", "https://graph.microsoft.com/v1.0/groups", json=reads))
+    assert len(wire.sent) == 1

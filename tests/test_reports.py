@@ -140,7 +140,7 @@ def test_sarif_suppressions_and_notifications(tmp_path: Path) -> None:
     assert suppressed[0]["suppressions"][0]["justification"].startswith("data-plane access is being arranged")
     assert suppressed[0]["kind"] == "review"  # it was UNKNOWN
     notes = run_["invocations"][0]["toolExecutionNotifications"]
-    assert len(notes) == 4 and all("HTTP 403" in n["message"]["text"] for n in notes)
+    assert len(notes) == 6 and all("HTTP 403" in n["message"]["text"] for n in notes)  # 2 of them: group memberships
     assert run_["invocations"][0]["executionSuccessful"] is False  # the scan was incomplete (exit 3 without waivers)
 
 

@@ -273,7 +273,9 @@ def test_configured_principal_skips_the_graph_lookup() -> None:
     ):
         inventory = AzureCollector(connection, settings).collect([APP_SUB, KEYS_SUB], now=NOW)
         graph_calls = [r for r in cassette.requests if r.host == "graph.microsoft.com"]
-        assert [cassette.play_counts[cassette.requests.index(r)] for r in graph_calls] == [0]
+        played = {r.path: cassette.play_counts[cassette.requests.index(r)] for r in graph_calls}
+        # The lookup is skipped; the identities' groups are still read (the key custodians' group holds a role).
+        assert played == {"/v1.0/servicePrincipals(appId='2ff814a6-3304-4ab8-85cb-cd0e6f879c1d')": 0, "/v1.0/$batch": 1}
     assert inventory.principals[0].source is PrincipalSource.CONFIG
 
 
@@ -359,8 +361,12 @@ def test_arm_only_token_makes_the_graph_lookup_unknown_not_wrong() -> None:
         )
     (lookup,) = inventory.principals
     assert lookup.object_id is None and "ARM token" in (lookup.error or "")
-    (error,) = inventory.errors
-    assert "--databricks-principal-id" in (error.hint or "")
+    lookup_error, groups_error = sorted(inventory.errors, key=lambda e: e.operation)
+    assert "--databricks-principal-id" in (lookup_error.hint or "")
+    # Nor can the identities' groups be read: the hint says which token to pass, and which Graph permission.
+    assert groups_error.operation == "read group memberships (Microsoft Graph)"
+    assert "CMKAUDIT_GRAPH_ACCESS_TOKEN" in (groups_error.hint or "")
+    assert "GroupMember.Read.All" in (groups_error.hint or "")
     statuses = observed(inventory)
     assert statuses[("IAM-01", CLAIMS, MS)] == "UNKNOWN"
     assert statuses[("IAM-01", CLAIMS, MD)] == "PASS"

@@ -65,6 +65,37 @@ class Cassette:
             }
         )
 
+    def group_memberships(self, groups_of: dict[str, list[tuple[str, str]]], refused: bool = False) -> None:
+        """Record the Microsoft Graph batch (JSON batching, v1.0) that reads the identities' groups: one GET
+        `/servicePrincipals/{id}/transitiveMemberOf/microsoft.graph.group` per identity, in sorted order, each answered
+        in the shape of servicePrincipal-list-transitivememberof (id and displayName selected)."""
+        principals = sorted(p.lower() for p in groups_of)
+        select = "?$select=id,displayName"
+        requests = [
+            {
+                "id": str(n),
+                "method": "GET",
+                "url": f"/servicePrincipals/{p}/transitiveMemberOf/microsoft.graph.group{select}",
+            }
+            for n, p in enumerate(principals)
+        ]
+        context = "https://graph.microsoft.com/v1.0/$metadata#groups(id,displayName)"
+        refusal = graph_refusal("00000000-0000-4000-8000-0000000000ab")
+        responses = [
+            {
+                "id": str(n),
+                "status": 403 if refused else 200,
+                "headers": {"Content-Type": "application/json;odata.metadata=minimal;odata.streaming=true"},
+                "body": refusal
+                if refused
+                else {"@odata.context": context, "value": [{"id": g, "displayName": name} for g, name in groups_of[p]]},
+            }
+            for n, p in enumerate(principals)
+        ]
+        self.get(f"{GRAPH}/v1.0/$batch", {"responses": responses})
+        self.interactions[-1]["request"]["method"] = "POST"
+        self.interactions[-1]["request"]["body"] = json.dumps({"requests": requests})
+
     def key(
         self,
         vault_id: str,
@@ -457,6 +488,17 @@ def vault_body(
             "lastModifiedByType": "User",
         },
         "tags": {},
+    }
+
+
+def graph_refusal(request_id: str) -> Json:
+    """Microsoft Graph's 403 when the caller lacks the permission (Application.Read.All, GroupMember.Read.All)."""
+    return {
+        "error": {
+            "code": "Authorization_RequestDenied",
+            "message": "Insufficient privileges to complete the operation.",
+            "innerError": {"date": "2026-11-01T12:00:00", "request-id": request_id},
+        }
     }
 
 
@@ -1421,6 +1463,10 @@ def demo_tenant() -> Cassette:
         [hsm_role_definition(role, name, actions) for role, (name, actions) in HSM_ROLES.items()],
     )
     c.get(graph_lookup_uri(), databricks_service_principal(DEMO_DATABRICKS_SP))
+    # The vaults grant groups (the platform team's), so the identities' groups are read: none of them is in one.
+    identities = [fin_des_principal, fin_st_principal, ana_des_principal, ana_st_principal, DEMO_DATABRICKS_SP]
+    identities += [risk_des_principal, risk_st_principal]
+    c.group_memberships({p: [] for p in identities})
     return c
 
 
@@ -1620,6 +1666,8 @@ def cross_subscription_vault() -> Cassette:
         keys_vault_id, [diagnostic_setting(keys_vault_id, "archive", logs=audit_logs("allLogs"), storage=archive)]
     )
     c.get(graph_lookup_uri(), databricks_service_principal(CROSS_DATABRICKS_SP))
+    # The key custodians' group holds a role at the vault's resource group: the identities' groups are read.
+    c.group_memberships({p: [] for p in (CROSS_DATABRICKS_SP, des_principal, st_principal)})
     return c
 
 
@@ -1766,17 +1814,10 @@ def permission_denied() -> Cassette:
     c.role_definition(
         f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{READER}", "Reader", ["*/read"], []
     )
-    c.get(
-        graph_lookup_uri(),
-        {
-            "error": {
-                "code": "Authorization_RequestDenied",
-                "message": "Insufficient privileges to complete the operation.",
-                "innerError": {"date": "2026-11-01T12:00:00", "request-id": "00000000-0000-4000-8000-0000000000aa"},
-            }
-        },
-        status=403,
-    )
+    c.get(graph_lookup_uri(), graph_refusal("00000000-0000-4000-8000-0000000000aa"), status=403)
+    # The AzureDatabricks principal is unknown, so its access policy's principal may be a group: the identities'
+    # groups are asked for, and Graph refuses those too.
+    c.group_memberships({des_principal: [], st_principal: []}, refused=True)
     return c
 
 

@@ -52,6 +52,7 @@ from tools.build_cassettes import (
     diagnostic_setting,
     disk_encryption_set_body,
     epoch,
+    graph_refusal,
     hsm_role_assignment,
     hsm_role_definition,
     key_body,
@@ -68,6 +69,9 @@ from tools.build_cassettes import (
 
 Json = dict[str, Any]
 GRAPH_QUERY_PATH = "/providers/microsoft.resourcegraph/resources"
+GRAPH_BATCH_PATH = "/v1.0/$batch"
+GRAPH_REFUSAL = graph_refusal("00000000-0000-4000-8000-000000000403")
+"""Microsoft Graph's 403 when the caller lacks the permission (e.g. GroupMember.Read.All)."""
 LISTED_KINDS = ("/workspaces", "/vaults", "/diskencryptionsets", "/storageaccounts", "/managedhsms")
 """The per-subscription lists the scanner reads (and Resource Graph answers for)."""
 TENANT = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
@@ -354,7 +358,23 @@ def generate_tenant(
         "/v1.0/servicePrincipals(appId='2ff814a6-3304-4ab8-85cb-cd0e6f879c1d')",
         databricks_service_principal(DATABRICKS_SP),
     )
+    for s in range(subscriptions):
+        for w in range(workspaces):
+            set_groups(tenant, _guid(0xD, s, w), [])
+            set_groups(tenant, _guid(0xE, s, w), [])
+    set_groups(tenant, DATABRICKS_SP, [])
     return tenant
+
+
+def set_groups(tenant: Tenant, principal: str, groups: list[tuple[str, str]]) -> None:
+    """A service principal's groups, transitively (servicePrincipal: list transitiveMemberOf, cast to group)."""
+    tenant.add(
+        f"/v1.0/servicePrincipals/{principal}/transitiveMemberOf/microsoft.graph.group",
+        {
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#groups(id,displayName)",
+            "value": [{"id": group, "displayName": name} for group, name in groups],
+        },
+    )
 
 
 @dataclass
@@ -463,6 +483,8 @@ class FakeArm:
         self.tenant = tenant
         self.faults = faults or Faults()
         self.requests: list[tuple[str, str, int]] = []
+        self.batched: list[tuple[str, str, int]] = []
+        """The requests inside Microsoft Graph batches, as (method, path, status)."""
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
         self._remaining = threading.local()
@@ -556,6 +578,8 @@ class FakeArm:
                 return status, {"error": {"code": "InternalServerError", "message": "injected fault"}}, {}
         if method == "POST" and path == GRAPH_QUERY_PATH:
             return self._graph_answer(content)
+        if method == "POST" and path == GRAPH_BATCH_PATH:
+            return self._batch_answer(content, host, authorization)
         with self._lock:
             if self.faults.bucket is not None and path.startswith("/subscriptions/"):
                 sub = path.split("/")[2]
@@ -573,6 +597,8 @@ class FakeArm:
             return 405, {"error": {"code": "MethodNotAllowed", "message": f"{method} is not served"}}, {}
         if vault_host:
             return self._data_plane_answer(vault_host, path, authorization)
+        if any(p.lower() in path for p in self.faults.forbid) and path.startswith("/v1.0/"):
+            return 403, GRAPH_REFUSAL, {}
         if any(p.lower() in path for p in self.faults.forbid):
             return (
                 403,
@@ -601,6 +627,29 @@ class FakeArm:
         if path in self.tenant.resources:
             return 200, self.tenant.resources[path], {}
         return 404, {"error": {"code": "ResourceNotFound", "message": f"{path} was not found"}}, {}
+
+    def _batch_answer(self, content: bytes, host: str, authorization: str) -> tuple[int, Json, dict[str, str]]:
+        """Microsoft Graph's JSON batch ($batch, v1.0): each request answered as if sent alone, in one answer."""
+        try:
+            requests = json.loads(content)["requests"]
+        except (ValueError, KeyError, TypeError):
+            return 400, {"error": {"code": "BadRequest", "message": "Invalid batch payload format."}}, {}
+        if not isinstance(requests, list) or not 0 < len(requests) <= 20:
+            return 400, {"error": {"code": "BadRequest", "message": "The batch holds 1 to 20 requests."}}, {}
+        responses = []
+        for request in requests:
+            status, body, _ = self._answer(str(request.get("method")), f"/v1.0{request.get('url')}", b"", host)
+            with self._lock:
+                self.batched.append((str(request.get("method")), f"/v1.0{request.get('url')}", status))
+            responses.append(
+                {
+                    "id": request.get("id"),
+                    "status": status,
+                    "headers": {"Content-Type": "application/json"},
+                    "body": body,
+                }
+            )
+        return 200, {"responses": responses}, {}
 
     def _data_plane_answer(self, host: str, path: str, authorization: str) -> tuple[int, Json, dict[str, str]]:
         """Key Vault's data plane: a 401 challenge without a token, then 403, the resource, or 404."""

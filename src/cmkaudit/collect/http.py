@@ -11,6 +11,7 @@ leads elsewhere is refused, not followed).
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -352,6 +353,31 @@ class OriginPolicy(SansIOHTTPPolicy[Any, Any]):
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 READ_ONLY_POSTS = frozenset({"/providers/microsoft.resourcegraph/resources"})
 """The POSTs that only read: a Resource Graph query (its body carries the query, so it cannot be a GET)."""
+GRAPH_BATCH = "/v1.0/$batch"
+"""Microsoft Graph's JSON batch: a POST that only reads when every request inside it is a GET."""
+
+
+def _batch_of_reads(request: Any) -> bool:
+    """Whether `request` is a Microsoft Graph batch whose every request is a GET (relative, no body)."""
+    if urlsplit(str(request.url)).path.rstrip("/").lower() != GRAPH_BATCH:
+        return False
+    try:
+        content = request.content
+        batch = json.loads(content) if isinstance(content, str | bytes) else None
+    except (ValueError, RecursionError):
+        return False
+    inner = batch.get("requests") if isinstance(batch, dict) else None
+    return (
+        isinstance(inner, list)
+        and bool(inner)
+        and all(
+            isinstance(r, dict)
+            and str(r.get("method", "")).upper() == "GET"
+            and "body" not in r
+            and str(r.get("url", "")).startswith("/")
+            for r in inner
+        )
+    )
 
 
 class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
@@ -379,7 +405,8 @@ class ReadOnlyTransport(HttpTransport):  # type: ignore[type-arg]
         """Send `request` if it only reads; raise WriteBlockedError otherwise."""
         method = str(request.method).upper()
         if method not in SAFE_METHODS and not (
-            method == "POST" and urlsplit(request.url).path.rstrip("/").lower() in READ_ONLY_POSTS
+            method == "POST"
+            and (urlsplit(request.url).path.rstrip("/").lower() in READ_ONLY_POSTS or _batch_of_reads(request))
         ):
             raise WriteBlockedError(
                 f"cmkaudit refused to send {method} {printable(scrub_secrets(str(request.url)))}: "

@@ -28,6 +28,7 @@ from cmkaudit.inventory.model import (
     SNAPSHOT_SCHEMA_VERSION,
     CollectionError,
     DiskEncryptionSet,
+    GroupMembership,
     Key,
     KeyUsage,
     PrincipalLookup,
@@ -75,6 +76,8 @@ class Inventory:
     key_configurations: tuple[KeyConfiguration, ...] = ()
     kms_keys: tuple[KmsKey, ...] = ()
     aws_key_usages: tuple[AwsKeyUsage, ...] = ()
+    memberships: tuple[GroupMembership, ...] = ()
+    """The groups of the identities that use keys where a group holds a grant (Microsoft Graph), or why unknown."""
     schema_version: int = field(default=SNAPSHOT_SCHEMA_VERSION)
 
     @cached_property
@@ -97,6 +100,7 @@ class Inventory:
             role_definitions=self.role_definitions,
             key_usages=self.key_usages,
             workspace_links=self.workspace_links,
+            memberships=self.memberships,
         )
 
 
@@ -120,6 +124,7 @@ def assemble_inventory(
     aws_workspaces: Sequence[AwsWorkspace] = (),
     key_configurations: Sequence[KeyConfiguration] = (),
     kms_keys: Sequence[KmsKey] = (),
+    memberships: Sequence[GroupMembership] = (),
 ) -> Inventory:
     """Build the inventory: every collection sorted by resource id, and the links resolved (a source of planned
     configuration gives the links it knows, `workspace_links`, as the workspaces' own resources do not exist
@@ -160,6 +165,7 @@ def assemble_inventory(
         key_configurations=(configs := tuple(sorted(key_configurations, key=lambda c: (c.account_id, c.id)))),
         kms_keys=(keys_aws := tuple(sorted(kms_keys, key=lambda k: k.arn))),
         aws_key_usages=resolve_aws_key_usages(aws, configs, keys_aws),
+        memberships=tuple(sorted(memberships, key=lambda m: m.principal_id.lower())),
     )
 
 
@@ -184,6 +190,7 @@ def relinked(inventory: Inventory) -> Inventory:
         aws_workspaces=inventory.aws_workspaces,
         key_configurations=inventory.key_configurations,
         kms_keys=inventory.kms_keys,
+        memberships=inventory.memberships,
     )
 
 

@@ -14,6 +14,7 @@ from cmkaudit.inventory.model import (
     AccessPolicy,
     CollectionError,
     DiskEncryptionSet,
+    GroupMembership,
     Key,
     KeyUsage,
     PrincipalLookup,
@@ -69,6 +70,9 @@ class InventoryIndex:
     encryption set or storage account, the AzureDatabricks service principal, or a user or service principal
     named by a role assignment."""
 
+    memberships: dict[str, GroupMembership] = field(default_factory=dict)
+    """Lower-case principal id -> the groups it belongs to (or why they are not known), when they were read."""
+
     def links_of(self, workspace: Workspace) -> WorkspaceLinks:
         """The workspace's resolved links (an inventory resolves every workspace's)."""
         return self.links[id_key(workspace.id)]
@@ -108,6 +112,7 @@ def build_index(
     role_definitions: Iterable[RoleDefinition] = (),
     key_usages: Iterable[KeyUsage] = (),
     workspace_links: Iterable[WorkspaceLinks] = (),
+    memberships: Iterable[GroupMembership] = (),
 ) -> InventoryIndex:
     """The index of these records (the first of duplicates wins, as a linear search would find it)."""
     index = InventoryIndex()
@@ -141,6 +146,8 @@ def build_index(
             index.usages_by_key.setdefault(id_key(u.key_id), []).append(u)
         if u.uses_cmk and u.vault_id:
             index.usages_by_vault.setdefault(id_key(u.vault_id), []).append(u)
+    for m in memberships:
+        index.memberships.setdefault(m.principal_id.lower(), m)
     _index_possible_groups(index)
     return index
 
@@ -159,9 +166,16 @@ def _index_possible_groups(index: InventoryIndex) -> None:
         a.principal_id.lower()
         for v in index.vaults.values()
         for a in v.role_assignments or ()
-        if "group" not in (a.principal_type or "").lower()
+        if a.principal_type and "group" not in a.principal_type.lower()
     )
     for vault_key, vault in index.vaults.items():
         possible = [p for p in vault.access_policies if not p.application_id and p.object_id.lower() not in known]
         if possible:
             index.possible_group_policies[vault_key] = possible
+        # A Managed HSM's local role assignments do not say what their principal is: one that is not known to be
+        # an identity may be a group.
+        untyped = [
+            a for a in vault.role_assignments or () if not a.principal_type and a.principal_id.lower() not in known
+        ]
+        if untyped:
+            index.group_assignments.setdefault(vault_key, []).extend(untyped)

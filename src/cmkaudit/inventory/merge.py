@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 from cmkaudit.errors import SnapshotError
 from cmkaudit.ids import id_key
 from cmkaudit.inventory import Inventory, assemble_inventory
-from cmkaudit.inventory.model import PrincipalLookup, ScanScope
+from cmkaudit.inventory.model import GroupMembership, PrincipalLookup, ScanScope, Unread, UnreadWhy
 from cmkaudit.text import printable
 
 T = TypeVar("T")
@@ -110,6 +110,25 @@ def _one(values: Iterable[str], what: str, shards: Sequence[Shard]) -> str:
     return distinct[0]
 
 
+def _memberships(inventories: Sequence[Inventory]) -> list[GroupMembership]:
+    """Each identity's groups across the shards: what a shard read wins over what another could not; shards that
+    read different groups leave them unknown (a grant through one of them is neither counted nor ignored)."""
+    found: dict[str, list[GroupMembership]] = {}
+    for membership in (m for i in inventories for m in i.memberships):
+        found.setdefault(membership.principal_id.lower(), []).append(membership)
+    merged = []
+    for copies in found.values():
+        read = {m.groups for m in copies if m.groups is not None}
+        if len(read) == 1:
+            merged.append(next(m for m in copies if m.groups is not None))
+        elif read:
+            why = Unread(UnreadWhy.FAILED, "the shards read different groups for this identity", None)
+            merged.append(GroupMembership(copies[0].principal_id, None, why))
+        else:
+            merged.append(copies[0])
+    return merged
+
+
 def merge_inventories(shards: Sequence[Shard]) -> Inventory:
     """One inventory from several shards (one shard is returned as it is).
 
@@ -180,4 +199,5 @@ def merge_inventories(shards: Sequence[Shard]) -> Inventory:
         aws_workspaces=aws_workspaces,
         key_configurations=configurations,
         kms_keys=kms_keys,
+        memberships=_memberships(inventories),
     )

@@ -391,6 +391,24 @@ class PrincipalLookup:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DirectoryGroup:
+    """A Microsoft Entra group an identity belongs to (directly or through other groups)."""
+
+    id: PrincipalId
+    display_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMembership:
+    """The groups an identity that uses a key is a member of, transitively, as Microsoft Graph lists them
+    (`transitiveMemberOf`), or why they are not known (`groups` None, `unread` says why and what to grant)."""
+
+    principal_id: PrincipalId
+    groups: tuple[DirectoryGroup, ...] | None
+    unread: Unread | None = None
+
+
 class IdentityRole(StrEnum):
     """Why an identity needs access to a key."""
 

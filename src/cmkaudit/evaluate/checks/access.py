@@ -30,6 +30,8 @@ from cmkaudit.ids import id_key
 from cmkaudit.inventory import Inventory
 from cmkaudit.inventory.model import (
     AccessPolicy,
+    DirectoryGroup,
+    GroupMembership,
     KeyUsage,
     RoleAssignment,
     RoleDefinition,
@@ -78,6 +80,14 @@ class Grant:
 
     assignment: RoleAssignment
     definition: RoleDefinition | None
+    via: str | None = None
+    """The group through which the identity holds it (None: assigned to the identity itself)."""
+
+    @property
+    def held(self) -> str:
+        """The role, where it is assigned, and the group it comes through."""
+        through = f" through group {self.via}" if self.via else ""
+        return f"{self.role} at {self.assignment.scope}{through}"
 
     @property
     def role(self) -> str:
@@ -116,15 +126,31 @@ def _applies_to_key(assignment: RoleAssignment, vault: Vault, key_id: str | None
 
 
 def _grants(
-    assignments: Iterable[RoleAssignment], vault: Vault, inventory: Inventory, key_id: str | None
+    assignments: Iterable[RoleAssignment],
+    vault: Vault,
+    inventory: Inventory,
+    key_id: str | None,
+    via: str | None = None,
 ) -> list[Grant]:
     """Those of the vault's `assignments` that apply to the key, with their roles' definitions."""
     definitions = inventory.index.role_definitions
     return [
-        Grant(a, definitions.get(id_key(a.role_definition_id)))
+        Grant(a, definitions.get(id_key(a.role_definition_id)), via)
         for a in assignments
         if _applies_to_key(a, vault, key_id)
     ]
+
+
+def _group_name(group: DirectoryGroup) -> str:
+    return f"{group.display_name} ({group.id})" if group.display_name else group.id
+
+
+def _membership_problem(membership: GroupMembership | None) -> str:
+    """Why an identity's groups are not known, for a verdict that depends on them."""
+    if membership is None or membership.unread is None:
+        return "group membership was not read"
+    hint = f" ({membership.unread.hint})" if membership.unread.hint else ""
+    return f"its group membership could not be read: {membership.unread.reason}{hint}"
 
 
 def _rbac_unread(vault: Vault, inventory: Inventory) -> Verdict:
@@ -155,13 +181,13 @@ def _identity_evidence(identities: tuple[UsingIdentity, ...]) -> tuple[Evidence,
     return tuple(Evidence(f"{i.role.value}", str(i.principal_id), None, i.source) for i in identities)
 
 
-def _granted(vault: Vault, identity: UsingIdentity, inventory: Inventory) -> tuple[set[str], set[str], list[str]]:
+def _granted(vault: Vault, principal: str, inventory: Inventory) -> tuple[set[str], set[str], list[str]]:
     """Key permissions, and other (secret/certificate/storage) permissions, granted to the identity itself by access
     policies; and the applications of compound entries for it, which grant it nothing on its own."""
     keys: set[str] = set()
     others: set[str] = set()
     compound: list[str] = []
-    for policy in inventory.index.policies_by_principal.get((id_key(vault.id), identity.principal_id.lower()), ()):
+    for policy in inventory.index.policies_by_principal.get((id_key(vault.id), principal.lower()), ()):
         if policy.tenant_id and vault.tenant_id and policy.tenant_id.lower() != vault.tenant_id.lower():
             continue
         if policy.application_id:
@@ -199,9 +225,18 @@ def _policy_evidence(
 def _roles_evidence(identity: UsingIdentity, grants: list[Grant]) -> Evidence:
     return Evidence(
         f"roles of {identity.role.value} {identity.principal_id}",
-        tuple(sorted(f"{g.role} at {g.assignment.scope}" for g in grants)),
+        tuple(sorted(g.held for g in grants)),
         None,
         "Microsoft.Authorization/roleAssignments",
+    )
+
+
+def _groups_evidence(identity: UsingIdentity, groups: tuple[DirectoryGroup, ...]) -> Evidence:
+    return Evidence(
+        f"groups of {identity.role.value} {identity.principal_id}",
+        tuple(sorted(_group_name(g) for g in groups)),
+        None,
+        "Microsoft Graph transitiveMemberOf",
     )
 
 
@@ -214,6 +249,14 @@ class HeldAccess:
     keys: frozenset[str] = frozenset()
     others: frozenset[str] = frozenset()
     own: tuple[Grant, ...] = ()
+    """Its roles: assigned to it, or to a group it belongs to (each saying which)."""
+    groups: tuple[Grant, ...] = ()
+    """When its groups are not known: the role assignments to groups (or to principals that may be groups) that
+    apply to the key, which it may hold."""
+    possible_groups: tuple[AccessPolicy, ...] = ()
+    """When its groups are not known: access-policy entries of principals that may be groups."""
+    membership: str = "group membership was not read"
+    """Why its groups are not known (said in an UNKNOWN that depends on them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,20 +265,20 @@ class IdentityAccess:
 
     vault: Vault
     held: tuple[HeldAccess, ...]
-    groups: tuple[Grant, ...]
-    """Role assignments to groups that apply to the key (RBAC only): membership is not expanded."""
     evidence: tuple[Evidence, ...]
-    possible_groups: tuple[AccessPolicy, ...] = ()
-    """Access-policy entries of principals that may be groups (access policies only)."""
 
 
 PolicyJudge = Callable[[HeldAccess, IdentityAccess], tuple[Status, str] | None]
-RoleJudge = Callable[[Sequence[Grant], Sequence[Grant], Vault], tuple[Status, str] | None]
-"""(the identity's own grants, grants held by groups, the vault) -> (FAIL or UNKNOWN, why), or None when fine."""
+RoleJudge = Callable[[HeldAccess, Vault], tuple[Status, str] | None]
+"""(what the identity holds, the vault) -> (FAIL or UNKNOWN, why), or None when fine."""
 
 
 def identity_access(usage: KeyUsage, inventory: Inventory) -> Verdict | IdentityAccess:
-    """The access of every identity that uses the scope's key, or the verdict when it cannot be known."""
+    """The access of every identity that uses the scope's key, or the verdict when it cannot be known.
+
+    An identity's grants include those of the groups it belongs to (transitively), when Microsoft Graph said
+    which; otherwise a grant to a group (or to a principal that may be one) is something it may hold, and a verdict
+    that depends on it is UNKNOWN saying why the membership is not known."""
     vault = resolved_vault(usage, inventory)
     if isinstance(vault, Verdict):
         return vault
@@ -257,24 +300,61 @@ def identity_access(usage: KeyUsage, inventory: Inventory) -> Verdict | Identity
     index, vault_key = inventory.index, id_key(vault.id)
     for identity in usage.identities:
         who = f"{identity.role.value} {identity.principal_id}"
+        membership = index.memberships.get(identity.principal_id.lower())
+        groups = membership.groups if membership is not None else None
+        if groups:
+            evidence.append(_groups_evidence(identity, groups))
         if vault.rbac_authorization:
             assigned = index.assignments_by_principal.get((vault_key, identity.principal_id.lower()), ())
             own = _grants(assigned, vault, inventory, usage.key_id)
+            for group in groups or ():
+                through = index.assignments_by_principal.get((vault_key, group.id.lower()), ())
+                own += _grants(through, vault, inventory, usage.key_id, _group_name(group))
             evidence.append(_roles_evidence(identity, own))
-            held.append(HeldAccess(who, own=tuple(own)))
+            maybe = () if groups is not None else _possible_group_grants(vault, inventory, usage.key_id)
+            held.append(HeldAccess(who, own=tuple(own), groups=maybe, membership=_membership_problem(membership)))
         else:
-            keys, others, compound = _granted(vault, identity, inventory)
+            keys, others, compound = _granted(vault, identity.principal_id, inventory)
             evidence.extend(_policy_evidence(vault, identity, keys, others, compound))
-            held.append(HeldAccess(who, frozenset(keys), frozenset(others)))
-    if vault.rbac_authorization:
-        groups = tuple(_grants(index.group_assignments.get(vault_key, ()), vault, inventory, usage.key_id))
-        return IdentityAccess(vault, tuple(held), groups, tuple(evidence))
-    possible = tuple(
+            for group in groups or ():
+                group_keys, group_others, _ = _granted(vault, group.id, inventory)
+                if group_keys or group_others:
+                    keys |= group_keys
+                    others |= group_others
+                    evidence.append(_group_policy_evidence(vault, identity, group, group_keys | group_others))
+            possible = () if groups is not None else _possible_group_policies(vault, inventory)
+            held.append(
+                HeldAccess(
+                    who,
+                    frozenset(keys),
+                    frozenset(others),
+                    possible_groups=possible,
+                    membership=_membership_problem(membership),
+                )
+            )
+    return IdentityAccess(vault, tuple(held), tuple(evidence))
+
+
+def _possible_group_grants(vault: Vault, inventory: Inventory, key_id: str | None) -> tuple[Grant, ...]:
+    return tuple(_grants(inventory.index.group_assignments.get(id_key(vault.id), ()), vault, inventory, key_id))
+
+
+def _possible_group_policies(vault: Vault, inventory: Inventory) -> tuple[AccessPolicy, ...]:
+    return tuple(
         p
-        for p in index.possible_group_policies.get(vault_key, ())
+        for p in inventory.index.possible_group_policies.get(id_key(vault.id), ())
         if not (p.tenant_id and vault.tenant_id and p.tenant_id.lower() != vault.tenant_id.lower())
     )
-    return IdentityAccess(vault, tuple(held), (), tuple(evidence), possible)
+
+
+def _group_policy_evidence(vault: Vault, identity: UsingIdentity, group: DirectoryGroup, granted: set[str]) -> Evidence:
+    return Evidence(
+        f"access policy of group {_group_name(group)}, of which {identity.role.value} {identity.principal_id} is a "
+        "member",
+        tuple(sorted(granted)),
+        vault.id,
+        "properties.accessPolicies",
+    )
 
 
 def _judge_identities(access: IdentityAccess, by_policy: PolicyJudge, by_role: RoleJudge, passed: str) -> Verdict:
@@ -283,7 +363,7 @@ def _judge_identities(access: IdentityAccess, by_policy: PolicyJudge, by_role: R
     failures: list[str] = []
     unknowns: list[str] = []
     for held in access.held:
-        judged = by_role(held.own, access.groups, vault) if vault.rbac_authorization else by_policy(held, access)
+        judged = by_role(held, vault) if vault.rbac_authorization else by_policy(held, access)
         if judged is not None:
             (failures if judged[0] is Status.FAIL else unknowns).append(f"{held.who} {judged[1]}")
     if failures:
@@ -297,13 +377,13 @@ def _missing_required(held: HeldAccess, access: IdentityAccess) -> tuple[Status,
     missing = set() if "all" in held.keys else REQUIRED_KEY_PERMISSIONS - held.keys
     if not missing:
         return None
-    offers = [(p.object_id, {k.lower() for k in p.keys}) for p in access.possible_groups]
+    offers = [(p.object_id, {k.lower() for k in p.keys}) for p in held.possible_groups]
     through = sorted({who for who, keys in offers if "all" in keys or keys & missing})
     offered = {k for _, keys in offers for k in keys}
     if through and ("all" in offered or missing <= offered):
         return Status.UNKNOWN, (
             f"has no access policy granting {permission_names(missing)} itself, but may hold it through a group "
-            f"(entries for {', '.join(through)}, which may be groups); group membership is not evaluated"
+            f"(entries for {', '.join(through)}, which may be groups); {held.membership}"
         )
     return Status.FAIL, f"lacks {permission_names(missing)}"
 
@@ -317,7 +397,8 @@ def _unread_definitions(grants: Iterable[Grant]) -> list[str]:
     return sorted({g.assignment.role_definition_id for g in grants if g.definition is None})
 
 
-def _roles_missing_required(own: Sequence[Grant], groups: Sequence[Grant], vault: Vault) -> tuple[Status, str] | None:
+def _roles_missing_required(held: HeldAccess, vault: Vault) -> tuple[Status, str] | None:
+    own, groups = held.own, held.groups
     missing = [name for name, action in REQUIRED_DATA_ACTIONS.items() if not any(g.allows(action) for g in own)]
     if not missing:
         return None
@@ -333,7 +414,7 @@ def _roles_missing_required(own: Sequence[Grant], groups: Sequence[Grant], vault
     if via_groups:
         return Status.UNKNOWN, (
             f"has no role granting {', '.join(missing)} itself, but may hold it through a group "
-            f"({'; '.join(via_groups)}); group membership is not evaluated"
+            f"({'; '.join(via_groups)}); {held.membership}"
         )
     return (
         Status.FAIL,
@@ -364,8 +445,15 @@ def _excessive(grant: Grant) -> list[str]:
     )
 
 
-def _roles_beyond_required(own: Sequence[Grant], groups: Sequence[Grant], vault: Vault) -> tuple[Status, str] | None:
-    broad = sorted({f"{g.role} ({', '.join(_excessive(g))})" for g in own if g.definition and _excessive(g)})
+def _roles_beyond_required(held: HeldAccess, vault: Vault) -> tuple[Status, str] | None:
+    own = held.own
+    broad = sorted(
+        {
+            f"{g.role} ({', '.join(_excessive(g))}){f' through group {g.via}' if g.via else ''}"
+            for g in own
+            if g.definition and _excessive(g)
+        }
+    )
     if broad:
         return Status.FAIL, f"also holds {'; '.join(broad)}"
     unread = _unread_definitions(own)

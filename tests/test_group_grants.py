@@ -1,0 +1,177 @@
+"""Grants held through Entra groups, scanned the way a user would against the fake ARM and Microsoft Graph: an
+identity's groups (transitively, twenty identities a batch) count as its own; without Graph's permission the
+verdicts that depend on them are UNKNOWN naming it; only reads reach the servers (the batch holds GETs only)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tools.build_cassettes import CRYPTO_OFFICER, CSEU, access_policy, role_assignment
+from tools.fakearm import DATABRICKS_SP, TENANT, FakeArm, Faults, Tenant, _guid, generate_tenant, set_groups
+
+from cmkaudit.cli import Streams, run
+
+from .conftest import NOW
+
+KV_USERS, PLATFORM = "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d", "7b8c9d0e-1f2a-4b3c-9d4e-5f6a7b8c9d0e"
+"""Two groups: the identities are in the platform group, which is in the kv-users group (nested)."""
+DATA_ACTIONS = {
+    CSEU: (
+        "Key Vault Crypto Service Encryption User",
+        [
+            "Microsoft.KeyVault/vaults/keys/read",
+            "Microsoft.KeyVault/vaults/keys/wrap/action",
+            "Microsoft.KeyVault/vaults/keys/unwrap/action",
+        ],
+    ),
+    CRYPTO_OFFICER: ("Key Vault Crypto Officer", ["Microsoft.KeyVault/vaults/keys/*"]),
+}
+
+
+def _vault(tenant: Tenant, s: int = 0, w: int = 0) -> tuple[str, dict[str, Any]]:
+    sub = tenant.subscriptions[s]
+    (listed,) = [
+        v
+        for v in tenant.lists[f"/subscriptions/{sub}/providers/microsoft.keyvault/vaults"]
+        if v["name"] == f"kv-{s}-{w}"
+    ]
+    return listed["id"], listed
+
+
+def _grant_to_group(tenant: Tenant, roles: list[str], s: int = 0, w: int = 0) -> None:
+    """The vault on Azure RBAC, its roles assigned to the kv-users group only (no access policies)."""
+    vault_id, listed = _vault(tenant, s, w)
+    listed["properties"]["enableRbacAuthorization"] = True
+    listed["properties"]["accessPolicies"] = []
+    sub = tenant.subscriptions[s]
+    assignments = []
+    for n, role in enumerate(roles):
+        definition = f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+        assignments.append(role_assignment(vault_id, KV_USERS, "Group", definition, _guid(0xB0, n)))
+        name, actions = DATA_ACTIONS[role]
+        tenant.add(
+            definition,
+            {
+                "properties": {
+                    "roleName": name,
+                    "type": "BuiltInRole",
+                    "assignableScopes": ["/"],
+                    "permissions": [{"actions": [], "notActions": [], "dataActions": actions, "notDataActions": []}],
+                },
+                "id": definition,
+                "type": "Microsoft.Authorization/roleDefinitions",
+                "name": role,
+            },
+        )
+    tenant.extend(f"{vault_id}/providers/Microsoft.Authorization/roleAssignments", assignments)
+
+
+def _in_groups(tenant: Tenant, s: int = 0, w: int = 0) -> None:
+    for principal in (DATABRICKS_SP, _guid(0xD, s, w), _guid(0xE, s, w)):
+        set_groups(tenant, principal, [(PLATFORM, "platform"), (KV_USERS, "kv-users")])
+
+
+def scan(arm: FakeArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, dict[str, Any]]:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm.ca_file))
+    monkeypatch.setenv("CMKAUDIT_ACCESS_TOKEN", "fake-arm-token")
+    monkeypatch.setenv("CMKAUDIT_GRAPH_ACCESS_TOKEN", "fake-graph-token")
+    argv = ["scan", *[a for sub in arm.tenant.subscriptions for a in ("--subscription", sub)]]
+    argv += ["--arm-endpoint", arm.url, "--graph-endpoint", arm.url, "--format", "json", "--output-dir", str(tmp_path)]
+    code = run(argv, Streams(io.StringIO(), io.StringIO()), now=NOW)
+    # Reads only: GETs, and Graph batches whose every request is a GET.
+    assert {(m, p) for m, p, _ in arm.requests if m != "GET"} <= {("POST", "/v1.0/$batch")}
+    assert {m for m, _, _ in arm.batched} <= {"GET"}
+    return code, json.loads((tmp_path / "cmkaudit-results.json").read_text())
+
+
+def statuses(document: dict[str, Any], control: str) -> dict[str, str]:
+    return {
+        f"{f['resource_name']}/{f['scope']}": f["status"] for f in document["findings"] if f["control_id"] == control
+    }
+
+
+def reasons(document: dict[str, Any], control: str) -> list[str]:
+    return [f["reason"] for f in document["findings"] if f["control_id"] == control]
+
+
+def test_a_role_held_through_a_nested_group_passes_iam_01(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = generate_tenant(subscriptions=1, workspaces=1)
+    _grant_to_group(tenant, [CSEU])
+    _in_groups(tenant)
+    with FakeArm(tenant) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+    assert code == 0 and document["coverage"]["errors"] == [], document["coverage"]["errors"]
+    assert set(statuses(document, "IAM-01").values()) == {"PASS"}
+    assert set(statuses(document, "IAM-02").values()) == {"PASS"}
+    # The evidence shows the path: identity -> group -> role at the vault.
+    evidence = [e for f in document["findings"] if f["control_id"] == "IAM-01" for e in f["evidence"]]
+    held = [v for e in evidence if str(e.get("label", "")).startswith("roles of") for v in e["value"]]
+    assert any(
+        "Key Vault Crypto Service Encryption User at /subscriptions/" in v and "through group kv-users" in v
+        for v in held
+    )
+    groups = [e["value"] for e in evidence if str(e.get("label", "")).startswith("groups of")]
+    assert groups and all(f"kv-users ({KV_USERS})" in g for g in groups)
+
+
+def test_an_over_broad_role_through_a_group_fails_iam_02(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = generate_tenant(subscriptions=1, workspaces=1)
+    _grant_to_group(tenant, [CSEU, CRYPTO_OFFICER])
+    _in_groups(tenant)
+    with FakeArm(tenant) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+    assert code == 1
+    assert set(statuses(document, "IAM-02").values()) == {"FAIL"}
+    assert all("Key Vault Crypto Officer" in r and "through group kv-users" in r for r in reasons(document, "IAM-02"))
+
+
+def test_graph_refusing_memberships_leaves_the_verdict_unknown_naming_the_permission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = generate_tenant(subscriptions=1, workspaces=1)
+    _grant_to_group(tenant, [CSEU])
+    _in_groups(tenant)
+    with FakeArm(tenant, Faults(forbid=["/transitivememberof"])) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+    assert code == 3
+    assert set(statuses(document, "IAM-01").values()) == {"UNKNOWN"}
+    assert all("GroupMember.Read.All" in r and "Directory.Read.All" in r for r in reasons(document, "IAM-01"))
+    errors = document["coverage"]["errors"]
+    assert errors and {e["status_code"] for e in errors} == {403}
+    assert all("GroupMember.Read.All" in e["hint"] for e in errors)
+
+
+def test_an_access_policy_naming_a_group_counts_for_its_members(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The AzureDatabricks principal has no access policy of its own; its group has get/wrapKey/unwrapKey."""
+    tenant = generate_tenant(subscriptions=1, workspaces=1)
+    _, listed = _vault(tenant)
+    policies = listed["properties"]["accessPolicies"]
+    policies[:] = [p for p in policies if p["objectId"] != DATABRICKS_SP]
+    policies.append(access_policy(TENANT, KV_USERS, ["get", "wrapKey", "unwrapKey"]))
+    _in_groups(tenant)
+    with FakeArm(tenant) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+    assert code == 0 and document["coverage"]["errors"] == [], document["coverage"]["errors"]
+    assert set(statuses(document, "IAM-01").values()) == {"PASS"}
+
+
+def test_memberships_take_one_graph_call_per_twenty_identities(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """25 workspaces: 25 disk encryption set identities, 25 storage identities and the AzureDatabricks principal,
+    51 identities in 3 batches; a tenant whose vaults grant no group makes no Graph batch at all."""
+    tenant = generate_tenant(subscriptions=1, workspaces=25)
+    _grant_to_group(tenant, [CSEU])
+    _in_groups(tenant)
+    with FakeArm(tenant) as arm:
+        scan(arm, tmp_path / "groups", monkeypatch)
+        batches = [r for r in arm.requests if r[0] == "POST"]
+        looked_up = len(arm.batched)
+    assert (len(batches), looked_up) == (3, 51)
+    with FakeArm(generate_tenant(subscriptions=1, workspaces=25)) as arm:
+        scan(arm, tmp_path / "none", monkeypatch)
+        assert [r for r in arm.requests if r[0] == "POST"] == []
