@@ -11,7 +11,17 @@ from typing import Any
 
 import pytest
 from tools.build_cassettes import CRYPTO_OFFICER, CSEU, access_policy, role_assignment
-from tools.fakearm import DATABRICKS_SP, TENANT, FakeArm, Faults, Tenant, _guid, generate_tenant, set_groups
+from tools.fakearm import (
+    DATABRICKS_SP,
+    TENANT,
+    FakeArm,
+    Faults,
+    Tenant,
+    _guid,
+    generate_tenant,
+    set_groups,
+    set_members,
+)
 
 from cmkaudit.cli import Streams, run
 
@@ -71,8 +81,15 @@ def _grant_to_group(tenant: Tenant, roles: list[str], s: int = 0, w: int = 0) ->
 
 
 def _in_groups(tenant: Tenant, s: int = 0, w: int = 0) -> None:
-    for principal in (DATABRICKS_SP, _guid(0xD, s, w), _guid(0xE, s, w)):
+    identities = (DATABRICKS_SP, _guid(0xD, s, w), _guid(0xE, s, w))
+    for principal in identities:
         set_groups(tenant, principal, [(PLATFORM, "platform"), (KV_USERS, "kv-users")])
+    people = [(_guid(0xF, n), f"engineer {n}", "user") for n in range(6)]
+    set_members(
+        tenant,
+        KV_USERS,
+        [(PLATFORM, "platform", "group"), *people, *((i, None, "servicePrincipal") for i in identities)],
+    )
 
 
 def scan(arm: FakeArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, dict[str, Any]]:
@@ -127,6 +144,12 @@ def test_an_over_broad_role_through_a_group_fails_iam_02(tmp_path: Path, monkeyp
     assert code == 1
     assert set(statuses(document, "IAM-02").values()) == {"FAIL"}
     assert all("Key Vault Crypto Officer" in r and "through group kv-users" in r for r in reasons(document, "IAM-02"))
+    # IAM-03 names the group that administers keys with its members: all counted, the first five named.
+    assert set(statuses(document, "IAM-03").values()) == {"FAIL"}
+    assert all(
+        f"group {KV_USERS} (10 members: platform, engineer 0, engineer 1, engineer 2, engineer 3 and 5 more)" in r
+        for r in reasons(document, "IAM-03")
+    )
 
 
 def test_graph_refusing_memberships_leaves_the_verdict_unknown_naming_the_permission(
@@ -163,15 +186,18 @@ def test_an_access_policy_naming_a_group_counts_for_its_members(
 
 def test_memberships_take_one_graph_call_per_twenty_identities(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """25 workspaces: 25 disk encryption set identities, 25 storage identities and the AzureDatabricks principal,
-    51 identities in 3 batches; a tenant whose vaults grant no group makes no Graph batch at all."""
+    51 identities in 3 batches (at most one Graph call per 20 identities); a tenant whose vaults grant no group makes
+    no Graph batch at all."""
     tenant = generate_tenant(subscriptions=1, workspaces=25)
     _grant_to_group(tenant, [CSEU])
     _in_groups(tenant)
     with FakeArm(tenant) as arm:
         scan(arm, tmp_path / "groups", monkeypatch)
         batches = [r for r in arm.requests if r[0] == "POST"]
-        looked_up = len(arm.batched)
-    assert (len(batches), looked_up) == (3, 51)
+        memberships = [path for _, path, _ in arm.batched if "/transitivememberof/" in path.lower()]
+        members = [path for _, path, _ in arm.batched if "/transitivemembers" in path.lower()]
+    # 3 batches of memberships (20 + 20 + 11), and 1 of the kv-users group's members (for IAM-03).
+    assert (len(batches), len(memberships), len(members)) == (4, 51, 1)
     with FakeArm(generate_tenant(subscriptions=1, workspaces=25)) as arm:
         scan(arm, tmp_path / "none", monkeypatch)
         assert [r for r in arm.requests if r[0] == "POST"] == []

@@ -65,36 +65,61 @@ class Cassette:
             }
         )
 
-    def group_memberships(self, groups_of: dict[str, list[tuple[str, str]]], refused: bool = False) -> None:
-        """Record the Microsoft Graph batch (JSON batching, v1.0) that reads the identities' groups: one GET
-        `/servicePrincipals/{id}/transitiveMemberOf/microsoft.graph.group` per identity, in sorted order, each answered
-        in the shape of servicePrincipal-list-transitivememberof (id and displayName selected)."""
-        principals = sorted(p.lower() for p in groups_of)
-        select = "?$select=id,displayName"
-        requests = [
-            {
-                "id": str(n),
-                "method": "GET",
-                "url": f"/servicePrincipals/{p}/transitiveMemberOf/microsoft.graph.group{select}",
-            }
-            for n, p in enumerate(principals)
-        ]
-        context = "https://graph.microsoft.com/v1.0/$metadata#groups(id,displayName)"
-        refusal = graph_refusal("00000000-0000-4000-8000-0000000000ab")
+    def graph_batch(self, answers: list[tuple[str, Json, int]]) -> None:
+        """Record one Microsoft Graph JSON batch (v1.0 $batch): a GET per (path, body, status), in order."""
+        requests = [{"id": str(n), "method": "GET", "url": path} for n, (path, _, _) in enumerate(answers)]
         responses = [
             {
                 "id": str(n),
-                "status": 403 if refused else 200,
+                "status": status,
                 "headers": {"Content-Type": "application/json;odata.metadata=minimal;odata.streaming=true"},
-                "body": refusal
-                if refused
-                else {"@odata.context": context, "value": [{"id": g, "displayName": name} for g, name in groups_of[p]]},
+                "body": body,
             }
-            for n, p in enumerate(principals)
+            for n, (_, body, status) in enumerate(answers)
         ]
         self.get(f"{GRAPH}/v1.0/$batch", {"responses": responses})
         self.interactions[-1]["request"]["method"] = "POST"
         self.interactions[-1]["request"]["body"] = json.dumps({"requests": requests})
+
+    def group_memberships(self, groups_of: dict[str, list[tuple[str, str]]], refused: bool = False) -> None:
+        """Record the batch that reads the identities' groups: `GET /servicePrincipals/{id}/transitiveMemberOf/
+        microsoft.graph.group` per identity, in sorted order (servicePrincipal-list-transitivememberof's shape, id and
+        displayName selected), or Graph's refusal of each."""
+        context = "https://graph.microsoft.com/v1.0/$metadata#groups(id,displayName)"
+        self.graph_batch(
+            [
+                (
+                    f"/servicePrincipals/{p}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName",
+                    graph_refusal("00000000-0000-4000-8000-0000000000ab")
+                    if refused
+                    else {"@odata.context": context, "value": [{"id": g, "displayName": n} for g, n in groups_of[p]]},
+                    403 if refused else 200,
+                )
+                for p in sorted(k.lower() for k in groups_of)
+            ]
+        )
+
+    def group_members(self, members_of: dict[str, list[tuple[str, str, str]]]) -> None:
+        """Record the batch that reads the members of groups granted roles: `GET /groups/{id}/transitiveMembers` per
+        group, in sorted order (group-list-transitivemembers' shape, id and displayName selected); members are
+        (id, display name, type: user, servicePrincipal or group)."""
+        context = "https://graph.microsoft.com/v1.0/$metadata#directoryObjects(id,displayName)"
+        self.graph_batch(
+            [
+                (
+                    f"/groups/{g}/transitiveMembers?$select=id,displayName",
+                    {
+                        "@odata.context": context,
+                        "value": [
+                            {"@odata.type": f"#microsoft.graph.{kind}", "id": m, "displayName": name}
+                            for m, name, kind in members_of[g]
+                        ],
+                    },
+                    200,
+                )
+                for g in sorted(k.lower() for k in members_of)
+            ]
+        )
 
     def key(
         self,
@@ -1467,6 +1492,16 @@ def demo_tenant() -> Cassette:
     identities = [fin_des_principal, fin_st_principal, ana_des_principal, ana_st_principal, DEMO_DATABRICKS_SP]
     identities += [risk_des_principal, risk_st_principal]
     c.group_memberships({p: [] for p in identities})
+    # The platform team's group holds roles (and a purging access policy): IAM-03 names who is in it.
+    c.group_members(
+        {
+            PLATFORM_ADMINS: [
+                ("1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a", "Aino Virtanen", "user"),
+                ("2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b", "Bruno Costa", "user"),
+                ("3f4a5b6c-7d8e-4f9a-8b1c-2d3e4f5a6b7c", "platform-automation", "servicePrincipal"),
+            ]
+        }
+    )
     return c
 
 
@@ -1668,6 +1703,14 @@ def cross_subscription_vault() -> Cassette:
     c.get(graph_lookup_uri(), databricks_service_principal(CROSS_DATABRICKS_SP))
     # The key custodians' group holds a role at the vault's resource group: the identities' groups are read.
     c.group_memberships({p: [] for p in (CROSS_DATABRICKS_SP, des_principal, st_principal)})
+    c.group_members(
+        {
+            KEY_CUSTODIANS: [
+                ("4a5b6c7d-8e9f-4a0b-8c1d-3e4f5a6b7c8d", "Dana Whitfield", "user"),
+                ("5b6c7d8e-9f0a-4b1c-9d2e-4f5a6b7c8d9e", "Eitan Levi", "user"),
+            ]
+        }
+    )
     return c
 
 

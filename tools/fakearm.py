@@ -366,6 +366,19 @@ def generate_tenant(
     return tenant
 
 
+def set_members(tenant: Tenant, group: str, members: list[tuple[str, str, str]]) -> None:
+    """A group's members, transitively (group: list transitiveMembers): (id, display name, type)."""
+    tenant.add(
+        f"/v1.0/groups/{group}/transitiveMembers",
+        {
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects(id,displayName)",
+            "value": [
+                {"@odata.type": f"#microsoft.graph.{kind}", "id": m, "displayName": name} for m, name, kind in members
+            ],
+        },
+    )
+
+
 def set_groups(tenant: Tenant, principal: str, groups: list[tuple[str, str]]) -> None:
     """A service principal's groups, transitively (servicePrincipal: list transitiveMemberOf, cast to group)."""
     tenant.add(

@@ -72,6 +72,7 @@ from cmkaudit.inventory.model import (
     AZURE_SCOPES,
     CollectionError,
     DiskEncryptionSet,
+    GroupMembers,
     GroupMembership,
     Key,
     KeyReference,
@@ -404,6 +405,7 @@ class _Collected:
     principals: list[PrincipalLookup] = field(default_factory=list)
     role_definitions: list[RoleDefinition] = field(default_factory=list)
     memberships: list[GroupMembership] = field(default_factory=list)
+    group_members: list[GroupMembers] = field(default_factory=list)
     errors: list[CollectionError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unlisted: list[Unlisted] = field(default_factory=list)
@@ -617,9 +619,12 @@ class AzureCollector:
             # 4. Rotation policies Resource Manager did not return, and the roles assigned on the vaults.
             vaults = {id_key(v.id): v for v in got.vaults}
             definition_ids = self._role_definition_ids(got.vaults)
-            phase("rotation policies and role definitions", got.keys, definition_ids)
+            member_batches = self._member_batches(got, set(wanted))
+            phase("rotation policies, role definitions and group members", got.keys, definition_ids, member_batches)
             policies = start(lambda key: self._rotation_policy(key, vaults.get(id_key(key.vault_id))), got.keys)
             definitions = start(self._definition_part, definition_ids)
+            members = start(self._members_part, member_batches)
+            got.merge(members())
             updated = policies()
             got.keys = [key for key, _ in updated]
             got.errors.extend(e for _, errors in updated for e in errors)
@@ -655,6 +660,7 @@ class AzureCollector:
             role_definitions=got.role_definitions,
             unlisted=got.unlisted,
             memberships=got.memberships,
+            group_members=got.group_members,
         )
 
     def _membership_batches(self, got: _Collected, holding: set[str]) -> list[tuple[str, list[str]]]:
@@ -683,6 +689,39 @@ class AzureCollector:
             if lookup.object_id:
                 by_tenant.setdefault(lookup.tenant_id, []).append(lookup.object_id)
         return [(tenant, batch) for tenant in sorted(by_tenant) for batch in batches(by_tenant[tenant])]
+
+    def _member_batches(self, got: _Collected, holding: set[str]) -> list[tuple[str, list[str]]]:
+        """(tenant, up to 20 groups) for each batch of groups whose members IAM-03 names: the groups (and principals
+        that may be groups) holding a role on a vault or pool that holds a key in use, or an access policy there that
+        may purge keys."""
+        index = build_index(
+            workspaces=got.workspaces,
+            vaults=got.vaults,
+            disk_encryption_sets=got.disk_encryption_sets,
+            storage_accounts=got.storage_accounts,
+            principals=got.principals,
+        )
+        default = next((s.tenant_id for s in got.subscriptions if s.tenant_id), "organizations")
+        by_tenant: dict[str, list[str]] = {}
+        for vault_key in holding:
+            vault = index.vaults.get(vault_key)
+            tenant = (vault.tenant_id if vault else None) or default
+            groups = [a.principal_id for a in index.group_assignments.get(vault_key, ())]
+            groups += [
+                p.object_id
+                for p in index.possible_group_policies.get(vault_key, ())
+                if {"purge", "all"} & {k.lower() for k in p.keys}
+            ]
+            by_tenant.setdefault(tenant, []).extend(groups)
+        return [(tenant, batch) for tenant in sorted(by_tenant) for batch in batches(by_tenant[tenant])]
+
+    def _members_part(self, task: tuple[str, list[str]]) -> _Collected:
+        tenant, groups = task
+        part = _Collected()
+        found, errors = GraphDirectory(self._conn).members(tenant, groups)
+        part.group_members.extend(found)
+        part.errors.extend(errors)
+        return part
 
     def _membership_part(self, task: tuple[str, list[str]]) -> _Collected:
         tenant, principals = task

@@ -28,6 +28,7 @@ from cmkaudit.inventory.model import (
     SNAPSHOT_SCHEMA_VERSION,
     CollectionError,
     DiskEncryptionSet,
+    GroupMembers,
     GroupMembership,
     Key,
     KeyUsage,
@@ -78,6 +79,8 @@ class Inventory:
     aws_key_usages: tuple[AwsKeyUsage, ...] = ()
     memberships: tuple[GroupMembership, ...] = ()
     """The groups of the identities that use keys where a group holds a grant (Microsoft Graph), or why unknown."""
+    group_members: tuple[GroupMembers, ...] = ()
+    """The members of the groups (or principals that may be groups) granted roles on vaults holding keys."""
     schema_version: int = field(default=SNAPSHOT_SCHEMA_VERSION)
 
     @cached_property
@@ -101,6 +104,7 @@ class Inventory:
             key_usages=self.key_usages,
             workspace_links=self.workspace_links,
             memberships=self.memberships,
+            group_members=self.group_members,
         )
 
 
@@ -125,6 +129,7 @@ def assemble_inventory(
     key_configurations: Sequence[KeyConfiguration] = (),
     kms_keys: Sequence[KmsKey] = (),
     memberships: Sequence[GroupMembership] = (),
+    group_members: Sequence[GroupMembers] = (),
 ) -> Inventory:
     """Build the inventory: every collection sorted by resource id, and the links resolved (a source of planned
     configuration gives the links it knows, `workspace_links`, as the workspaces' own resources do not exist
@@ -166,6 +171,7 @@ def assemble_inventory(
         kms_keys=(keys_aws := tuple(sorted(kms_keys, key=lambda k: k.arn))),
         aws_key_usages=resolve_aws_key_usages(aws, configs, keys_aws),
         memberships=tuple(sorted(memberships, key=lambda m: m.principal_id.lower())),
+        group_members=tuple(sorted(group_members, key=lambda m: m.group_id.lower())),
     )
 
 
@@ -191,6 +197,7 @@ def relinked(inventory: Inventory) -> Inventory:
         key_configurations=inventory.key_configurations,
         kms_keys=inventory.kms_keys,
         memberships=inventory.memberships,
+        group_members=inventory.group_members,
     )
 
 

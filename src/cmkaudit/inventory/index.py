@@ -14,6 +14,7 @@ from cmkaudit.inventory.model import (
     AccessPolicy,
     CollectionError,
     DiskEncryptionSet,
+    GroupMembers,
     GroupMembership,
     Key,
     KeyUsage,
@@ -72,6 +73,8 @@ class InventoryIndex:
 
     memberships: dict[str, GroupMembership] = field(default_factory=dict)
     """Lower-case principal id -> the groups it belongs to (or why they are not known), when they were read."""
+    group_members: dict[str, GroupMembers] = field(default_factory=dict)
+    """Lower-case group id -> its members (or that it is not a group, or why unknown), when they were read."""
 
     def links_of(self, workspace: Workspace) -> WorkspaceLinks:
         """The workspace's resolved links (an inventory resolves every workspace's)."""
@@ -113,6 +116,7 @@ def build_index(
     key_usages: Iterable[KeyUsage] = (),
     workspace_links: Iterable[WorkspaceLinks] = (),
     memberships: Iterable[GroupMembership] = (),
+    group_members: Iterable[GroupMembers] = (),
 ) -> InventoryIndex:
     """The index of these records (the first of duplicates wins, as a linear search would find it)."""
     index = InventoryIndex()
@@ -148,6 +152,8 @@ def build_index(
             index.usages_by_vault.setdefault(id_key(u.vault_id), []).append(u)
     for m in memberships:
         index.memberships.setdefault(m.principal_id.lower(), m)
+    for g in group_members:
+        index.group_members.setdefault(g.group_id.lower(), g)
     _index_possible_groups(index)
     return index
 

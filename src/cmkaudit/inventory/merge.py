@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 from cmkaudit.errors import SnapshotError
 from cmkaudit.ids import id_key
 from cmkaudit.inventory import Inventory, assemble_inventory
-from cmkaudit.inventory.model import GroupMembership, PrincipalLookup, ScanScope, Unread, UnreadWhy
+from cmkaudit.inventory.model import GroupMembers, GroupMembership, PrincipalLookup, ScanScope, Unread, UnreadWhy
 from cmkaudit.text import printable
 
 T = TypeVar("T")
@@ -129,6 +129,16 @@ def _memberships(inventories: Sequence[Inventory]) -> list[GroupMembership]:
     return merged
 
 
+def _group_members(inventories: Sequence[Inventory]) -> list[GroupMembers]:
+    """Each group's members across the shards: a shard that read them wins over one that could not."""
+    found: dict[str, GroupMembers] = {}
+    for members in (g for i in inventories for g in i.group_members):
+        kept = found.get(members.group_id.lower())
+        if kept is None or (kept.is_group is None and members.is_group is not None):
+            found[members.group_id.lower()] = members
+    return list(found.values())
+
+
 def merge_inventories(shards: Sequence[Shard]) -> Inventory:
     """One inventory from several shards (one shard is returned as it is).
 
@@ -200,4 +210,5 @@ def merge_inventories(shards: Sequence[Shard]) -> Inventory:
         key_configurations=configurations,
         kms_keys=kms_keys,
         memberships=_memberships(inventories),
+        group_members=_group_members(inventories),
     )

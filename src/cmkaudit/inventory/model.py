@@ -392,8 +392,8 @@ class PrincipalLookup:
 
 
 @dataclass(frozen=True, slots=True)
-class DirectoryGroup:
-    """A Microsoft Entra group an identity belongs to (directly or through other groups)."""
+class DirectoryObject:
+    """A Microsoft Entra object (a group an identity belongs to, or a group's member): its id and display name."""
 
     id: PrincipalId
     display_name: str | None
@@ -405,7 +405,19 @@ class GroupMembership:
     (`transitiveMemberOf`), or why they are not known (`groups` None, `unread` says why and what to grant)."""
 
     principal_id: PrincipalId
-    groups: tuple[DirectoryGroup, ...] | None
+    groups: tuple[DirectoryObject, ...] | None
+    unread: Unread | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMembers:
+    """Who is in a group that holds a grant on a key (its members, transitively, from Microsoft Graph), or that the
+    principal is not a group (`is_group` False), or why that is not known (`is_group` None, `unread`)."""
+
+    group_id: PrincipalId
+    is_group: bool | None
+    members: tuple[DirectoryObject, ...] | None
+    """Users, service principals and groups (id and display name); None when not read."""
     unread: Unread | None = None
 
 

@@ -30,7 +30,7 @@ from cmkaudit.ids import id_key
 from cmkaudit.inventory import Inventory
 from cmkaudit.inventory.model import (
     AccessPolicy,
-    DirectoryGroup,
+    DirectoryObject,
     GroupMembership,
     KeyUsage,
     RoleAssignment,
@@ -141,7 +141,7 @@ def _grants(
     ]
 
 
-def _group_name(group: DirectoryGroup) -> str:
+def _group_name(group: DirectoryObject) -> str:
     return f"{group.display_name} ({group.id})" if group.display_name else group.id
 
 
@@ -231,7 +231,7 @@ def _roles_evidence(identity: UsingIdentity, grants: list[Grant]) -> Evidence:
     )
 
 
-def _groups_evidence(identity: UsingIdentity, groups: tuple[DirectoryGroup, ...]) -> Evidence:
+def _groups_evidence(identity: UsingIdentity, groups: tuple[DirectoryObject, ...]) -> Evidence:
     return Evidence(
         f"groups of {identity.role.value} {identity.principal_id}",
         tuple(sorted(_group_name(g) for g in groups)),
@@ -347,7 +347,9 @@ def _possible_group_policies(vault: Vault, inventory: Inventory) -> tuple[Access
     )
 
 
-def _group_policy_evidence(vault: Vault, identity: UsingIdentity, group: DirectoryGroup, granted: set[str]) -> Evidence:
+def _group_policy_evidence(
+    vault: Vault, identity: UsingIdentity, group: DirectoryObject, granted: set[str]
+) -> Evidence:
     return Evidence(
         f"access policy of group {_group_name(group)}, of which {identity.role.value} {identity.principal_id} is a "
         "member",
@@ -563,6 +565,24 @@ def _administration(vault: Vault, inventory: Inventory) -> _Administration:
     return _Administration(purgers, tuple(vault_wide), on_key)
 
 
+MEMBERS_NAMED = 5
+"""How many members of a group that administers keys IAM-03 names (all are counted)."""
+
+
+def _who(principal: str, inventory: Inventory) -> str:
+    """A principal as IAM-03 names it: a group with its members counted and the first few named."""
+    members = inventory.index.group_members.get(principal.split(" ", 1)[0].lower())
+    if members is None or members.is_group is False:
+        return principal
+    if members.members is None:
+        why = members.unread.reason if members.unread else "not read"
+        return f"{principal} (a group? its members could not be read: {why})"
+    named = [m.display_name or m.id for m in members.members[:MEMBERS_NAMED]]
+    more = len(members.members) - len(named)
+    listed = ", ".join(named) + (f" and {more} more" if more > 0 else "")
+    return f"group {principal} ({len(members.members)} members{': ' + listed if named else ''})"
+
+
 def _judge_administration(
     vault: Vault, key_id: str | None, administration: _Administration, inventory: Inventory, settings: Settings
 ) -> Verdict:
@@ -581,11 +601,13 @@ def _judge_administration(
         return _rbac_unread(vault, inventory)
     purgers: list[str] = []
     if not vault.rbac_authorization:
-        purgers = sorted(p for p in administration.purgers if p.split(" ", 1)[0].lower() not in allowed)
+        purgers = sorted(
+            _who(p, inventory) for p in administration.purgers if p.split(" ", 1)[0].lower() not in allowed
+        )
         evidence.append(Evidence("principals with key purge", tuple(purgers), vault.id, "properties.accessPolicies"))
     grants = [*administration.vault_wide, *(administration.on_key.get(id_key(key_id), ()) if key_id else ())]
     admins = sorted(
-        f"{g.assignment.principal_id} ({g.role} at {g.assignment.scope}: {way})"
+        f"{_who(g.assignment.principal_id, inventory)} ({g.role} at {g.assignment.scope}: {way})"
         for g, way in grants
         if way is not None and g.assignment.principal_id.lower() not in allowed
     )
