@@ -4,6 +4,7 @@
     python benchmarks/crawl.py --subscriptions 2 --workspaces 5 --latency 0.05
     python benchmarks/crawl.py --central-vaults 5  # the keys in 5 vaults of one subscription
     python benchmarks/crawl.py --managed-hsm       # the keys in Managed HSM pools (their local RBAC read too)
+    python benchmarks/crawl.py --group-grants      # key use granted to a group: the identities' groups are read
 
 The tenant is served by tools/fakearm.py on 127.0.0.1 over TLS; the scanner runs in a child process,
 exactly as a user would run it (--arm-endpoint, CMKAUDIT_ACCESS_TOKEN, REQUESTS_CA_BUNDLE). For each
@@ -65,12 +66,20 @@ def main() -> int:
     parser.add_argument(
         "--managed-hsm", action="store_true", help="the keys in Managed HSM pools instead of vaults (local RBAC)"
     )
+    parser.add_argument(
+        "--group-grants", action="store_true", help="vaults on Azure RBAC granting key use to a group (Graph reads)"
+    )
     args = parser.parse_args()
     tenant = generate_tenant(
-        args.subscriptions, args.workspaces, central_vaults=args.central_vaults, managed_hsm=args.managed_hsm
+        args.subscriptions,
+        args.workspaces,
+        central_vaults=args.central_vaults,
+        managed_hsm=args.managed_hsm,
+        group_grants=args.group_grants,
     )
     keys = f"keys in {args.central_vaults} central vaults" if args.central_vaults else "each with its vault"
     keys += " (Managed HSM pools)" if args.managed_hsm else ""
+    keys += " (granted to a group)" if args.group_grants else ""
     print(
         f"fake tenant: {args.subscriptions} subscriptions x {args.workspaces} workspaces = {tenant.workspaces} "
         f"workspaces ({keys}, a 3-version key, DES and storage), {args.latency * 1000:.0f} ms per call"

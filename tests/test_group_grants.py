@@ -201,3 +201,16 @@ def test_memberships_take_one_graph_call_per_twenty_identities(tmp_path: Path, m
     with FakeArm(generate_tenant(subscriptions=1, workspaces=25)) as arm:
         scan(arm, tmp_path / "none", monkeypatch)
         assert [r for r in arm.requests if r[0] == "POST"] == []
+
+
+def test_the_generated_tenant_with_group_grants_passes_through_its_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """generate_tenant(group_grants=True), which the crawl benchmark measures: every key's use held through a group."""
+    with FakeArm(generate_tenant(subscriptions=2, workspaces=2, group_grants=True)) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch)
+    assert code == 0 and document["coverage"]["errors"] == [], document["coverage"]["errors"]
+    assert set(statuses(document, "IAM-01").values()) == set(statuses(document, "IAM-02").values()) == {"PASS"}
+    for finding in (f for f in document["findings"] if f["control_id"] == "IAM-01"):
+        held = [v for e in finding["evidence"] if e["label"].startswith("roles of") for v in e["value"]]
+        assert held and all(v.endswith(f"through group kv-users ({KV_USERS})") for v in held), held

@@ -44,6 +44,7 @@ from cmkaudit.collect.graph import RESOURCES_QUERY, SUBSCRIPTIONS_QUERY
 from tools.build_cassettes import (
     ARM,
     BREAK_GLASS,
+    CSEU,
     GRAPH,
     HSM_ROLES,
     access_policy,
@@ -61,6 +62,7 @@ from tools.build_cassettes import (
     key_versions_body,
     managed_hsm_body,
     managed_hsm_refusal,
+    role_assignment,
     rotation_policy,
     storage_account_body,
     vault_body,
@@ -82,6 +84,8 @@ VAULT_SUFFIX = ".vault.azure.net"
 HSM_SUFFIX = ".managedhsm.azure.net"
 DATA_PLANE_SUFFIXES = (VAULT_SUFFIX, HSM_SUFFIX)
 SERVICE_ENCRYPTION_USER = "33413926-3206-4cdd-b39a-83574fe37a17"
+KV_USERS_GROUP = "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d"
+"""The group that holds the key users' role when `generate_tenant(group_grants=True)`."""
 HSM_ADMINISTRATOR = "a290e904-7015-4bba-90c8-60543313cdb4"
 
 
@@ -132,6 +136,8 @@ class _KeyHome:
     principals: list[str] = field(default_factory=lambda: [DATABRICKS_SP])
     hsm: bool = False
     """A Managed HSM pool instead of a vault: local RBAC on its data plane instead of access policies."""
+    group_grant: bool = False
+    """A vault on Azure RBAC whose key users get Key Vault Crypto Service Encryption User through a group."""
 
     @property
     def arm_type(self) -> str:
@@ -160,6 +166,9 @@ class _KeyHome:
         if self.hsm:
             self._list_pool(tenant)
             return
+        if self.group_grant:
+            self._list_rbac_vault(tenant)
+            return
         tenant.extend(
             f"/subscriptions/{self.sub}/providers/Microsoft.KeyVault/vaults",
             [
@@ -175,6 +184,53 @@ class _KeyHome:
                     policies=[access_policy(TENANT, p, ["get", "wrapKey", "unwrapKey"]) for p in self.principals],
                 )
             ],
+        )
+
+    def _list_rbac_vault(self, tenant: Tenant) -> None:
+        """The vault on Azure RBAC: the kv-users group (every identity that uses a key is in it) holds Key Vault
+        Crypto Service Encryption User on the vault."""
+        body = vault_body(
+            self.sub,
+            self.group,
+            self.name,
+            location="westeurope",
+            tenant=TENANT,
+            soft_delete_days=90,
+            purge_protection=True,
+            public_network_access="Disabled",
+            policies=[],
+            rbac=True,
+        )
+        tenant.extend(f"/subscriptions/{self.sub}/providers/Microsoft.KeyVault/vaults", [body])
+        definition = f"/subscriptions/{self.sub}/providers/Microsoft.Authorization/roleDefinitions/{CSEU}"
+        assignment = role_assignment(
+            self.id, KV_USERS_GROUP, "Group", definition, _guid(0xB1, *self.keys[next(iter(self.keys))])
+        )
+        tenant.extend(f"{self.id}/providers/Microsoft.Authorization/roleAssignments", [assignment])
+        tenant.add(
+            definition,
+            {
+                "properties": {
+                    "roleName": "Key Vault Crypto Service Encryption User",
+                    "type": "BuiltInRole",
+                    "assignableScopes": ["/"],
+                    "permissions": [
+                        {
+                            "actions": [],
+                            "notActions": [],
+                            "dataActions": [
+                                "Microsoft.KeyVault/vaults/keys/read",
+                                "Microsoft.KeyVault/vaults/keys/wrap/action",
+                                "Microsoft.KeyVault/vaults/keys/unwrap/action",
+                            ],
+                            "notDataActions": [],
+                        }
+                    ],
+                },
+                "id": definition,
+                "type": "Microsoft.Authorization/roleDefinitions",
+                "name": CSEU,
+            },
         )
 
     def _list_pool(self, tenant: Tenant) -> None:
@@ -248,6 +304,7 @@ def generate_tenant(
     central_vaults: int = 0,
     key_each: bool = False,
     managed_hsm: bool = False,
+    group_grants: bool = False,
 ) -> Tenant:
     """`subscriptions` x `workspaces` compliant workspaces, each with its vault, a 3-version key, DES and storage.
 
@@ -263,6 +320,9 @@ def generate_tenant(
     With `managed_hsm`, every key home is a Managed HSM pool (`hsm-...`) instead of a vault: listed as
     Microsoft.KeyVault/managedHSMs, its keys read through Resource Manager, its permissions its local RBAC on its
     data plane (the break-glass principal its Administrator).
+
+    With `group_grants`, every vault is on Azure RBAC and grants its key's use to the kv-users group, which every
+    identity that uses a key belongs to (read from Microsoft Graph, in batches); the group's members are listed too.
     """
     tenant = Tenant([_guid(0xA, s) for s in range(subscriptions)])
     central = [
@@ -272,6 +332,7 @@ def generate_tenant(
             f"{'hsm' if managed_hsm else 'kv'}-central-{i}",
             {} if key_each else {"cmk": (0xCE00 + i, 0xFFFF)},
             hsm=managed_hsm,
+            group_grant=group_grants,
         )
         for i in range(central_vaults)
     ]
@@ -283,7 +344,14 @@ def generate_tenant(
             home = (
                 central[(s * workspaces + w) % central_vaults]
                 if central
-                else _KeyHome(sub, group, f"{'hsm' if managed_hsm else 'kv'}-{s}-{w}", {"cmk": (s, w)}, hsm=managed_hsm)
+                else _KeyHome(
+                    sub,
+                    group,
+                    f"{'hsm' if managed_hsm else 'kv'}-{s}-{w}",
+                    {"cmk": (s, w)},
+                    hsm=managed_hsm,
+                    group_grant=group_grants,
+                )
             )
             key = f"cmk-{s}-{w}" if central and key_each else "cmk"
             if key not in home.keys:
@@ -358,11 +426,16 @@ def generate_tenant(
         "/v1.0/servicePrincipals(appId='2ff814a6-3304-4ab8-85cb-cd0e6f879c1d')",
         databricks_service_principal(DATABRICKS_SP),
     )
+    kv_users = [(DATABRICKS_SP, None, "servicePrincipal")] if group_grants else []
+    groups = [(KV_USERS_GROUP, "kv-users")] if group_grants else []
     for s in range(subscriptions):
         for w in range(workspaces):
-            set_groups(tenant, _guid(0xD, s, w), [])
-            set_groups(tenant, _guid(0xE, s, w), [])
-    set_groups(tenant, DATABRICKS_SP, [])
+            for principal in (_guid(0xD, s, w), _guid(0xE, s, w)):
+                set_groups(tenant, principal, groups)
+                kv_users += [(principal, None, "servicePrincipal")] if group_grants else []
+    set_groups(tenant, DATABRICKS_SP, groups)
+    if group_grants:
+        set_members(tenant, KV_USERS_GROUP, kv_users)
     return tenant
 
 
@@ -559,7 +632,13 @@ class FakeArm:
         return status, body, headers
 
     def _answer(
-        self, method: str, raw_path: str, content: bytes = b"", host: str = "", authorization: str = ""
+        self,
+        method: str,
+        raw_path: str,
+        content: bytes = b"",
+        host: str = "",
+        authorization: str = "",
+        delay: bool = True,
     ) -> tuple[int, Json | str | None, dict[str, str]]:
         """The answer, before the rate-limit header.
 
@@ -571,7 +650,7 @@ class FakeArm:
         vault_host = host.lower() if host.lower().endswith(DATA_PLANE_SUFFIXES) else ""
         path = vault_host + path
         query = parse_qs(split.query)
-        if self.faults.latency:
+        if self.faults.latency and delay:
             time.sleep(self.faults.latency)
         if any(pattern.lower() in path for pattern in self.faults.hang):
             self._stopping.wait()
@@ -651,7 +730,9 @@ class FakeArm:
             return 400, {"error": {"code": "BadRequest", "message": "The batch holds 1 to 20 requests."}}, {}
         responses = []
         for request in requests:
-            status, body, _ = self._answer(str(request.get("method")), f"/v1.0{request.get('url')}", b"", host)
+            # The batch as a whole took the latency; Graph runs the requests inside it side by side.
+            path = f"/v1.0{request.get('url')}"
+            status, body, _ = self._answer(str(request.get("method")), path, b"", host, delay=False)
             with self._lock:
                 self.batched.append((str(request.get("method")), f"/v1.0{request.get('url')}", status))
             responses.append(
