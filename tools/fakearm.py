@@ -166,29 +166,7 @@ class _KeyHome:
         if self.hsm:
             self._list_pool(tenant)
             return
-        if self.group_grant:
-            self._list_rbac_vault(tenant)
-            return
-        tenant.extend(
-            f"/subscriptions/{self.sub}/providers/Microsoft.KeyVault/vaults",
-            [
-                vault_body(
-                    self.sub,
-                    self.group,
-                    self.name,
-                    location="westeurope",
-                    tenant=TENANT,
-                    soft_delete_days=90,
-                    purge_protection=True,
-                    public_network_access="Disabled",
-                    policies=[access_policy(TENANT, p, ["get", "wrapKey", "unwrapKey"]) for p in self.principals],
-                )
-            ],
-        )
-
-    def _list_rbac_vault(self, tenant: Tenant) -> None:
-        """The vault on Azure RBAC: the kv-users group (every identity that uses a key is in it) holds Key Vault
-        Crypto Service Encryption User on the vault."""
+        policies = [access_policy(TENANT, p, ["get", "wrapKey", "unwrapKey"]) for p in self.principals]
         body = vault_body(
             self.sub,
             self.group,
@@ -198,10 +176,16 @@ class _KeyHome:
             soft_delete_days=90,
             purge_protection=True,
             public_network_access="Disabled",
-            policies=[],
-            rbac=True,
+            policies=[] if self.group_grant else policies,
+            rbac=self.group_grant,
         )
         tenant.extend(f"/subscriptions/{self.sub}/providers/Microsoft.KeyVault/vaults", [body])
+        if self.group_grant:
+            self._grant_to_group(tenant)
+
+    def _grant_to_group(self, tenant: Tenant) -> None:
+        """On the vault (on Azure RBAC), the kv-users group (every identity that uses a key is in it) holds Key Vault
+        Crypto Service Encryption User."""
         definition = f"/subscriptions/{self.sub}/providers/Microsoft.Authorization/roleDefinitions/{CSEU}"
         assignment = role_assignment(
             self.id, KV_USERS_GROUP, "Group", definition, _guid(0xB1, *self.keys[next(iter(self.keys))])
