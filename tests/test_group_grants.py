@@ -92,12 +92,13 @@ def _in_groups(tenant: Tenant, s: int = 0, w: int = 0) -> None:
     )
 
 
-def scan(arm: FakeArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, dict[str, Any]]:
+def scan(arm: FakeArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> tuple[int, dict[str, Any]]:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm.ca_file))
     monkeypatch.setenv("CMKAUDIT_ACCESS_TOKEN", "fake-arm-token")
     monkeypatch.setenv("CMKAUDIT_GRAPH_ACCESS_TOKEN", "fake-graph-token")
     argv = ["scan", *[a for sub in arm.tenant.subscriptions for a in ("--subscription", sub)]]
     argv += ["--arm-endpoint", arm.url, "--graph-endpoint", arm.url, "--format", "json", "--output-dir", str(tmp_path)]
+    argv += extra
     code = run(argv, Streams(io.StringIO(), io.StringIO()), now=NOW)
     # Reads only: GETs, and Graph batches whose every request is a GET.
     assert {(m, p) for m, p, _ in arm.requests if m != "GET"} <= {("POST", "/v1.0/$batch")}
@@ -214,3 +215,38 @@ def test_the_generated_tenant_with_group_grants_passes_through_its_group(
     for finding in (f for f in document["findings"] if f["control_id"] == "IAM-01"):
         held = [v for e in finding["evidence"] if e["label"].startswith("roles of") for v in e["value"]]
         assert held and all(v.endswith(f"through group kv-users ({KV_USERS})") for v in held), held
+
+
+def test_a_group_of_break_glass_principals_only_may_administer_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Key Vault Crypto Officer held by a group: a FAIL naming its members while one of them is not break-glass; a
+    PASS once every member (the nested group aside, whose members are listed too) is in the break-glass list."""
+    custodians = "8c9d0e1f-2a3b-4c4d-8e5f-6a7b8c9d0e1f"
+    alice, bob = _guid(0xC, 1), _guid(0xC, 2)
+    tenant = generate_tenant(subscriptions=1, workspaces=1)
+    _grant_to_group(tenant, [CSEU])
+    _in_groups(tenant)
+    vault_id, _ = _vault(tenant)
+    sub = tenant.subscriptions[0]
+    officer = f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{CRYPTO_OFFICER}"
+    _grant_to_group(tenant, [CRYPTO_OFFICER])  # defines the role (and assigns it to kv-users, replaced below)
+    tenant.lists[f"{vault_id}/providers/microsoft.authorization/roleassignments".lower()] = [
+        role_assignment(vault_id, KV_USERS, "Group", officer.replace(CRYPTO_OFFICER, CSEU), _guid(0xB2, 0)),
+        role_assignment(vault_id, custodians, "Group", officer, _guid(0xB2, 1)),
+    ]
+    set_members(tenant, custodians, [(alice, "Alice", "user"), (PLATFORM, "platform", "group"), (bob, "Bob", "user")])
+    with FakeArm(tenant) as arm:
+        _, document = scan(arm, tmp_path / "one", monkeypatch, "--config", str(_config(tmp_path, [alice])))
+    assert set(statuses(document, "IAM-03").values()) == {"FAIL"}
+    assert all(f"group {custodians} (3 members: Alice, platform, Bob)" in r for r in reasons(document, "IAM-03"))
+    with FakeArm(tenant) as arm:
+        code, document = scan(arm, tmp_path / "both", monkeypatch, "--config", str(_config(tmp_path, [alice, bob])))
+    assert code == 0, document["coverage"]["errors"]
+    assert set(statuses(document, "IAM-03").values()) == {"PASS"}
+
+
+def _config(tmp_path: Path, break_glass: list[str]) -> Path:
+    config = tmp_path / f"cmkaudit-{len(break_glass)}.yaml"
+    config.write_text("break_glass_principals:\n" + "".join(f"  - {p}\n" for p in break_glass))
+    return config

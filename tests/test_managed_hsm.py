@@ -159,7 +159,11 @@ def test_an_over_broad_local_role_fails_iam_02_and_a_purger_fails_iam_03(
 def test_resource_graph_mode_reads_the_pools_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeArm(HSM_TENANT) as arm:
         _, by_arm = hsm_scan(arm, tmp_path / "arm", monkeypatch)
+        listed_by_arm = [path for _, path, _ in arm.requests if path.lower().endswith("/managedhsms")]
     with FakeArm(HSM_TENANT) as arm:
         code, by_graph = hsm_scan(arm, tmp_path / "graph", monkeypatch, extra=("--source", "resource-graph"))
+        listed_by_graph = [path for _, path, _ in arm.requests if path.lower().endswith("/managedhsms")]
     assert code == 0 and by_graph["coverage"]["errors"] == [], by_graph["coverage"]["errors"]
     assert statuses(by_graph) == statuses(by_arm)
+    # The ARM crawl lists the pools per subscription; Resource Graph's query returns them with the rest.
+    assert len(listed_by_arm) == 1 and listed_by_graph == []

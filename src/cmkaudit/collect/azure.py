@@ -25,6 +25,7 @@ from cmkaudit.collect.credentials import ACCESS_TOKEN_ENV, KEYVAULT_TOKEN_ENV, M
 from cmkaudit.collect.directory import GraphDirectory, batches
 from cmkaudit.collect.graph import (
     DES_TYPE,
+    HSM_TYPE,
     RESOURCE_TYPES,
     RESOURCES_QUERY,
     STORAGE_TYPE,
@@ -431,6 +432,7 @@ LISTED_KIND = {
     VAULT_TYPE: ListedKind.VAULTS,
     DES_TYPE: ListedKind.DISK_ENCRYPTION_SETS,
     STORAGE_TYPE: ListedKind.STORAGE_ACCOUNTS,
+    HSM_TYPE: ListedKind.MANAGED_HSMS,
 }
 """Resource Graph's types as the lists they stand for."""
 
@@ -584,8 +586,10 @@ class AzureCollector:
                 lists += [("storage", s) for s in _storage_subscriptions(got.workspaces)]
                 phase("vaults, disk encryption sets and storage accounts", lists)
                 got.merge(start(self._resources_part, lists)())
-            # 2b. Managed HSM pools, listed only when a key in use is on one (a tenant without them pays nothing).
-            hsm_subs = [s for s in subs if _uses_cmk(got.workspaces)] if self._names_a_pool(got) else []
+            # 2b. Managed HSM pools, listed only when a key in use is on one (a tenant without them pays nothing);
+            #     Resource Graph's query returned them already.
+            listed = self._settings.source is Source.RESOURCE_GRAPH
+            hsm_subs = [s for s in subs if _uses_cmk(got.workspaces)] if self._names_a_pool(got) and not listed else []
             if hsm_subs:
                 phase("Managed HSM pools", hsm_subs)
                 got.merge(start(self._hsm_part, hsm_subs)())
@@ -850,6 +854,8 @@ class AzureCollector:
         # subscriptions.
         if not _uses_cmk(part.workspaces):
             part.vaults.clear()
+        if not self._names_a_pool(part):  # as the ARM crawl, which lists pools only when a key in use is on one
+            part.vaults[:] = [v for v in part.vaults if v.kind is not VaultKind.MANAGED_HSM]
         des_subs = {s.lower() for s in _des_subscriptions(part.workspaces)}
         storage_subs = {s.lower() for s in _storage_subscriptions(part.workspaces)}
         part.disk_encryption_sets[:] = [
@@ -883,6 +889,8 @@ class AzureCollector:
                     part.workspaces.append(workspace_from_arm(resource))
                 elif kind == VAULT_TYPE:
                     part.vaults.append(vault_from_arm(resource))
+                elif kind == HSM_TYPE:
+                    part.vaults.append(managed_hsm_from_arm(resource))
                 elif kind == DES_TYPE:
                     part.disk_encryption_sets.append(disk_encryption_set_from_arm(resource))
                 else:

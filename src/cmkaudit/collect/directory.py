@@ -74,6 +74,16 @@ def _name(item: Mapping[str, Any]) -> str | None:
     return printable(name) if isinstance(name, str) else None
 
 
+def _kind(item: Mapping[str, Any]) -> str | None:
+    """The object's type from its `@odata.type` (e.g. `#microsoft.graph.user` -> `user`)."""
+    odata = item.get("@odata.type")
+    return (
+        printable(odata.rsplit(".", 1)[-1])
+        if isinstance(odata, str) and odata.startswith("#microsoft.graph.")
+        else None
+    )
+
+
 def _refused(status: int, body: object, not_found: str) -> _Listed:
     """A request of the batch that Graph answered with an error."""
     error = body.get("error") if isinstance(body, Mapping) else None
@@ -200,7 +210,7 @@ class GraphDirectory:
         found = []
         for group, result in zip(wanted, listed, strict=True):
             if result.objects is not None:
-                members = tuple(DirectoryObject(PrincipalId(o["id"]), _name(o)) for o in result.objects)
+                members = tuple(DirectoryObject(PrincipalId(o["id"]), _name(o), _kind(o)) for o in result.objects)
                 found.append(GroupMembers(PrincipalId(group), True, members))
             elif result.status == 404:
                 found.append(GroupMembers(PrincipalId(group), False, None))

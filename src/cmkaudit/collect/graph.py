@@ -33,7 +33,8 @@ WORKSPACE_TYPE = "microsoft.databricks/workspaces"
 VAULT_TYPE = "microsoft.keyvault/vaults"
 DES_TYPE = "microsoft.compute/diskencryptionsets"
 STORAGE_TYPE = "microsoft.storage/storageaccounts"
-RESOURCE_TYPES = (WORKSPACE_TYPE, VAULT_TYPE, DES_TYPE, STORAGE_TYPE)
+HSM_TYPE = "microsoft.keyvault/managedhsms"
+RESOURCE_TYPES = (WORKSPACE_TYPE, VAULT_TYPE, DES_TYPE, STORAGE_TYPE, HSM_TYPE)
 RESOURCES_QUERY = (
     "resources"
     f" | where type in~ ({', '.join(repr(t) for t in RESOURCE_TYPES)})"

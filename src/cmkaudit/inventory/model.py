@@ -397,6 +397,8 @@ class DirectoryObject:
 
     id: PrincipalId
     display_name: str | None
+    kind: str | None = None
+    """What it is, as Graph types it (`user`, `servicePrincipal`, `group`...), when Graph said."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -583,6 +583,18 @@ def _who(principal: str, inventory: Inventory) -> str:
     return f"group {principal} ({len(members.members)} members{': ' + listed if named else ''})"
 
 
+def _break_glass(principal: str, allowed: set[str], inventory: Inventory) -> bool:
+    """Whether `principal` is break-glass: listed itself, or a group whose every member (transitively, as Microsoft
+    Graph lists them; the groups among them, whose members are listed too, aside) is listed."""
+    if principal.lower() in allowed:
+        return True
+    members = inventory.index.group_members.get(principal.lower())
+    if members is None or not members.is_group or not members.members:
+        return False
+    principals = [m for m in members.members if m.kind != "group"]
+    return bool(principals) and all(m.id.lower() in allowed for m in principals)
+
+
 def _judge_administration(
     vault: Vault, key_id: str | None, administration: _Administration, inventory: Inventory, settings: Settings
 ) -> Verdict:
@@ -602,14 +614,16 @@ def _judge_administration(
     purgers: list[str] = []
     if not vault.rbac_authorization:
         purgers = sorted(
-            _who(p, inventory) for p in administration.purgers if p.split(" ", 1)[0].lower() not in allowed
+            _who(p, inventory)
+            for p in administration.purgers
+            if not _break_glass(p.split(" ", 1)[0], allowed, inventory)
         )
         evidence.append(Evidence("principals with key purge", tuple(purgers), vault.id, "properties.accessPolicies"))
     grants = [*administration.vault_wide, *(administration.on_key.get(id_key(key_id), ()) if key_id else ())]
     admins = sorted(
         f"{_who(g.assignment.principal_id, inventory)} ({g.role} at {g.assignment.scope}: {way})"
         for g, way in grants
-        if way is not None and g.assignment.principal_id.lower() not in allowed
+        if way is not None and not _break_glass(g.assignment.principal_id, allowed, inventory)
     )
     evidence.append(Evidence("key administrators", tuple(admins), vault.id, "Microsoft.Authorization/roleAssignments"))
     problems = [f"{', '.join(purgers)} may purge keys (access policy)"] if purgers else []
