@@ -11,25 +11,34 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
 
-def main() -> int:
-    for script, extra in (
-        ("crawl.py", []),
-        ("crawl.py", ["--central-vaults", "5"]),
-        ("evaluate.py", ["--stages", "--reread"]),
-        ("evaluate.py", ["--central-vaults", "20"]),
-        ("evaluate.py", ["--central-vaults", "1", "--rbac"]),
-        ("evaluate.py", ["--central-vaults", "1", "--rbac", "--key-each"]),
-    ):
+def run_parts(parts: Sequence[tuple[str, list[str]]]) -> int:
+    """Run each (script, arguments) of this folder in turn, printing a header before each; stop at the first that
+    fails and return its exit code."""
+    for script, extra in parts:
         print(f"== {' '.join([script, *extra])} ==", flush=True)
         done = subprocess.run([sys.executable, str(HERE / script), *extra], check=False)
         if done.returncode:
             return done.returncode
     return 0
+
+
+def main() -> int:
+    return run_parts(
+        [
+            ("crawl.py", []),
+            ("crawl.py", ["--central-vaults", "5"]),
+            ("evaluate.py", ["--stages", "--reread"]),
+            ("evaluate.py", ["--central-vaults", "20"]),
+            ("evaluate.py", ["--central-vaults", "1", "--rbac"]),
+            ("evaluate.py", ["--central-vaults", "1", "--rbac", "--key-each"]),
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -9,24 +9,22 @@ Each part prints its figures; benchmarks/README.md records those of a run.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.run import run_parts
 
 
 def main() -> int:
-    for script, extra in (
-        ("cpu_per_call.py", []),
-        ("scale.py", []),
-        ("throttle.py", ["--subscriptions", "5", "--workspaces", "1000"]),
-    ):
-        print(f"== {' '.join([script, *extra])} ==", flush=True)
-        done = subprocess.run([sys.executable, str(HERE / script), *extra], check=False)
-        if done.returncode:
-            return done.returncode
-    return 0
+    return run_parts(
+        [
+            ("cpu_per_call.py", []),
+            ("scale.py", []),
+            ("throttle.py", ["--subscriptions", "5", "--workspaces", "1000"]),
+        ]
+    )
 
 
 if __name__ == "__main__":

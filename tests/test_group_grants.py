@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tools.build_cassettes import CRYPTO_OFFICER, CSEU, access_policy, role_assignment
+from tools.build_cassettes import CRYPTO_OFFICER, CSEU, access_policy, role_assignment, role_definition_body
 from tools.fakearm import (
     DATABRICKS_SP,
     TENANT,
@@ -63,20 +63,7 @@ def _grant_to_group(tenant: Tenant, roles: list[str], s: int = 0, w: int = 0) ->
         definition = f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"
         assignments.append(role_assignment(vault_id, KV_USERS, "Group", definition, _guid(0xB0, n)))
         name, actions = DATA_ACTIONS[role]
-        tenant.add(
-            definition,
-            {
-                "properties": {
-                    "roleName": name,
-                    "type": "BuiltInRole",
-                    "assignableScopes": ["/"],
-                    "permissions": [{"actions": [], "notActions": [], "dataActions": actions, "notDataActions": []}],
-                },
-                "id": definition,
-                "type": "Microsoft.Authorization/roleDefinitions",
-                "name": role,
-            },
-        )
+        tenant.add(definition, role_definition_body(definition, name, [], actions))
     tenant.extend(f"{vault_id}/providers/Microsoft.Authorization/roleAssignments", assignments)
 
 

@@ -216,25 +216,7 @@ class Cassette:
         """Record RoleDefinitions_Get (GetRoleDefinitionByName.json) for a built-in role."""
         self.get(
             arm(definition_id, ApiVersion.AUTHORIZATION),
-            {
-                "properties": {
-                    "roleName": name,
-                    "type": "BuiltInRole",
-                    "description": f"{name} (built-in role)",
-                    "assignableScopes": ["/"],
-                    "permissions": [
-                        {
-                            "actions": actions,
-                            "notActions": not_actions or [],
-                            "dataActions": data_actions,
-                            "notDataActions": [],
-                        }
-                    ],
-                },
-                "id": definition_id,
-                "type": "Microsoft.Authorization/roleDefinitions",
-                "name": definition_id.rsplit("/", 1)[-1],
-            },
+            role_definition_body(definition_id, name, actions, data_actions, not_actions),
         )
 
     def subscription(self, sub: str, tenant: str, name: str) -> None:
@@ -513,6 +495,31 @@ def vault_body(
             "lastModifiedByType": "User",
         },
         "tags": {},
+    }
+
+
+def role_definition_body(
+    definition_id: str, name: str, actions: list[str], data_actions: list[str], not_actions: list[str] | None = None
+) -> Json:
+    """A built-in role as RoleDefinitions_Get returns it (GetRoleDefinitionByName.json)."""
+    return {
+        "properties": {
+            "roleName": name,
+            "type": "BuiltInRole",
+            "description": f"{name} (built-in role)",
+            "assignableScopes": ["/"],
+            "permissions": [
+                {
+                    "actions": actions,
+                    "notActions": not_actions or [],
+                    "dataActions": data_actions,
+                    "notDataActions": [],
+                }
+            ],
+        },
+        "id": definition_id,
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "name": definition_id.rsplit("/", 1)[-1],
     }
 
 

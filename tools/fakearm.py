@@ -63,6 +63,7 @@ from tools.build_cassettes import (
     managed_hsm_body,
     managed_hsm_refusal,
     role_assignment,
+    role_definition_body,
     rotation_policy,
     storage_account_body,
     vault_body,
@@ -191,30 +192,9 @@ class _KeyHome:
             self.id, KV_USERS_GROUP, "Group", definition, _guid(0xB1, *self.keys[next(iter(self.keys))])
         )
         tenant.extend(f"{self.id}/providers/Microsoft.Authorization/roleAssignments", [assignment])
+        data_actions = [f"Microsoft.KeyVault/vaults/keys/{a}" for a in ("read", "wrap/action", "unwrap/action")]
         tenant.add(
-            definition,
-            {
-                "properties": {
-                    "roleName": "Key Vault Crypto Service Encryption User",
-                    "type": "BuiltInRole",
-                    "assignableScopes": ["/"],
-                    "permissions": [
-                        {
-                            "actions": [],
-                            "notActions": [],
-                            "dataActions": [
-                                "Microsoft.KeyVault/vaults/keys/read",
-                                "Microsoft.KeyVault/vaults/keys/wrap/action",
-                                "Microsoft.KeyVault/vaults/keys/unwrap/action",
-                            ],
-                            "notDataActions": [],
-                        }
-                    ],
-                },
-                "id": definition,
-                "type": "Microsoft.Authorization/roleDefinitions",
-                "name": CSEU,
-            },
+            definition, role_definition_body(definition, "Key Vault Crypto Service Encryption User", [], data_actions)
         )
 
     def _list_pool(self, tenant: Tenant) -> None:

@@ -229,6 +229,16 @@ def _vault_path(vault: Vault) -> str:
     )
 
 
+def _batched(by_tenant: Mapping[str, list[str]]) -> list[tuple[str, list[str]]]:
+    """(tenant, ids) in Microsoft Graph's batches, tenant by tenant."""
+    return [(tenant, batch) for tenant in sorted(by_tenant) for batch in batches(by_tenant[tenant])]
+
+
+def _names_a_pool(refs: Iterable[KeyReference]) -> bool:
+    """Whether one of the key references is on a Managed HSM pool's host."""
+    return any(".managedhsm." in vault_host(ref.vault_uri) for ref in refs)
+
+
 def _holder(vault: Vault) -> str:
     """How errors name where a key is held."""
     return f"the Managed HSM {vault.name}" if vault.kind is VaultKind.MANAGED_HSM else f"the key vault {vault.name}"
@@ -588,13 +598,15 @@ class AzureCollector:
                 got.merge(start(self._resources_part, lists)())
             # 2b. Managed HSM pools, listed only when a key in use is on one (a tenant without them pays nothing);
             #     Resource Graph's query returned them already.
+            key_refs = self._key_refs(got)
             listed = self._settings.source is Source.RESOURCE_GRAPH
-            hsm_subs = [s for s in subs if _uses_cmk(got.workspaces)] if self._names_a_pool(got) and not listed else []
+            on_pool = _names_a_pool(key_refs) and not listed
+            hsm_subs = [s for s in subs if _uses_cmk(got.workspaces)] if on_pool else []
             if hsm_subs:
                 phase("Managed HSM pools", hsm_subs)
                 got.merge(start(self._hsm_part, hsm_subs)())
             # 3. The referenced keys, the vaults holding them, and the AzureDatabricks service principal.
-            refs = self._referenced_vault_refs(got)
+            refs = self._referenced_vault_refs(got, key_refs)
             wanted: dict[str, set[str]] = {}
             for vault, ref in refs:
                 wanted.setdefault(id_key(vault.id), set()).add(ref.key_name)
@@ -603,7 +615,9 @@ class AzureCollector:
             keys = start(self._key_part, referenced)
             details = start(
                 lambda vault: (
-                    self._vault_details(vault, wanted[id_key(vault.id)]) if id_key(vault.id) in wanted else (vault, [])
+                    self._vault_details(vault, wanted[id_key(vault.id)])
+                    if id_key(vault.id) in wanted
+                    else (vault, _Collected())
                 ),
                 got.vaults,
             )
@@ -611,19 +625,17 @@ class AzureCollector:
             got.merge(keys())
             checked = details()
             got.vaults = [vault for vault, _ in checked]
-            got.errors.extend(e for _, errors in checked for e in errors if isinstance(e, CollectionError))
-            got.role_definitions.extend(d for _, found in checked for d in found if isinstance(d, RoleDefinition))
+            got.merge(part for _, part in checked)
             got.merge(principals())
             # 3b. The groups of the identities that use keys, when a vault holding one grants a group (or a principal
             #     that may be one): Microsoft Graph, twenty identities a batch.
-            wanted_groups = self._membership_batches(got, set(wanted))
+            wanted_groups, member_batches = self._directory_batches(got, set(wanted))
             if wanted_groups:
                 phase("group memberships", wanted_groups)
                 got.merge(start(self._membership_part, wanted_groups)())
             # 4. Rotation policies Resource Manager did not return, and the roles assigned on the vaults.
             vaults = {id_key(v.id): v for v in got.vaults}
             definition_ids = self._role_definition_ids(got.vaults)
-            member_batches = self._member_batches(got, set(wanted))
             phase("rotation policies, role definitions and group members", got.keys, definition_ids, member_batches)
             policies = start(lambda key: self._rotation_policy(key, vaults.get(id_key(key.vault_id))), got.keys)
             definitions = start(self._definition_part, definition_ids)
@@ -667,9 +679,13 @@ class AzureCollector:
             group_members=got.group_members,
         )
 
-    def _membership_batches(self, got: _Collected, holding: set[str]) -> list[tuple[str, list[str]]]:
-        """(tenant, up to 20 principals) for each batch of identities whose groups a verdict depends on: none unless a
-        vault or pool holding a key in use grants a group, or a principal that may be one."""
+    def _directory_batches(
+        self, got: _Collected, holding: set[str]
+    ) -> tuple[list[tuple[str, list[str]]], list[tuple[str, list[str]]]]:
+        """The Microsoft Graph reads group grants need, as (tenant, up to 20 ids) batches: none unless a vault or pool
+        holding a key in use (`holding`) grants a group, or a principal that may be one. Then, the groups of every
+        identity that uses a key (IAM-01/02 count a group's grants as its members'), and the members of those
+        groups and of those that may purge keys by access policy (IAM-03 names them)."""
         index = build_index(
             workspaces=got.workspaces,
             vaults=got.vaults,
@@ -678,9 +694,9 @@ class AzureCollector:
             principals=got.principals,
         )
         if not any(index.group_assignments.get(v) or index.possible_group_policies.get(v) for v in holding):
-            return []
+            return [], []
         default = next((s.tenant_id for s in got.subscriptions if s.tenant_id), "organizations")
-        by_tenant: dict[str, list[str]] = {}
+        identities_by_tenant: dict[str, list[str]] = {}
         identities = [
             *(i for d in got.disk_encryption_sets for i in d.identities),
             *(i for a in got.storage_accounts for i in a.identities),
@@ -688,36 +704,21 @@ class AzureCollector:
         ]
         for identity in identities:
             if identity.principal_id:
-                by_tenant.setdefault(identity.tenant_id or default, []).append(identity.principal_id)
+                identities_by_tenant.setdefault(identity.tenant_id or default, []).append(identity.principal_id)
         for lookup in got.principals:
             if lookup.object_id:
-                by_tenant.setdefault(lookup.tenant_id, []).append(lookup.object_id)
-        return [(tenant, batch) for tenant in sorted(by_tenant) for batch in batches(by_tenant[tenant])]
-
-    def _member_batches(self, got: _Collected, holding: set[str]) -> list[tuple[str, list[str]]]:
-        """(tenant, up to 20 groups) for each batch of groups whose members IAM-03 names: the groups (and principals
-        that may be groups) holding a role on a vault or pool that holds a key in use, or an access policy there that
-        may purge keys."""
-        index = build_index(
-            workspaces=got.workspaces,
-            vaults=got.vaults,
-            disk_encryption_sets=got.disk_encryption_sets,
-            storage_accounts=got.storage_accounts,
-            principals=got.principals,
-        )
-        default = next((s.tenant_id for s in got.subscriptions if s.tenant_id), "organizations")
-        by_tenant: dict[str, list[str]] = {}
+                identities_by_tenant.setdefault(lookup.tenant_id, []).append(lookup.object_id)
+        groups_by_tenant: dict[str, list[str]] = {}
         for vault_key in holding:
             vault = index.vaults.get(vault_key)
-            tenant = (vault.tenant_id if vault else None) or default
-            groups = [a.principal_id for a in index.group_assignments.get(vault_key, ())]
+            groups = groups_by_tenant.setdefault((vault.tenant_id if vault else None) or default, [])
+            groups += [a.principal_id for a in index.group_assignments.get(vault_key, ())]
             groups += [
                 p.object_id
                 for p in index.possible_group_policies.get(vault_key, ())
                 if {"purge", "all"} & {k.lower() for k in p.keys}
             ]
-            by_tenant.setdefault(tenant, []).extend(groups)
-        return [(tenant, batch) for tenant in sorted(by_tenant) for batch in batches(by_tenant[tenant])]
+        return _batched(identities_by_tenant), _batched(groups_by_tenant)
 
     def _members_part(self, task: tuple[str, list[str]]) -> _Collected:
         tenant, groups = task
@@ -792,11 +793,6 @@ class AzureCollector:
         self._list_of(part, sub, client, listed, "list Managed HSM pools", managed_hsm_from_arm, part.vaults)
         return part
 
-    @classmethod
-    def _names_a_pool(cls, got: _Collected) -> bool:
-        """Whether a key in use is on a Managed HSM pool's host."""
-        return any(".managedhsm." in vault_host(ref.vault_uri) for ref in cls._key_refs(got))
-
     def _list_of(
         self,
         part: _Collected,
@@ -854,7 +850,7 @@ class AzureCollector:
         # subscriptions.
         if not _uses_cmk(part.workspaces):
             part.vaults.clear()
-        if not self._names_a_pool(part):  # as the ARM crawl, which lists pools only when a key in use is on one
+        if not _names_a_pool(self._key_refs(part)):  # as the ARM crawl: pools only when a key in use is on one
             part.vaults[:] = [v for v in part.vaults if v.kind is not VaultKind.MANAGED_HSM]
         des_subs = {s.lower() for s in _des_subscriptions(part.workspaces)}
         storage_subs = {s.lower() for s in _storage_subscriptions(part.workspaces)}
@@ -977,11 +973,11 @@ class AzureCollector:
                 versions.setdefault(key, set()).add(ref.key_version)
         return [(*wanted[k], frozenset(versions.get(k, ()))) for k in sorted(wanted)]
 
-    @classmethod
-    def _referenced_vault_refs(cls, got: _Collected) -> list[tuple[Vault, KeyReference]]:
-        """Every key reference whose vault is in the inventory, with that vault."""
+    @staticmethod
+    def _referenced_vault_refs(got: _Collected, refs: Iterable[KeyReference]) -> list[tuple[Vault, KeyReference]]:
+        """Each of the key references `refs` whose vault is in the inventory, with that vault."""
         by_host = {vault_host(v.vault_uri): v for v in got.vaults if v.vault_uri}
-        found = ((by_host.get(vault_host(ref.vault_uri)), ref) for ref in cls._key_refs(got))
+        found = ((by_host.get(vault_host(ref.vault_uri)), ref) for ref in refs)
         return [(vault, ref) for vault, ref in found if vault is not None]
 
     @staticmethod
@@ -1084,14 +1080,13 @@ class AzureCollector:
         except (ForeignHostError, *READ_FAILURES, AzureError) as exc:
             return _data_plane_error(resource, operation, exc, _holder(vault), hint, token)
 
-    def _vault_details(
-        self, vault: Vault, key_names: Iterable[str] = ()
-    ) -> tuple[Vault, list[CollectionError | RoleDefinition]]:
+    def _vault_details(self, vault: Vault, key_names: Iterable[str] = ()) -> tuple[Vault, _Collected]:
         """For a vault holding a workspace's key: where its logs go (KV-04), and who holds which role on it, whatever
         its permission model (IAM-01/02 on RBAC vaults; IAM-03 on every vault, since on an access-policy vault
         whoever may write the vault may write themselves an access policy). A Managed HSM pool's roles are its local
-        RBAC, read from its data plane with the definitions of its roles (returned beside the errors)."""
-        errors: list[CollectionError | RoleDefinition] = []
+        RBAC, read from its data plane with the definitions of its roles. The failed reads (and a pool's role
+        definitions) come back in the part."""
+        part = _Collected()
         scope = _holder(vault)
         resource_id = f"{vault.id}/providers/Microsoft.Insights/diagnosticSettings"
         client = self._client(self._conn.keyvault, vault.subscription_id)
@@ -1099,29 +1094,25 @@ class AzureCollector:
         settings = _read_list(client, resource_id, ApiVersion.DIAGNOSTIC_SETTINGS, diagnostic_setting_from_arm, pages)
         if isinstance(settings, Exception):
             error = _read_error(resource_id, "list diagnostic settings", settings, scope)
-            errors.append(error)
+            part.errors.append(error)
             vault = replace(vault, diagnostic_settings_unread=_unread(error))
         else:
             vault = replace(vault, diagnostic_settings=settings)
         if vault.kind is VaultKind.MANAGED_HSM:
-            vault, found = self._local_rbac(vault, key_names)
-            return vault, [*errors, *found]
+            return self._local_rbac(vault, key_names, part), part
         assignments_id = f"{vault.id}/providers/Microsoft.Authorization/roleAssignments"
         roles = self._client(self._conn.authorization, vault.subscription_id)
         assignments = _read_list(roles, assignments_id, ApiVersion.AUTHORIZATION, role_assignment_from_arm, pages)
         if isinstance(assignments, Exception):
             error = _read_error(assignments_id, "list role assignments", assignments, scope)
-            errors.append(error)
-            vault = replace(vault, role_assignments_unread=_unread(error))
-        else:
-            vault = replace(vault, role_assignments=assignments)
-        return vault, errors
+            part.errors.append(error)
+            return replace(vault, role_assignments_unread=_unread(error)), part
+        return replace(vault, role_assignments=assignments), part
 
-    def _local_rbac(
-        self, vault: Vault, key_names: Iterable[str]
-    ) -> tuple[Vault, list[CollectionError | RoleDefinition]]:
-        """A Managed HSM pool's local role assignments (at `/`, `/keys` and on each key in use) and role definitions,
-        from its data plane; or, when they cannot be read, the pool marked with why and what to grant."""
+    def _local_rbac(self, vault: Vault, key_names: Iterable[str], part: _Collected) -> Vault:
+        """A Managed HSM pool's local role assignments (at `/`, `/keys` and on each key in use), with its role
+        definitions put in `part`, from its data plane; or, when they cannot be read, the pool marked with why and
+        what to grant (the error in `part`)."""
         operation = "list Managed HSM role assignments (data plane)"
         base = (vault.vault_uri or "").rstrip("/")
         scopes = ["", "/keys", *(f"/keys/{quote(name, safe='')}" for name in sorted(set(key_names)))]
@@ -1144,8 +1135,10 @@ class AzureCollector:
         except (ForeignHostError, *READ_FAILURES) as exc:
             token = ("Managed HSM", _MANAGEDHSM_TOKEN_HINT)
             error = _data_plane_error(url, operation, exc, _holder(vault), MANAGED_HSM_RBAC_HINT, token)
-            return replace(vault, role_assignments_unread=_unread(error)), [error]
-        return replace(vault, role_assignments=tuple(assignments.values())), list(definitions)
+            part.errors.append(error)
+            return replace(vault, role_assignments_unread=_unread(error))
+        part.role_definitions.extend(definitions)
+        return replace(vault, role_assignments=tuple(assignments.values()))
 
     @staticmethod
     def _role_definition_ids(vaults: Iterable[Vault]) -> list[tuple[str, str]]:

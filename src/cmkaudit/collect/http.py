@@ -541,46 +541,35 @@ class ArmConnection:
         """A Subscriptions client (read the scanned subscriptions, or discover them all)."""
         return SubscriptionClient(self.credential, api_version=ApiVersion.SUBSCRIPTIONS.value, **self._common())
 
-    def key_client(self, vault_uri: str) -> KeyClient:
-        """A Key Vault data-plane client for one vault, at the URI the vault reports (no assumed suffix).
-
-        Raises ForeignHostError when that URI is not on one of the cloud's Key Vault domains: the Key Vault
-        token is only ever sent to a key vault. The client's credential goes to that vault's host alone."""
-        if not self.endpoints.is_keyvault_host(vault_uri):
+    def _data_plane(self, uri: str, what: str, domain: str) -> dict[str, Any]:
+        """What a data-plane client of one vault or pool is built with: its host checked to be on one of the cloud's
+        Key Vault domains (ForeignHostError otherwise: the token is only ever sent there), and the pipeline's bounded
+        retries, no redirects and the credential kept to that host alone."""
+        if not self.endpoints.is_keyvault_host(uri):
             raise ForeignHostError(
-                f"the vault URI {printable(scrub_secrets(vault_uri))} is not on a Key Vault domain of "
+                f"the {what} URI {printable(scrub_secrets(uri))} is not on a {domain} domain of "
                 f"{self.endpoints.cloud.value} ({', '.join(self.endpoints.keyvault_suffixes)}): not contacted"
             )
-        return KeyClient(
-            vault_uri,
-            self.credential,
-            api_version=ApiVersion.KEYVAULT_DATA_PLANE.value,
-            transport=self.transport,
-            user_agent=f"cmkaudit/{__version__}",
-            retry_policy=BoundedRetryPolicy(self.limits),
-            redirect_policy=RedirectPolicy(permit_redirects=False),
-            custom_hook_policy=OriginPolicy(vault_uri, "Key Vault"),
-        )
+        return {
+            "api_version": ApiVersion.KEYVAULT_DATA_PLANE.value,
+            "transport": self.transport,
+            "user_agent": f"cmkaudit/{__version__}",
+            "retry_policy": BoundedRetryPolicy(self.limits),
+            "redirect_policy": RedirectPolicy(permit_redirects=False),
+            "custom_hook_policy": OriginPolicy(uri, domain),
+        }
+
+    def key_client(self, vault_uri: str) -> KeyClient:
+        """A Key Vault data-plane client for one vault (or Managed HSM pool), at the URI it reports (no assumed
+        suffix). Raises ForeignHostError when that URI is not on one of the cloud's Key Vault domains."""
+        return KeyClient(vault_uri, self.credential, **self._data_plane(vault_uri, "vault", "Key Vault"))
 
     def access_control_client(self, hsm_uri: str) -> KeyVaultAccessControlClient:
         """A Managed HSM data-plane client for one pool's local RBAC (role assignments and definitions, read only), at
         the URI the pool reports. Raises ForeignHostError when that URI is not on one of the cloud's Key Vault or
-        Managed HSM domains; the client's credential goes to that pool's host alone."""
-        if not self.endpoints.is_keyvault_host(hsm_uri):
-            raise ForeignHostError(
-                f"the Managed HSM URI {printable(scrub_secrets(hsm_uri))} is not on a Managed HSM domain of "
-                f"{self.endpoints.cloud.value} ({', '.join(self.endpoints.keyvault_suffixes)}): not contacted"
-            )
-        return KeyVaultAccessControlClient(
-            hsm_uri,
-            self.credential,
-            api_version=ApiVersion.KEYVAULT_DATA_PLANE.value,
-            transport=self.transport,
-            user_agent=f"cmkaudit/{__version__}",
-            retry_policy=BoundedRetryPolicy(self.limits),
-            redirect_policy=RedirectPolicy(permit_redirects=False),
-            custom_hook_policy=OriginPolicy(hsm_uri, "Managed HSM"),
-        )
+        Managed HSM domains."""
+        options = self._data_plane(hsm_uri, "Managed HSM", "Managed HSM")
+        return KeyVaultAccessControlClient(hsm_uri, self.credential, **options)
 
     def send_raw(self, request: RestHttpRequest) -> Any:
         """Send a prepared request to Microsoft Graph through the read-only transport (the Graph token is in the

@@ -253,12 +253,20 @@ def _access_policy(entry: object) -> AccessPolicy | None:
     )
 
 
-def vault_from_arm(payload: Json) -> Vault:
-    """Map a `Microsoft.KeyVault/vaults` resource (from `vaults.list_by_subscription` or `get`)."""
-    rid = _required_id(payload, "vault")
+def _key_holder(
+    payload: Json,
+    what: str,
+    *,
+    vault_uri: str | None,
+    sku: str | None,
+    rbac_authorization: bool | None,
+    access_policies: tuple[AccessPolicy, ...],
+    kind: VaultKind = VaultKind.KEY_VAULT,
+) -> Vault:
+    """What vaults and Managed HSM pools report alike (id, place, tenant, soft delete, purge protection, network
+    rules), with the fields each reports its own way."""
+    rid = _required_id(payload, what)
     props = _get(payload, "properties")
-    policies = _get(props, "accessPolicies")
-    mapped = (_access_policy(p) for p in policies) if isinstance(policies, list) else iter(())
     return Vault(
         id=rid,
         name=_name(payload, rid),
@@ -266,15 +274,31 @@ def vault_from_arm(payload: Json) -> Vault:
         resource_group=resource_group_of(rid) or "",
         location=_str(_get(payload, "location")),
         tenant_id=_str(_get(props, "tenantId")),
-        vault_uri=_str(_get(props, "vaultUri")),
-        sku=_str(_path(props, "sku", "name")),
         soft_delete_enabled=_bool(_get(props, "enableSoftDelete")),
         soft_delete_retention_days=_int(_get(props, "softDeleteRetentionInDays")),
         purge_protection_enabled=_bool(_get(props, "enablePurgeProtection")),
-        rbac_authorization=_bool(_get(props, "enableRbacAuthorization")),
         public_network_access=_str(_get(props, "publicNetworkAccess")),
         network_default_action=_str(_path(props, "networkAcls", "defaultAction")),
         network_bypass=_str(_path(props, "networkAcls", "bypass")),
+        vault_uri=vault_uri,
+        sku=sku,
+        rbac_authorization=rbac_authorization,
+        access_policies=access_policies,
+        kind=kind,
+    )
+
+
+def vault_from_arm(payload: Json) -> Vault:
+    """Map a `Microsoft.KeyVault/vaults` resource (from `vaults.list_by_subscription` or `get`)."""
+    props = _get(payload, "properties")
+    policies = _get(props, "accessPolicies")
+    mapped = (_access_policy(p) for p in policies) if isinstance(policies, list) else iter(())
+    return _key_holder(
+        payload,
+        "vault",
+        vault_uri=_str(_get(props, "vaultUri")),
+        sku=_str(_path(props, "sku", "name")),
+        rbac_authorization=_bool(_get(props, "enableRbacAuthorization")),
         access_policies=tuple(p for p in mapped if p is not None),
     )
 
@@ -464,24 +488,12 @@ def role_assignment_from_arm(payload: Json) -> RoleAssignment:
 def managed_hsm_from_arm(payload: Json) -> Vault:
     """Map a `Microsoft.KeyVault/managedHSMs` pool (ManagedHsms_ListBySubscription, ManagedHsms_Get) to the record
     vaults have: its permissions are its local RBAC (always on), read from its data plane."""
-    rid = _required_id(payload, "Managed HSM")
-    props = _get(payload, "properties")
-    return Vault(
-        id=rid,
-        name=_name(payload, rid),
-        subscription_id=SubscriptionId(subscription_of(rid) or ""),
-        resource_group=resource_group_of(rid) or "",
-        location=_str(_get(payload, "location")),
-        tenant_id=_str(_get(props, "tenantId")),
-        vault_uri=_str(_get(props, "hsmUri")),
+    return _key_holder(
+        payload,
+        "Managed HSM",
+        vault_uri=_str(_path(payload, "properties", "hsmUri")),
         sku=_str(_path(payload, "sku", "name")),
-        soft_delete_enabled=_bool(_get(props, "enableSoftDelete")),
-        soft_delete_retention_days=_int(_get(props, "softDeleteRetentionInDays")),
-        purge_protection_enabled=_bool(_get(props, "enablePurgeProtection")),
         rbac_authorization=True,
-        public_network_access=_str(_get(props, "publicNetworkAccess")),
-        network_default_action=_str(_path(props, "networkAcls", "defaultAction")),
-        network_bypass=_str(_path(props, "networkAcls", "bypass")),
         access_policies=(),
         kind=VaultKind.MANAGED_HSM,
     )

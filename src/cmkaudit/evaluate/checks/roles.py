@@ -165,46 +165,38 @@ class RolePermissions:
         ]
 
 
-def _hsm_permissions(definition: RoleDefinition) -> RolePermissions:
-    """A Managed HSM local role: its data actions on the pool, those that act on keys given Key Vault's names."""
+def _effective(definition: RoleDefinition, known: Iterable[str], prefix: str) -> tuple[list[str], tuple[str, ...]]:
+    """The known data actions the role's data actions cover and its not-data-actions leave in place; and its data
+    action patterns under `prefix` that match no known action (kept as written)."""
     granted = [
         action
-        for action in MANAGED_HSM_DATA_ACTIONS
+        for action in known
         if _matches(action, definition.data_actions) and not _matches(action, definition.not_data_actions)
     ]
     unknown = tuple(
         pattern
         for pattern in definition.data_actions
-        if not any(fnmatch.fnmatchcase(action, pattern.lower()) for action in MANAGED_HSM_DATA_ACTIONS)
+        if pattern.lower().startswith(prefix)
+        and not any(fnmatch.fnmatchcase(action, pattern.lower()) for action in known)
         and not _matches(pattern.lower(), definition.not_data_actions)
     )
+    return granted, unknown
+
+
+def _hsm_permissions(definition: RoleDefinition) -> RolePermissions:
+    """A Managed HSM local role: its data actions on the pool, those that act on keys given Key Vault's names."""
+    granted, unknown = _effective(definition, MANAGED_HSM_DATA_ACTIONS, "")
     same = frozenset(v for a in granted if (v := MANAGED_HSM_DATA_ACTIONS[a]) is not None)
     others = tuple(a.removeprefix(_MANAGED_HSM_DATA) for a in granted if MANAGED_HSM_DATA_ACTIONS[a] is None)
     manages = any(a in MANAGED_HSM_ROLE_MANAGEMENT for a in granted)
     return RolePermissions(same, unknown, definition.actions, definition.not_actions, others, manages)
 
 
-def is_managed_hsm_role(definition: RoleDefinition) -> bool:
-    """Whether a role definition is a Managed HSM pool's local role (read from the pool's data plane)."""
-    return definition.managed_hsm
-
-
 @lru_cache(maxsize=4096)
 def permissions_of(definition: RoleDefinition) -> RolePermissions:
     """The effective permissions of a role definition (memoised: a central vault's thousands of assignments
     share a handful of roles). A Managed HSM local role is read with the pool's own data actions."""
-    if is_managed_hsm_role(definition):
+    if definition.managed_hsm:
         return _hsm_permissions(definition)
-    allowed = frozenset(
-        action
-        for action in KEY_VAULT_DATA_ACTIONS
-        if _matches(action, definition.data_actions) and not _matches(action, definition.not_data_actions)
-    )
-    unknown = tuple(
-        pattern
-        for pattern in definition.data_actions
-        if pattern.lower().startswith(_KEY_VAULT_DATA_ROOT)
-        and not any(fnmatch.fnmatchcase(action, pattern.lower()) for action in KEY_VAULT_DATA_ACTIONS)
-        and not _matches(pattern.lower(), definition.not_data_actions)
-    )
-    return RolePermissions(allowed, unknown, definition.actions, definition.not_actions)
+    allowed, unknown = _effective(definition, KEY_VAULT_DATA_ACTIONS, _KEY_VAULT_DATA_ROOT)
+    return RolePermissions(frozenset(allowed), unknown, definition.actions, definition.not_actions)
