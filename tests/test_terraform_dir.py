@@ -158,7 +158,7 @@ def test_a_plan_given_with_its_directory_is_located_in_the_files(
     assert uris == {f"tests/fixtures/terraform/cmk-module/{KEY_VAULT_TF}"}
 
 
-def test_a_remote_module_is_said_to_be_unread(tmp_path: Path) -> None:
+def test_a_remote_module_is_unread_and_the_scan_incomplete(tmp_path: Path) -> None:
     directory = copy_module(
         tmp_path,
         {
@@ -169,9 +169,11 @@ def test_a_remote_module_is_said_to_be_unread(tmp_path: Path) -> None:
             )
         },
     )
-    scan_dir(tmp_path, directory)
+    code, _, err = scan_dir(tmp_path, directory)
     results = json.loads((tmp_path / "out" / "cmkaudit-results.json").read_text())
-    assert any("network" in note and "not a local directory" in note for note in results["coverage"]["notes"])
+    gaps = [e for e in results["coverage"]["errors"] if e["resource_id"] == "module.network"]
+    assert len(gaps) == 1 and "not a local directory" in gaps[0]["message"], results["coverage"]
+    assert not results["coverage"]["complete"] and code == 3, err
 
 
 @pytest.mark.parametrize(
@@ -202,6 +204,8 @@ def test_var_file_without_a_directory_is_refused(tmp_path: Path) -> None:
 
 def test_a_module_called_with_for_each_is_judged_per_instance(tmp_path: Path) -> None:
     # The whole configuration becomes a module, called once per environment; dev's vault has no purge protection.
+    # Both are in one repository: modules are read from inside it.
+    (tmp_path / ".git").mkdir()
     root = tmp_path / "root"
     module = copy_module(tmp_path)
     (module / "terraform.tfvars").unlink()

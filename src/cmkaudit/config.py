@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from cmkaudit.errors import UsageError
 from cmkaudit.evaluate.model import Settings
 from cmkaudit.evaluate.waivers import Waiver
+from cmkaudit.files import CONFIG_FILE_LIMIT, read_input
 from cmkaudit.ids import ControlId, PrincipalId
 from cmkaudit.inventory.model import Scope
 from cmkaudit.text import printable
@@ -256,10 +257,7 @@ def parse_config(text: str, origin: str, known_controls: frozenset[str]) -> Conf
 
 def load_config(path: Path, known_controls: frozenset[str]) -> ConfigFile:
     """Read and validate a configuration file."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read configuration {path}: {exc.strerror or exc}") from exc
+    data = read_input(path, "configuration", limit=CONFIG_FILE_LIMIT, error=UsageError)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -10,13 +10,85 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import msgspec
 
-from cmkaudit.errors import SnapshotError
+from cmkaudit.errors import CmkauditError, SnapshotError
+from cmkaudit.text import printable
+
+MIB = 1024 * 1024
+HCL_FILE_LIMIT = 16 * MIB
+"""The largest `.tf` or `.tfvars` file read (Terraform configurations are kilobytes)."""
+TEMPLATE_FILE_LIMIT = 64 * MIB
+"""The largest ARM template or parameters file read (ARM itself refuses templates over 4 MB)."""
+DOCUMENT_FILE_LIMIT = 1024 * MIB
+"""The largest Terraform plan, snapshot, results file or baseline read."""
+CONFIG_FILE_LIMIT = 1 * MIB
+"""The largest configuration file read."""
+
+_PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"), Path("/dev"))
+"""Where a path names the machine's state, not a file: never read, whatever links lead there."""
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def read_input(
+    path: Path,
+    what: str,
+    *,
+    limit: int,
+    within: Path | None = None,
+    error: type[CmkauditError] = SnapshotError,
+) -> bytes:
+    """The bytes of the input file `path` (of kind `what`, e.g. "Terraform plan"), read only when it is a regular
+    file: not a FIFO, device, socket or directory, nowhere under /proc, /sys or /dev, whatever links lead there,
+    and, with `within`, a file whose real path stays inside that directory (a link in a pull request cannot make
+    the scan read a file of the machine). At most `limit` bytes. Anything else is one `error` naming the file,
+    never quoting its content."""
+    shown = printable(str(path))
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop of links
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a loop of symbolic links"
+        raise error(f"cannot read {what} {shown}: {reason}") from exc
+    if any(real == top or real.is_relative_to(top) for top in _PSEUDO_FILESYSTEMS):
+        raise error(f"{what} {shown} is not a regular file (it is {printable(str(real))}): refused")
+    if within is not None and not real.is_relative_to(within.resolve()):
+        raise error(
+            f"{what} {shown} is a link that leaves {printable(str(within))} (to {printable(str(real))}): refused",
+            "only files inside the scanned directory are read",
+        )
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise error(f"cannot read {what} {shown}: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise error(f"{what} {shown} is {_kind(mode)}, not a regular file: refused")
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise error(f"cannot read {what} {shown}: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        raise error(
+            f"{what} {shown} is larger than {limit // MIB} MiB, the most cmkaudit reads for one: refused",
+            "see docs/security.md for the limits on inputs",
+        )
+    return data
 
 
 def write_chunks_atomic(path: Path, chunks: Iterable[bytes | memoryview]) -> None:
@@ -54,23 +126,21 @@ def write_json_atomic(path: Path, document: object) -> None:
 
 def parse_json(path: Path, data: bytes) -> object:
     """`data`, the bytes of `path`, as JSON; raise SnapshotError saying why it is not (with the line and column
-    when the parser names them)."""
+    when the parser names them, never the file's content)."""
+    shown = printable(str(path))
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise SnapshotError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start + 1}") from exc
+        raise SnapshotError(f"{shown} is not UTF-8 text: {exc.reason} at byte {exc.start + 1}") from exc
     except json.JSONDecodeError as exc:
-        raise SnapshotError(f"{path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise SnapshotError(f"{shown} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:
-        raise SnapshotError(f"{path} is not a file cmkaudit reads: its JSON is nested too deeply") from exc
+        raise SnapshotError(f"{shown} is not a file cmkaudit reads: its JSON is nested too deeply") from exc
     except ValueError as exc:  # an integer of more digits than Python converts
-        raise SnapshotError(f"{path} is not a file cmkaudit reads: it holds a number too long to read") from exc
+        raise SnapshotError(f"{shown} is not a file cmkaudit reads: it holds a number too long to read") from exc
 
 
-def read_json_file(path: Path, what: str) -> object:
-    """The JSON document in `path`, read as an input of kind `what`; one clear SnapshotError when it cannot be."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SnapshotError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
-    return parse_json(path, data)
+def read_json_file(path: Path, what: str, limit: int = DOCUMENT_FILE_LIMIT) -> object:
+    """The JSON document in `path`, read as an input of kind `what` (see `read_input`); one clear SnapshotError
+    when it cannot be."""
+    return parse_json(path, read_input(path, what, limit=limit))

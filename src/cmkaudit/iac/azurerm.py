@@ -270,7 +270,7 @@ class AzurermMapper:
             resource_group=_text(self.get(resource, "resource_group_name")) or "",
             location=_setting(self.get(resource, "location")),
             sku=_setting(self.get(resource, "sku")),
-            tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+            tags=_tags(tags),
             managed_resource_group_id=None,
             disk_encryption_set_id=None,
             managed_disk_identity=self._identity(resource, "managed_disk_identity", True),
@@ -457,6 +457,13 @@ def _client_config(mapper: AzurermMapper) -> tuple[str, str]:
     return Symbol("provider.azurerm.subscription_id").text, Symbol("provider.azurerm.tenant_id").text
 
 
+def _tags(tags: Value) -> dict[str, str]:
+    """Tags as the inventory keeps them: a value known only after apply as its symbol's text, never its repr."""
+    if not isinstance(tags, dict):
+        return {}
+    return {str(k): v.text if isinstance(v, Symbol) else str(v) for k, v in tags.items()}
+
+
 def inventory_from_terraform(
     resolver: Resolver,
     *,
@@ -508,6 +515,12 @@ def inventory_from_terraform(
     tenants = {v.tenant_id for v in vaults if v.tenant_id} | {tenant}
     definitions = load_builtin_roles()
     used = {a.role_definition_id.lower() for v in vaults for a in v.role_assignments or ()}
+    principals = principal_lookups(
+        principal_ids,
+        tenants,
+        _databricks_principal(mapper),
+        "no azuread_service_principal data source in this configuration names it",
+    )
     return assemble_inventory(
         collected_at=collected_at,
         tool_version=tool_version,
@@ -524,13 +537,8 @@ def inventory_from_terraform(
         keys=keys,
         disk_encryption_sets=[],
         storage_accounts=[],
-        principals=principal_lookups(
-            principal_ids,
-            tenants,
-            _databricks_principal(mapper),
-            "no azuread_service_principal data source in this configuration names it",
-        ),
-        errors=[],
+        principals=principals,
+        errors=list(resolver.gaps),  # after the mapping, which found the gaps of what it evaluated
         role_definitions=[d for d in definitions if d.id.lower() in used],
         locations=mapper.mapped.locations,
         workspace_links=[link for _, link in made],

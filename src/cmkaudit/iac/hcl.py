@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from cmkaudit.errors import InputError
+from cmkaudit.files import HCL_FILE_LIMIT, read_input
 from cmkaudit.iac.model import (
+    MAX_MODULE_DEPTH,
+    Budget,
     IacResource,
     SourceSpan,
     Symbol,
@@ -30,6 +33,7 @@ from cmkaudit.iac.model import (
     step,
     walk,
 )
+from cmkaudit.inventory.model import CollectionError
 from cmkaudit.text import printable
 
 MAX_DEPTH = 64
@@ -97,22 +101,37 @@ def _block_spans(text: str, relative: str) -> list[tuple[str, SourceSpan]]:
     return found
 
 
-def _parse_file(path: Path, root: Path) -> list[Block]:
+def _syntax_error(path: Path, exc: Exception) -> InputError:
+    """The parser's error as one line naming the file, line and column and what was expected there: never the
+    text it met, which is the file's content (a link to a secret would otherwise be printed)."""
+    line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+    where = f" at line {line}, column {column}" if isinstance(line, int) and isinstance(column, int) else ""
+    expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None)
+    names = sorted(str(e) for e in expected) if isinstance(expected, (set, frozenset, list, tuple)) else []
+    wanted = (
+        f": expected {', '.join(names[:8])}{' or another token' if len(names) > 8 else ''}"
+        if names
+        else f" ({type(exc).__name__})"
+    )
+    return InputError(f"{printable(str(path))} is not valid HCL{where}{wanted}")
+
+
+def _parse_file(path: Path, root: Path, tree: Path) -> list[Block]:
     import hcl2
 
+    data = read_input(path, "Terraform file", limit=HCL_FILE_LIMIT, within=tree, error=InputError)
     try:
-        text = path.read_text("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{printable(str(path))} is not UTF-8 text: {exc.reason} at byte {exc.start + 1}") from exc
-    except OSError as exc:
-        raise InputError(f"cannot read {printable(str(path))}: {exc.strerror or exc}") from exc
     try:
         document = hcl2.loads(text)
         relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
         spans = _block_spans(text, relative)
+    except RecursionError as exc:
+        raise InputError(f"{printable(str(path))} is not HCL cmkaudit reads: it is nested too deeply") from exc
     except Exception as exc:  # the parser's own errors (lark's), whatever their class
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{printable(str(path))} is not valid HCL: {printable(first)}") from exc
+        raise _syntax_error(path, exc) from exc
     blocks: list[Block] = []
     # python-hcl2 groups blocks by kind; the tree keeps file order. Both list a kind's blocks in file order, so
     # each kind's spans are matched to its blocks in order.
@@ -137,11 +156,14 @@ def _parse_file(path: Path, root: Path) -> list[Block]:
     return blocks
 
 
-def read_module(directory: Path, root: Path) -> ModuleConfig:
-    """Every `*.tf` file of a directory (not its subdirectories), parsed."""
+def read_module(directory: Path, root: Path, tree: Path) -> ModuleConfig:
+    """Every `*.tf` file of a directory (not its subdirectories), parsed; only regular files inside `tree` are
+    read (see `read_input`)."""
     config = ModuleConfig(directory)
     for path in sorted(directory.glob("*.tf")):
-        for block in _parse_file(path, root):
+        if path.is_dir():  # Terraform reads files only
+            continue
+        for block in _parse_file(path, root, tree):
             match block.kind:
                 case "variable" if block.labels:
                     config.variables[block.labels[0]] = block
@@ -160,24 +182,33 @@ def read_module(directory: Path, root: Path) -> ModuleConfig:
     return config
 
 
-def read_tfvars(path: Path) -> dict[str, Any]:
-    """A `.tfvars` file (HCL) or `.tfvars.json` file, as raw values to evaluate."""
+def read_tfvars(path: Path, within: Path | None = None) -> dict[str, Any]:
+    """A `.tfvars` file (HCL) or `.tfvars.json` file, as raw values to evaluate (see `read_input` for `within`)."""
     import json
 
     import hcl2
 
+    data = read_input(path, "variables file", limit=HCL_FILE_LIMIT, within=within, error=InputError)
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read variables file {printable(str(path))}: {exc}") from exc
-    try:
-        if path.name.endswith(".json"):
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{printable(str(path))} is not UTF-8 text: {exc.reason} at byte {exc.start + 1}") from exc
+    if path.name.endswith(".json"):
+        try:
             document = json.loads(text)
-            return {k: _literal_json(v) for k, v in document.items()} if isinstance(document, dict) else {}
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{printable(str(path))} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from exc
+        except (RecursionError, ValueError) as exc:
+            raise InputError(f"{printable(str(path))} is not a variables file cmkaudit reads") from exc
+        return {k: _literal_json(v) for k, v in document.items()} if isinstance(document, dict) else {}
+    try:
         return dict(_strip_meta(hcl2.loads(text)))
+    except RecursionError as exc:
+        raise InputError(f"{printable(str(path))} is not HCL cmkaudit reads: it is nested too deeply") from exc
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{printable(str(path))} is not a valid variables file: {printable(first)}") from exc
+        raise _syntax_error(path, exc) from exc
 
 
 def _literal_json(value: Any) -> Any:
@@ -438,12 +469,18 @@ class HclReader:
     variables: Mapping[str, Any]
     display: Path | None = None
     """What file names are written relative to (`display_root`); the root module's directory when None."""
+    tree: Path | None = None
+    """The only tree files and modules are read from (`scanned_tree`); the root module's directory when None."""
     notes: list[str] = field(default_factory=list)
     resources: list[IacResource] = field(default_factory=list)
+    budget: Budget = field(default_factory=lambda: Budget("."))
     _bodies: dict[str, tuple[dict[str, Any], Context]] = field(default_factory=dict)
     _by_name: dict[tuple[str, str, str, str], list[IacResource]] = field(default_factory=dict)
     _instances: dict[str, ModuleInstance] = field(default_factory=dict)
     _resolving: set[tuple[str, str]] = field(default_factory=set)
+    _memo: dict[tuple[str, str], Any] = field(default_factory=dict)
+    """Values of locals, module variables and resource attributes, each worked out once: a configuration whose
+    locals refer to each other many times over costs what its size does, not an exponential of it."""
 
     def provider_setting(self, provider: str, name: str) -> Value:
         root = self._instances.get("")
@@ -456,14 +493,26 @@ class HclReader:
     # -- loading ----------------------------------------------------------------------------------------------
 
     def load(self) -> HclReader:
-        root = ModuleInstance("", read_module(self.root, self.display or self.root))
+        tree = self.tree or self.root
+        self.budget = Budget(self._shown(self.root))
+        root = ModuleInstance("", read_module(self.root, self.display or self.root, tree))
         if not (root.config.resources or root.config.modules):
             raise InputError(
                 f"{printable(str(self.root))}: no Terraform resources or modules in its *.tf files",
                 "give the directory of the root module (where terraform plan would run)",
             )
+        self.budget.instances -= 1
         self._add_instance(root, depth=0)
         return self
+
+    def _shown(self, path: Path) -> str:
+        shown = self.display or self.root
+        return path.relative_to(shown).as_posix() or "." if path.is_relative_to(shown) else path.as_posix()
+
+    @property
+    def gaps(self) -> list[CollectionError]:
+        """What the configuration holds that was not read (modules, expansions past the budget)."""
+        return self.budget.errors()
 
     def _add_instance(self, instance: ModuleInstance, depth: int) -> None:
         self._instances[instance.address] = instance
@@ -471,7 +520,8 @@ class HclReader:
         for block in instance.config.resources:
             mode = "data" if block.kind == "data" else "managed"
             type_, name = block.labels
-            for index, each, count in self._expansions(block.body, context):
+            where = instance_address(instance.address, mode, type_, name, None)
+            for index, each, count in self._expansions(block.body, context, where):
                 resource = IacResource(
                     address=instance_address(instance.address, mode, type_, name, index),
                     module=instance.address,
@@ -486,44 +536,73 @@ class HclReader:
                 self._by_name.setdefault((instance.address, mode, type_, name), []).append(resource)
                 self._bodies[resource.address] = (block.body, Context(instance, each, count))
         for call in instance.config.modules:
-            source = self.evaluate(call.body.get("source"), context, 0)
-            if not isinstance(source, str) or not (source.startswith("./") or source.startswith("../")):
-                self.notes.append(
-                    f"module {call.labels[0]} ({instance.address or 'root'}) is not read: its source "
-                    f"{printable(str(source))!r} is not a local directory"
-                )
-                continue
-            directory = (instance.config.directory / source).resolve()
-            if depth > 16 or not directory.is_dir():
-                self.notes.append(f"module {call.labels[0]}: source {printable(source)!r} is not a directory")
-                continue
-            config = read_module(directory, self.display or self.root)
-            for index, each, count in self._expansions(call.body, context):
-                key = "" if index is None else f"[{index}]" if isinstance(index, int) else f'["{index}"]'
-                address = f"{instance.address + '.' if instance.address else ''}module.{call.labels[0]}{key}"
-                self._add_instance(ModuleInstance(address, config, instance, call, each, count), depth + 1)
+            self._call(instance, call, context, depth)
+
+    def _call(self, instance: ModuleInstance, call: Block, context: Context, depth: int) -> None:
+        """Read the module a `module` block calls and add its instances (a gap when it cannot be read)."""
+        where = f"{instance.address + '.' if instance.address else ''}module.{call.labels[0]}"
+        source = self.evaluate(call.body.get("source"), context, 0)
+        if not isinstance(source, str) or not (source.startswith("./") or source.startswith("../")):
+            self.budget.gap(
+                where,
+                f"module not read: its source {printable(str(source))!r} is not a local directory",
+                "scan a plan of the configuration (terraform show -json), which includes every module",
+            )
+            return
+        directory = (instance.config.directory / source).resolve()
+        tree = (self.tree or self.root).resolve()
+        ancestors = {instance.config.directory.resolve()}
+        parent = instance.parent
+        while parent is not None:
+            ancestors.add(parent.config.directory.resolve())
+            parent = parent.parent
+        why = (
+            "its source leaves the scanned tree"
+            if not directory.is_relative_to(tree)
+            else "its source is not a directory"
+            if not directory.is_dir()
+            else "it calls itself"
+            if directory in ancestors
+            else f"modules nest deeper than {MAX_MODULE_DEPTH}"
+            if depth >= MAX_MODULE_DEPTH
+            else None
+        )
+        if why is not None:
+            hint = "modules are read from the scanned directory's git repository (or the directory outside one)"
+            self.budget.gap(where, f"module not read ({printable(source)!r}): {why}", hint)
+            return
+        config = read_module(directory, self.display or self.root, tree)
+        for index, each, count in self._expansions(call.body, context, where):
+            key = "" if index is None else f"[{index}]" if isinstance(index, int) else f'["{index}"]'
+            self._add_instance(ModuleInstance(where + key, config, instance, call, each, count), depth + 1)
 
     def _expansions(
-        self, body: Mapping[str, Any], context: Context
+        self, body: Mapping[str, Any], context: Context, where: str
     ) -> Iterator[tuple[str | int | None, tuple[Any, Any] | None, int | None]]:
-        """The instances `count` or `for_each` make (one, unkeyed, when neither is known)."""
+        """The instances `count` or `for_each` make (one, unkeyed, when neither is known, or when they would pass
+        the budget: the block is then judged as one instance, and the gap said)."""
+        instances: list[tuple[str | int | None, tuple[Any, Any] | None, int | None]] | None = None
         if "count" in body:
             count = _concrete(self, self.evaluate(body["count"], context, 0))
             if isinstance(count, int) and not isinstance(count, bool):
-                for i in range(count):
-                    yield i, None, i
+                if not self.budget.take(where, max(count, 0)):
+                    yield None, None, None
+                    return
+                yield from ((i, None, i) for i in range(count))
                 return
         elif "for_each" in body:
             each = _concrete(self, self.evaluate(body["for_each"], context, 0))
             if isinstance(each, dict):
-                for key, value in each.items():
-                    yield str(key), (str(key), value), None
-                return
-            if isinstance(each, list) and all(isinstance(v, str) for v in each):
-                for key in each:
-                    yield key, (key, key), None
-                return
-        yield None, None, None
+                instances = [(str(key), (str(key), value), None) for key, value in each.items()]
+            elif isinstance(each, list) and all(isinstance(v, str) for v in each):
+                instances = [(key, (key, key), None) for key in dict.fromkeys(each)]
+        if instances is None:
+            self.budget.take(where, 1)
+            yield None, None, None
+        elif self.budget.take(where, len(instances)):
+            yield from instances
+        else:
+            yield None, None, None
 
     # -- evaluation -------------------------------------------------------------------------------------------
 
@@ -531,6 +610,10 @@ class HclReader:
         """A value as python-hcl2 gives it, evaluated: a literal, a `Ref`, or a `Symbol` when not known."""
         if depth > MAX_DEPTH:
             return Symbol("(too deep)")
+        try:
+            self.budget.step()
+        except Unresolved:
+            return Symbol("(not evaluated: budget)")
         if isinstance(raw, str):
             if raw.startswith("${") and raw.endswith("}") and _balanced(raw[2:-1]):
                 return self.expression(raw[2:-1], context, depth)
@@ -574,7 +657,10 @@ class HclReader:
             parts.append(str(value))
             at = end + 1
         parts.append(_unescape(text[at:]))
-        return "".join(parts)
+        try:
+            return self.budget.string("".join(parts))
+        except Unresolved:
+            return Symbol(f'{context.module.address + ": " if context.module.address else ""}"(too long)"')
 
     def reference(self, context: Context, parts: tuple[str | int, ...], depth: int) -> Any:
         """What a reference names, from where it is written."""
@@ -590,12 +676,14 @@ class HclReader:
                 key = (module.address, f"local.{parts[1]}")
                 if str(parts[1]) not in module.config.locals or key in self._resolving:
                     return Symbol(qualified)
-                self._resolving.add(key)
-                try:
-                    value = self.evaluate(module.config.locals[str(parts[1])], Context(module), depth + 1)
-                finally:
-                    self._resolving.discard(key)
-                return self._walk(value, parts[2:], qualified)
+                if key not in self._memo:
+                    self._resolving.add(key)
+                    try:
+                        local = module.config.locals[str(parts[1])]
+                        self._memo[key] = self.evaluate(local, Context(module), depth + 1)
+                    finally:
+                        self._resolving.discard(key)
+                return self._walk(self._memo[key], parts[2:], qualified)
             case "each" if context.each is not None and len(parts) > 1:
                 value = context.each[0] if parts[1] == "key" else context.each[1] if parts[1] == "value" else None
                 return self._walk(value, parts[2:], qualified)
@@ -624,6 +712,18 @@ class HclReader:
         return value
 
     def _variable(self, module: ModuleInstance, name: str, depth: int) -> Any:
+        key = (module.address, f"var.{name}")
+        if key in self._resolving:
+            return Symbol(f"{module.address + '.' if module.address else ''}var.{name}")
+        if key not in self._memo:
+            self._resolving.add(key)
+            try:
+                self._memo[key] = self._variable_value(module, name, depth)
+            finally:
+                self._resolving.discard(key)
+        return self._memo[key]
+
+    def _variable_value(self, module: ModuleInstance, name: str, depth: int) -> Any:
         if module.parent is None or module.call is None:
             if name in self.variables:
                 return self.evaluate(self.variables[name], Context(module), depth + 1)
@@ -674,11 +774,14 @@ class HclReader:
         key = (ref.resource.address, path_text(ref.path))
         if key in self._resolving or depth > MAX_DEPTH:
             return Symbol(f"{ref.resource.address}.{path_text(ref.path)}")
-        self._resolving.add(key)
-        try:
-            value = self._raw(ref.resource, ref.path, depth)
-        finally:
-            self._resolving.discard(key)
+        if key in self._memo:
+            value = self._memo[key]
+        else:
+            self._resolving.add(key)
+            try:
+                value = self._memo[key] = self._raw(ref.resource, ref.path, depth)
+            finally:
+                self._resolving.discard(key)
         if value is None:
             return Symbol(f"{ref.resource.address}.{path_text(ref.path)}") if ref.path else None
         return value
@@ -785,15 +888,33 @@ def _unescape(text: str) -> str:
 
 
 def read_directory(directory: Path, var_files: Sequence[Path] = ()) -> HclReader:
-    """Read a root module directory, its variables from `terraform.tfvars`, `*.auto.tfvars` and `var_files`."""
+    """Read a root module directory, its variables from `terraform.tfvars`, `*.auto.tfvars` and `var_files`.
+
+    Only regular files are read, and only inside the scanned tree (`scanned_tree`): a `.tf` or `.tfvars` file that
+    is a link leading out of it, or a FIFO or device, is refused by name (exit 2), and so is a `--var-file` that is
+    not a regular file."""
     if not directory.is_dir():
         raise InputError(f"{printable(str(directory))} is not a directory", "give the root module's directory")
+    tree = scanned_tree(directory)
     variables: dict[str, Any] = {}
     automatic = [directory / "terraform.tfvars", directory / "terraform.tfvars.json"]
     automatic += sorted(directory.glob("*.auto.tfvars")) + sorted(directory.glob("*.auto.tfvars.json"))
-    for path in [p for p in automatic if p.is_file()] + list(var_files):
+    for path in automatic:
+        if path.is_symlink() or path.exists():
+            variables.update(read_tfvars(path, within=tree))
+    for path in var_files:
         variables.update(read_tfvars(path))
-    return HclReader(directory.resolve(), variables, display_root(directory)).load()
+    return HclReader(directory.resolve(), variables, display_root(directory), tree).load()
+
+
+def scanned_tree(directory: Path) -> Path:
+    """The tree a configuration's files and local modules may come from: its repository's top level (the nearest
+    folder above it that holds `.git`), or the directory itself outside a repository."""
+    resolved = directory.resolve()
+    for folder in (resolved, *resolved.parents):
+        if (folder / ".git").exists():
+            return folder
+    return resolved
 
 
 def display_root(directory: Path) -> Path:

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cmkaudit.inventory.model import CollectionError
+
 
 @dataclass(frozen=True, slots=True)
 class Symbol:
@@ -70,6 +72,11 @@ class Resolver(Protocol):
     @property
     def resources(self) -> Sequence[IacResource]:
         """Every resource instance and data source of the configuration."""
+        ...
+
+    @property
+    def gaps(self) -> Sequence[CollectionError]:
+        """What the configuration holds that was not read, so far (evaluation may find more)."""
         ...
 
     def get(self, resource: IacResource, *path: str | int) -> Value:
@@ -158,14 +165,84 @@ class Unresolved(Exception):
     """An expression a reader does not evaluate: its value is then a `Symbol`."""
 
 
+MAX_INSTANCES = 20_000
+"""The most resource and module instances (Terraform) or resource copies (ARM) one configuration is expanded
+into; blocks past it are not expanded, and the scan says so."""
+MAX_STEPS = 2_000_000
+"""The most evaluation steps (an expression, a template, a value walked) for one configuration."""
+MAX_STRING = 1024 * 1024
+"""The longest string an expression may build, in characters."""
+MAX_MODULE_DEPTH = 16
+"""How deep module calls (Terraform) or nested deployments (ARM) may nest."""
+
+
+@dataclass
+class Budget:
+    """The work reading one configuration may do (see MAX_INSTANCES, MAX_STEPS, MAX_STRING), and what it could not
+    read: a gap makes the scan incomplete (exit 3) and is shown in the coverage section of every report, naming
+    where it is and why."""
+
+    file: str
+    """The configuration's directory or template, for the gaps that concern the whole of it."""
+    instances: int = MAX_INSTANCES
+    steps: int = MAX_STEPS
+    gaps: list[tuple[str, str, str]] = field(default_factory=list)
+    """(where, what was not read and why, what to do about it)."""
+    _spent: bool = False
+
+    def step(self, weight: int = 1) -> None:
+        """Count `weight` steps of evaluation; past the budget the expression is unknown (Unresolved)."""
+        self.steps -= weight
+        if self.steps < 0:
+            if not self._spent:
+                self._spent = True
+                self.gap(
+                    self.file,
+                    f"evaluation stopped after {MAX_STEPS:,} steps: values not worked out by then are unknown",
+                    "simplify the expressions (locals or variables that refer to each other many times over)",
+                )
+            raise Unresolved("budget")
+
+    def string(self, text: str) -> str:
+        """`text`, when it is not longer than MAX_STRING; else Unresolved (and a gap)."""
+        if len(text) > MAX_STRING:
+            self.gap(self.file, f"an expression builds a string over {MAX_STRING:,} characters: it is unknown", "")
+            raise Unresolved("string")
+        return text
+
+    def take(self, where: str, wanted: int) -> bool:
+        """Whether `wanted` more instances fit; when not, a gap names `where` and nothing is taken."""
+        if wanted <= self.instances:
+            self.instances -= wanted
+            return True
+        self.gap(
+            where,
+            f"not expanded: its {wanted:,} instances would pass the budget of {MAX_INSTANCES:,} for a configuration",
+            "scan the configuration in parts, or a plan of it",
+        )
+        return False
+
+    def gap(self, where: str, why: str, hint: str) -> None:
+        """Record what was not read (once; the first thousand gaps)."""
+        if len(self.gaps) < 1000 and all(g[:2] != (where, why) for g in self.gaps):
+            self.gaps.append((where, why, hint))
+
+    def errors(self) -> list[CollectionError]:
+        """The gaps as the coverage records them."""
+        return [
+            CollectionError(where, "read configuration", None, "NotRead", why, hint or None)
+            for where, why, hint in self.gaps
+        ]
+
+
 class TokenStream:
     """The tokens of one expression, split by `pattern` (whose matches, stripped, are the tokens), read in order."""
 
     def __init__(self, text: str, pattern: re.Pattern[str]) -> None:
         self.tokens: list[str] = []
         self.at = 0
-        position = 0
-        while position < len(text) and text[position:].strip():
+        position, end = 0, len(text.rstrip())
+        while position < end:
             match = pattern.match(text, position)
             if match is None or match.end() == position:
                 raise Unresolved(text)

@@ -31,6 +31,7 @@ from cmkaudit.iac.model import (
     step,
     walk,
 )
+from cmkaudit.inventory.model import CollectionError
 from cmkaudit.text import printable
 
 _MODULE_STEP = re.compile(r'module\.([A-Za-z0-9_-]+)(?:\[(\d+|"(?:[^"\\]|\\.)*")\])?')
@@ -79,6 +80,11 @@ class PlanResolver:
 
     def __post_init__(self) -> None:
         self._index()
+
+    @property
+    def gaps(self) -> Sequence[CollectionError]:
+        """A plan holds every module and instance, expanded by Terraform: nothing is left unread."""
+        return ()
 
     def locate(self, spans: Mapping[str, SourceSpan]) -> None:
         """Give each resource the span of the block that declares it (by its address without instance keys)."""

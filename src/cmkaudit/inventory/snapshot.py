@@ -10,7 +10,7 @@ import msgspec
 from pydantic import TypeAdapter, ValidationError
 
 from cmkaudit.errors import SnapshotError
-from cmkaudit.files import parse_json, write_json_atomic
+from cmkaudit.files import DOCUMENT_FILE_LIMIT, parse_json, read_input, write_json_atomic
 from cmkaudit.inventory import Inventory, relinked
 from cmkaudit.inventory.model import SNAPSHOT_SCHEMA_VERSION
 
@@ -90,10 +90,7 @@ def load_snapshot(path: Path) -> Inventory:
     checked against the inventory's types in one strict pass by msgspec. Anything else takes the careful
     path (pydantic), which accepts what it accepted before and whose messages say what is wrong.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror or exc}") from exc
+    data = read_input(path, "snapshot", limit=DOCUMENT_FILE_LIMIT)
     if _KIND_NEAR_THE_TOP.match(data[:200]):
         try:
             inventory = _DECODER.decode(data)

@@ -17,6 +17,7 @@ from cmkaudit.evaluate.catalog import Catalog
 from cmkaudit.evaluate.engine import Outcome
 from cmkaudit.evaluate.model import Finding, Settings
 from cmkaudit.evaluate.waivers import WaiverOutcome
+from cmkaudit.files import DOCUMENT_FILE_LIMIT, read_input
 from cmkaudit.inventory import Inventory
 from cmkaudit.report.results import (
     RESULTS_KIND,
@@ -111,10 +112,7 @@ def _check_kind_and_version(path: Path, kind: object, version: object, readable:
 
 
 def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise SnapshotError(f"cannot read results file {path}: {exc.strerror or exc}") from exc
+    return read_input(path, "results file", limit=DOCUMENT_FILE_LIMIT)
 
 
 def _not_json(path: Path, data: bytes, error: msgspec.DecodeError) -> SnapshotError:

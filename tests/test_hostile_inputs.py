@@ -1,0 +1,184 @@
+"""Files an attacker controls (a pull request's configuration, a template, a shard): only regular files inside the
+scanned tree are read, no error quotes a file's content, and no input makes the work unbounded."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from cmkaudit.cli import Streams, run
+
+from .conftest import NOW
+from .test_bad_input import assert_one_clear_line
+from .test_terraform_dir import copy_module
+
+SECRET = "cmkaudit-test-secret-6f1d2c"
+
+
+def scan(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(list(argv), Streams(out, err), now=NOW)
+    return code, out.getvalue(), err.getvalue()
+
+
+def scan_dir(tmp_path: Path, directory: Path, *extra: str) -> tuple[int, str]:
+    code, out, err = scan("scan", "--terraform-dir", str(directory), "--output-dir", str(tmp_path / "out"), *extra)
+    return code, out + err
+
+
+def results(tmp_path: Path) -> dict[str, object]:
+    document = json.loads((tmp_path / "out" / "cmkaudit-results.json").read_text())
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.fixture
+def secret_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A secret in this process's environment, as a CI job holds its credentials."""
+    monkeypatch.setenv("CMKAUDIT_TEST_TOKEN", SECRET)
+
+
+@pytest.mark.parametrize("name", ["evil.tf", "evil.auto.tfvars", "terraform.tfvars"])
+def test_a_link_to_the_environment_is_refused_by_name(tmp_path: Path, secret_environment: None, name: str) -> None:
+    directory = copy_module(tmp_path)
+    (directory / name).unlink(missing_ok=True)
+    (directory / name).symlink_to("/proc/self/environ")
+    code, output = scan_dir(tmp_path, directory)
+    assert_one_clear_line(code, output, name, "refused")
+    assert SECRET not in output and "CMKAUDIT_TEST_TOKEN" not in output
+
+
+def test_a_var_file_that_is_the_environment_is_refused(tmp_path: Path, secret_environment: None) -> None:
+    directory = copy_module(tmp_path)
+    code, output = scan_dir(tmp_path, directory, "--var-file", "/proc/self/environ")
+    assert_one_clear_line(code, output, "/proc/self/environ", "not a regular file")
+    assert SECRET not in output
+
+
+def test_a_link_out_of_the_tree_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere" / "secret.tf"
+    outside.parent.mkdir()
+    outside.write_text(f'resource "azurerm_key_vault" "x" {{\n  name = "{SECRET}"\n}}\n')
+    directory = copy_module(tmp_path)
+    (directory / "linked.tf").symlink_to(outside)
+    code, output = scan_dir(tmp_path, directory)
+    assert_one_clear_line(code, output, "linked.tf", "leaves", "refused")
+    assert SECRET not in output
+
+
+def test_a_link_inside_the_tree_is_read(tmp_path: Path) -> None:
+    directory = copy_module(tmp_path)
+    (directory / "shared").mkdir()
+    (directory / "variables.tf").rename(directory / "shared" / "variables.tf")
+    (directory / "variables.tf").symlink_to(directory / "shared" / "variables.tf")
+    code, output = scan_dir(tmp_path, directory)
+    assert code == 0, output
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_special_files_are_refused_without_waiting(tmp_path: Path, kind: str) -> None:
+    directory = copy_module(tmp_path)
+    path = directory / "special.tf"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()  # Terraform reads files only: a directory named *.tf is passed over
+    started = time.monotonic()
+    code, output = scan_dir(tmp_path, directory)
+    assert time.monotonic() - started < 30
+    if kind == "directory":
+        assert code == 0, output
+    else:
+        assert_one_clear_line(code, output, "special.tf", "refused")
+
+
+def test_a_syntax_error_names_the_place_not_the_content(tmp_path: Path) -> None:
+    directory = copy_module(tmp_path)
+    (directory / "broken.tf").write_text(f'locals {{\n  x = \n  {SECRET} = "{SECRET}" {{{{\n}}\n')
+    code, output = scan_dir(tmp_path, directory)
+    assert_one_clear_line(code, output, "broken.tf is not valid HCL at line ", "column", "expected")
+    assert SECRET not in output
+
+
+def test_a_broken_variables_file_names_the_place_not_the_content(tmp_path: Path) -> None:
+    directory = copy_module(tmp_path)
+    (directory / "x.auto.tfvars").write_text(f"a = \n{SECRET} {{{{\n")
+    code, output = scan_dir(tmp_path, directory)
+    assert_one_clear_line(code, output, "x.auto.tfvars is not valid HCL at line")
+    assert SECRET not in output
+
+
+def test_a_huge_file_is_refused(tmp_path: Path) -> None:
+    directory = copy_module(tmp_path)
+    with (directory / "huge.tf").open("w") as handle:
+        handle.write("# " + "x" * (17 * 1024 * 1024) + "\n")
+    code, output = scan_dir(tmp_path, directory)
+    assert_one_clear_line(code, output, "huge.tf", "larger than 16 MiB")
+
+
+def _timed_scan(tmp_path: Path, directory: Path) -> tuple[int, str, float]:
+    started = time.monotonic()
+    code, output = scan_dir(tmp_path, directory, "--format", "json")
+    return code, output, time.monotonic() - started
+
+
+def _gaps(tmp_path: Path) -> list[dict[str, str]]:
+    coverage = results(tmp_path)["coverage"]
+    assert isinstance(coverage, dict)
+    errors = coverage["errors"]
+    assert isinstance(errors, list)
+    return errors
+
+
+def test_a_count_of_a_hundred_million_is_not_expanded(tmp_path: Path) -> None:
+    directory = copy_module(tmp_path)
+    (directory / "many.tf").write_text('resource "azurerm_resource_group" "many" {\n  count = 100000000\n}\n')
+    code, output, seconds = _timed_scan(tmp_path, directory)
+    assert seconds < 30, seconds
+    gaps = _gaps(tmp_path)
+    assert [g["resource_id"] for g in gaps] == ["azurerm_resource_group.many"], gaps
+    assert "100,000,000 instances" in gaps[0]["message"]
+    assert code == 3, output
+
+
+def test_a_module_that_calls_itself_is_not_read_again(tmp_path: Path) -> None:
+    directory = copy_module(tmp_path)
+    (directory / "loop.tf").write_text('module "again" {\n  count  = 2\n  source = "./"\n}\n')
+    code, output, seconds = _timed_scan(tmp_path, directory)
+    assert seconds < 30, seconds
+    gaps = _gaps(tmp_path)
+    assert [g["resource_id"] for g in gaps] == ["module.again"] and "calls itself" in gaps[0]["message"], gaps
+    assert code == 3, output
+
+
+TAGGED = {"main.tf": ("environment         = var.environment", "environment         = local.top")}
+"""The workspace's environment tag taken from a local the test defines."""
+
+
+def test_locals_that_refer_to_each_other_many_times_are_worked_out_once(tmp_path: Path) -> None:
+    directory = copy_module(tmp_path, TAGGED)
+    levels = ["  l0 = 1"] + [f"  l{i} = [{', '.join([f'local.l{i - 1}'] * 8)}]" for i in range(1, 16)]
+    levels.append("  top = local.l15" + "[7]" * 15 + ' == 1 ? "prod" : "dev"')
+    (directory / "locals.tf").write_text("locals {\n" + "\n".join(levels) + "\n}\n")
+    code, output, seconds = _timed_scan(tmp_path, directory)
+    assert seconds < 30, seconds
+    assert code == 0, output
+    workspaces = results(tmp_path)["workspaces"]
+    assert isinstance(workspaces, list) and workspaces[0]["tags"]["environment"] == "prod"
+
+
+def test_a_string_that_doubles_at_every_level_is_cut(tmp_path: Path) -> None:
+    directory = copy_module(tmp_path, TAGGED)
+    levels = ['  s0 = "ab"'] + [f'  s{i} = "{f"${{local.s{i - 1}}}" * 10}"' for i in range(1, 12)]
+    (directory / "locals.tf").write_text("locals {\n" + "\n".join(levels) + "\n  top = local.s11\n}\n")
+    code, output, seconds = _timed_scan(tmp_path, directory)
+    assert seconds < 30, seconds
+    assert any("string over" in g["message"] for g in _gaps(tmp_path))
+    assert code == 3, output
