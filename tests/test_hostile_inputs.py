@@ -8,12 +8,15 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cmkaudit.cli import Streams, run
 
 from .conftest import NOW
+from .iac_plans import DATABRICKS_SP
+from .test_arm_template import template as arm_template
 from .test_bad_input import assert_one_clear_line
 from .test_terraform_dir import copy_module
 
@@ -29,6 +32,13 @@ def scan(*argv: str) -> tuple[int, str, str]:
 def scan_dir(tmp_path: Path, directory: Path, *extra: str) -> tuple[int, str]:
     code, out, err = scan("scan", "--terraform-dir", str(directory), "--output-dir", str(tmp_path / "out"), *extra)
     return code, out + err
+
+
+def scan_arm(tmp_path: Path, document: dict[str, Any], *extra: str) -> tuple[int, list[dict[str, Any]], str]:
+    """Scan `document` with the fixture's parameters; the findings and what was printed."""
+    from .test_arm_template import scan_template
+
+    return scan_template(tmp_path, document, "--databricks-principal-id", DATABRICKS_SP, *extra)
 
 
 def results(tmp_path: Path) -> dict[str, object]:
@@ -182,3 +192,107 @@ def test_a_string_that_doubles_at_every_level_is_cut(tmp_path: Path) -> None:
     assert seconds < 30, seconds
     assert any("string over" in g["message"] for g in _gaps(tmp_path))
     assert code == 3, output
+
+
+# --- ARM templates -----------------------------------------------------------------------------------------------
+
+
+def _workspace(document: dict[str, Any]) -> dict[str, Any]:
+    found = next(r for r in document["resources"] if r["type"] == "Microsoft.Databricks/workspaces")
+    assert isinstance(found, dict)
+    return found
+
+
+def _standard_workspace_named(name: str, copy: dict[str, Any] | None = None) -> dict[str, Any]:
+    document = arm_template()
+    workspace = _workspace(document)
+    workspace["name"] = name
+    workspace["sku"] = {"name": "standard"}
+    if copy is not None:
+        workspace["copy"] = copy
+    return document
+
+
+@pytest.mark.parametrize(
+    ("name", "copy", "parameters"),
+    [
+        ("[format('dbw-{0}', uniqueString(resourceGroup().id))]", None, {}),
+        ("[guid(resourceGroup().id, 'databricks')]", None, {}),
+        ("[parameters('names')[copyIndex()]]", {"name": "ws", "count": "[length(parameters('names'))]"}, {}),
+        ("[concat('dbw-', parameters('unset'))]", None, {"unset": {"type": "string"}}),
+    ],
+    ids=["uniqueString", "guid", "bicep-loop-over-length", "parameter-without-value"],
+)
+def test_a_workspace_named_only_at_deployment_is_judged(
+    tmp_path: Path, name: str, copy: dict[str, Any] | None, parameters: dict[str, Any]
+) -> None:
+    """A Standard-tier workspace must fail DBX-01 whatever its name: a name is a label, not a reason to skip it."""
+    document = _standard_workspace_named(name, copy)
+    document["parameters"]["names"] = {"type": "array", "defaultValue": ["dbw-a", "dbw-b"]}
+    document["parameters"].update(parameters)
+    code, findings, output = scan_arm(tmp_path, document)
+    dbx01 = [f for f in findings if f["control_id"] == "DBX-01"]
+    assert dbx01 and all(f["status"] == "FAIL" for f in dbx01), output
+    if copy is not None:
+        assert len(dbx01) == 2
+    assert code == 1
+
+
+def test_a_copy_count_past_the_cap_is_judged_once_and_incomplete(tmp_path: Path) -> None:
+    document = _standard_workspace_named(
+        "[concat('dbw-', copyIndex())]", {"name": "ws", "count": "[parameters('howMany')]"}
+    )
+    document["parameters"]["howMany"] = {"type": "int", "defaultValue": 100000}
+    code, findings, output = scan_arm(tmp_path, document, "--fail-on", "none")
+    dbx01 = [f for f in findings if f["control_id"] == "DBX-01"]
+    assert len(dbx01) == 1 and dbx01[0]["status"] == "FAIL", output
+    gaps = _gaps(tmp_path)
+    assert any("copy" in g["message"] and "100,000" in g["message"] for g in gaps), gaps
+    assert code == 3
+
+
+def test_nested_copy_loops_are_bounded(tmp_path: Path) -> None:
+    document = arm_template()
+    vault = next(r for r in document["resources"] if r["type"] == "Microsoft.KeyVault/vaults")
+    key = dict(vault["resources"][0])
+    key["name"] = "[concat('k', copyIndex('keys'))]"
+    key["copy"] = {"name": "keys", "count": 800}
+    vault["copy"] = {"name": "vaults", "count": 800}
+    vault["name"] = "[concat(variables('vaultName'), copyIndex('vaults'))]"
+    vault["resources"] = [key]
+    started = time.monotonic()
+    code, _, output = scan_arm(tmp_path, document, "--fail-on", "none")
+    assert time.monotonic() - started < 60
+    assert any("not expanded" in g["message"] for g in _gaps(tmp_path)), output
+    assert code == 3
+
+
+def test_variables_that_refer_to_each_other_many_times_are_worked_out_once(tmp_path: Path) -> None:
+    document = arm_template()
+    variables = document["variables"]
+    variables["v0"] = "a"
+    for i in range(1, 30):
+        variables[f"v{i}"] = "[createArray(" + ", ".join([f"variables('v{i - 1}')"] * 8) + ")]"
+    variables["workspaceName"] = "[concat('dbw-', parameters('environment'), string(length(variables('v29'))))]"
+    started = time.monotonic()
+    _, findings, output = scan_arm(tmp_path, document)
+    assert time.monotonic() - started < 30
+    assert {f["resource_name"] for f in findings if f["control_id"] == "DBX-01"} == {"dbw-prod8"}, output
+
+
+def test_line_numbers_of_a_large_template_take_linear_time(tmp_path: Path) -> None:
+    document = arm_template()
+    filler = [
+        {
+            "type": "Microsoft.Network/publicIPAddresses",
+            "apiVersion": "2023-04-01",
+            "name": f"ip{i}",
+            "properties": {"description": "x" * 200},
+        }
+        for i in range(15_000)
+    ]  # 4.9 MB: quadratic line counting took minutes
+    document["resources"] = filler + document["resources"]
+    started = time.monotonic()
+    code, _, output = scan_arm(tmp_path, document)
+    assert time.monotonic() - started < 10, output  # about 1 s; counting lines from the top each time took 15
+    assert code == 0, output

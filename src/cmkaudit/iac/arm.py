@@ -23,13 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cmkaudit.errors import InputError
 from cmkaudit.files import read_json_file
-from cmkaudit.iac.model import SourceSpan, Symbol, TokenStream, Unresolved, walk
+from cmkaudit.iac.model import Budget, SourceSpan, Symbol, TokenStream, Unresolved, walk
 from cmkaudit.text import printable
 
 SUBSCRIPTION = Symbol("subscription().subscriptionId").text
 RESOURCE_GROUP = Symbol("resourceGroup().name").text
 TENANT = Symbol("subscription().tenantId").text
 MAX_DEPTH = 64
+MAX_COPIES = 800
+"""The largest `copy` count ARM accepts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +71,13 @@ class ArmTemplate:
     parameters: Mapping[str, Any]
     resources: list[ArmResource] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    budget: Budget = field(default_factory=lambda: Budget("template"))
     _by_id: dict[str, ArmResource] = field(default_factory=dict)
-    _variables: dict[str, Any] = field(default_factory=dict)
     _resolving: set[str] = field(default_factory=set)
+    _plain: dict[int, Any] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict)
+    """Parameters' and variables' values, each worked out once (variables that refer to each other many times
+    over cost what the template's size does, not an exponential of it)."""
     _shown: str = ""
 
     # -- values -----------------------------------------------------------------------------------------------
@@ -80,6 +86,10 @@ class ArmTemplate:
         """A template value evaluated: literals as they are, `[...]` expressions computed (or Symbols)."""
         if depth > MAX_DEPTH:
             return Symbol("(too deep)")
+        try:
+            self.budget.step()
+        except Unresolved:
+            return Symbol("(not evaluated: budget)")
         if isinstance(raw, str):
             if raw.startswith("[[") or not (raw.startswith("[") and raw.endswith("]")):
                 return raw[1:] if raw.startswith("[[") else raw
@@ -97,14 +107,26 @@ class ArmTemplate:
         return raw
 
     def concrete(self, value: Any, depth: int = 0) -> Any:
-        """A value with every `Ref` replaced by what it names (a Symbol when the template does not set it)."""
+        """A value with every `Ref` replaced by what it names (a Symbol when the template does not set it).
+
+        A list or object that holds no `Ref` is returned as it is and remembered, so that a value shared many
+        times over (a variable used in many places) is walked once."""
         if isinstance(value, Ref):
             return self.concrete(self.value_of(value, depth + 1), depth + 1)
+        if not isinstance(value, (list, dict)) or id(value) in self._plain:
+            return value
+        self.budget.step()
+        made: list[Any] | dict[str, Any]
         if isinstance(value, list):
-            return [self.concrete(v, depth + 1) for v in value]
-        if isinstance(value, dict):
-            return {k: self.concrete(v, depth + 1) for k, v in value.items()}
-        return value
+            made = [self.concrete(v, depth + 1) for v in value]
+            same = all(a is b for a, b in zip(made, value, strict=True))
+        else:
+            made = {k: self.concrete(v, depth + 1) for k, v in value.items()}
+            same = all(made[k] is v for k, v in value.items())
+        if same:
+            self._plain[id(value)] = value  # kept alive, so that its id is not reused
+            return value
+        return made
 
     def value_of(self, ref: Ref, depth: int = 0) -> Any:
         resource, path = ref.resource, ref.path
@@ -135,6 +157,18 @@ class ArmTemplate:
         return self._by_id.get(resource_id.lower())
 
     def parameter(self, name: str) -> Any:
+        key = f"parameters:{name.lower()}"
+        if key in self._resolving:
+            return Symbol(f"parameters('{name}')")
+        if key not in self._memo:
+            self._resolving.add(key)
+            try:
+                self._memo[key] = self._parameter(name)
+            finally:
+                self._resolving.discard(key)
+        return self._memo[key]
+
+    def _parameter(self, name: str) -> Any:
         if name in self.parameters:
             given = self.parameters[name]
             if isinstance(given, dict) and "reference" in given:
@@ -147,13 +181,16 @@ class ArmTemplate:
 
     def variable(self, name: str, depth: int) -> Any:
         variables = self.document.get("variables") or {}
-        if name not in variables or f"variables:{name}" in self._resolving:
+        key = f"variables:{name}"
+        if name not in variables or key in self._resolving:
             return Symbol(f"variables('{name}')")
-        self._resolving.add(f"variables:{name}")
-        try:
-            return self.evaluate(variables[name], None, depth + 1)
-        finally:
-            self._resolving.discard(f"variables:{name}")
+        if key not in self._memo:
+            self._resolving.add(key)
+            try:
+                self._memo[key] = self.evaluate(variables[name], None, depth + 1)
+            finally:
+                self._resolving.discard(key)
+        return self._memo[key]
 
     # -- loading ----------------------------------------------------------------------------------------------
 
@@ -164,6 +201,7 @@ class ArmTemplate:
         shown = resolved.relative_to(here).as_posix() if resolved.is_relative_to(here) else self.path.name
         spans = _type_lines(text)
         self._shown = shown
+        self.budget = Budget(shown)
         for entry in listed:
             if isinstance(entry, dict):
                 self._add(entry, None, spans)
@@ -175,37 +213,70 @@ class ArmTemplate:
             return
         full_type = f"{parent.type}/{type_}" if parent is not None and "/" not in type_ else type_
         span = _next_span(spans, type_, self._shown)
-        for index in self._copies(entry):
-            name = self.evaluate(entry.get("name"), index)
-            if not isinstance(name, str):
-                self.notes.append(
-                    f"a {printable(full_type)} resource is not read: its name is known only at deployment"
-                )
-                continue
+        for index in self._copies(entry, full_type):
+            name = _label(self.evaluate(entry.get("name"), index))
             full_name = f"{parent.name}/{name}" if parent is not None and "/" not in name else name
-            names = full_name.split("/")
-            resource = ArmResource(arm_id(full_type, names), full_type, full_name, entry, index, span)
+            resource = ArmResource(
+                arm_id(full_type, _names(full_type, full_name)), full_type, full_name, entry, index, span
+            )
             self.resources.append(resource)
             self._by_id[resource.id.lower()] = resource
             for child in entry.get("resources") or ():
                 if isinstance(child, dict):
                     self._add(child, resource, spans)
 
-    def _copies(self, entry: Mapping[str, Any]) -> list[int | None]:
+    def _copies(self, entry: Mapping[str, Any], type_: str) -> list[int | None]:
+        """The copy indexes of a resource: one unindexed instance when there is no loop or its count is known only
+        at deployment (it is judged as every copy is), and when the count would pass the budget (a gap)."""
         copy = entry.get("copy")
+        where = f"{type_} (copy loop {printable(str(copy.get('name')))})" if isinstance(copy, dict) else type_
         if not isinstance(copy, dict):
+            self.budget.take(where, 1)
             return [None]
         count = self.concrete(self.evaluate(copy.get("count")))
-        if isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= 800:
-            return list(range(count))
-        self.notes.append(f"copy loop {printable(str(copy.get('name')))}: its count is known only at deployment")
-        return [None]
+        if not isinstance(count, int) or isinstance(count, bool):
+            self.notes.append(
+                f"copy loop {printable(str(copy.get('name')))}: its count is known only at deployment; "
+                "its resources are judged as one"
+            )
+            self.budget.take(where, 1)
+            return [None]
+        if count < 0 or count > MAX_COPIES:
+            self.budget.gap(
+                where,
+                f"not expanded: a copy count of {count:,} is outside ARM's 0 to {MAX_COPIES}; judged as one copy",
+                "",
+            )
+            return [None]
+        return list(range(count)) if self.budget.take(where, count) else [None]
+
+
+def _label(name: Any) -> str:
+    """A resource's name, or the label of one known only at deployment (its expression as `${...}` text)."""
+    if isinstance(name, str):
+        return name
+    return name.text if isinstance(name, Symbol) else Symbol(printable(str(name))).text
+
+
+def _names(type_: str, name: str) -> list[str]:
+    """The name segments of a resource of type `type_` (one per segment of the type after its namespace)."""
+    wanted = max(len(type_.split("/")) - 1, 1)
+    if "${" not in name:
+        return name.split("/")
+    parts = name.split("/")
+    if len(parts) == wanted:
+        return parts
+    return [f"${{parent {i + 1} of {name}}}" for i in range(wanted - 1)] + [name.replace("/", "%2F")]
 
 
 def _type_lines(text: str) -> Iterator[tuple[str, int]]:
-    """Each `"type": "..."` of the file with its line, in order: where each resource block is written."""
+    """Each `"type": "..."` of the file with its line, in order: where each resource block is written (lines
+    counted on from the last match, so a large template takes linear time)."""
+    line, at = 1, 0
     for match in re.finditer(r'"type"\s*:\s*"((?:[^"\\]|\\.)*)"', text):
-        yield match.group(1), text.count("\n", 0, match.start()) + 1
+        line += text.count("\n", at, match.start())
+        at = match.start()
+        yield match.group(1), line
 
 
 def _next_span(spans: Iterator[tuple[str, int]], type_: str, file: str) -> SourceSpan | None:
@@ -265,6 +336,16 @@ class _Parser(TokenStream):
         raise Unresolved("member")
 
     def call(self, name: str, args: list[Any]) -> Any:
+        """A function's value; what it builds is charged to the budget (a string past MAX_STRING, or lists whose
+        size runs past the steps left, are unknown)."""
+        value = self._call(name, args)
+        if isinstance(value, str):
+            return self.template.budget.string(value)
+        if isinstance(value, list):
+            self.template.budget.step(len(value))
+        return value
+
+    def _call(self, name: str, args: list[Any]) -> Any:
         template = self.template
         values = [template.concrete(a) for a in args]
         symbolic = any(isinstance(v, Symbol) for v in values)
@@ -281,13 +362,25 @@ class _Parser(TokenStream):
             case "subscription":
                 return {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT, "id": f"/subscriptions/{SUBSCRIPTION}"}
             case "resourcegroup":
-                return {"name": RESOURCE_GROUP, "location": Symbol("resourceGroup().location").text}
+                return {
+                    "name": RESOURCE_GROUP,
+                    "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}",
+                    "location": Symbol("resourceGroup().location").text,
+                }
             case "true" | "false":
                 return name.lower() == "true"
             case "null":
                 return None
             case _ if symbolic and name.lower() not in ("if", "coalesce", "reference", "resourceid"):
                 raise Unresolved(name)
+            case "uniquestring" | "guid" if values and all(isinstance(v, str) for v in values):
+                # A hash of its arguments: unknown before deployment, the same for the same arguments. Its label is
+                # the call itself, so that two names made from the same arguments stay one name.
+                return Symbol(f"{name}({', '.join(_quoted(v) for v in values)})").text
+            case "length" if len(values) == 1 and isinstance(values[0], (str, list, dict)):
+                return len(values[0])
+            case "createarray":
+                return list(values)
             case "concat" if all(isinstance(v, str) for v in values):
                 return "".join(values)
             case "concat" if all(isinstance(v, list) for v in values):
@@ -359,6 +452,10 @@ class _Parser(TokenStream):
             case _:
                 pass
         raise Unresolved(name)
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 class _Shape(BaseModel):

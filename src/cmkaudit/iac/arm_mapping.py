@@ -211,7 +211,7 @@ def inventory_from_template(
         disk_encryption_sets=[],
         storage_accounts=[],
         principals=principal_lookups(principal_ids, tenants, None, "a template names it only as a parameter"),
-        errors=[],
+        errors=template.budget.errors(),  # after the mapping, which found the gaps of what it evaluated
         role_definitions=[d for d in load_builtin_roles() if d.id.lower() in used],
         locations=locations,
         workspace_links=[
