@@ -237,3 +237,20 @@ def _config(tmp_path: Path, break_glass: list[str]) -> Path:
     config = tmp_path / f"cmkaudit-{len(break_glass)}.yaml"
     config.write_text("break_glass_principals:\n" + "".join(f"  - {p}\n" for p in break_glass))
     return config
+
+
+def test_a_graph_error_that_echoes_the_token_never_reaches_a_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch item's error quoting the Authorization header: the token is scrubbed before it is kept anywhere."""
+    tenant = generate_tenant(subscriptions=1, workspaces=1)
+    _grant_to_group(tenant, [CSEU])
+    _in_groups(tenant)
+    echo = {"error": {"code": "Forbidden", "message": "refused request with Authorization: Bearer fake-graph-token"}}
+    with FakeArm(tenant, Faults(answers={"/transitivememberof": (403, echo, {})})) as arm:
+        code, document = scan(arm, tmp_path, monkeypatch, "--format", "json,sarif,html,console")
+    assert code == 3
+    assert set(statuses(document, "IAM-01").values()) == {"UNKNOWN"}
+    assert any("[redacted]" in r for r in reasons(document, "IAM-01"))
+    for path in tmp_path.iterdir():
+        assert "fake-graph-token" not in path.read_text(), path.name

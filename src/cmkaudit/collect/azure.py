@@ -94,7 +94,6 @@ from cmkaudit.inventory.model import (
     Workspace,
 )
 from cmkaudit.progress import CrawlObserver, SilentObserver
-from cmkaudit.text import scrub_secrets
 
 T = TypeVar("T")
 
@@ -359,7 +358,7 @@ def _read_error(resource_id: str, operation: str, exc: Exception, scope: str) ->
 
 def _unread(error: CollectionError) -> Unread:
     """The marker a record carries for a call that failed (credentials scrubbed, like the error itself)."""
-    return Unread.failed(_safe(error))
+    return Unread.failed(error)
 
 
 READ_FAILURES = (Exception,)
@@ -367,16 +366,6 @@ READ_FAILURES = (Exception,)
 a body that is not the JSON expected (MappingError is a ValueError), a request refused before it left
 (ForeignHostError, WriteBlockedError), or an error of cmkaudit's own inside one call. A cancelled scan
 (ScanCancelled, KeyboardInterrupt) is not an Exception and goes through."""
-
-
-def _safe(error: CollectionError) -> CollectionError:
-    """A collection error with no credential in it (servers' and libraries' messages quote headers and URLs)."""
-    return replace(
-        error,
-        resource_id=scrub_secrets(error.resource_id),
-        message=scrub_secrets(error.message),
-        hint=scrub_secrets(error.hint) if error.hint else error.hint,
-    )
 
 
 def _subscriptions_of(ids: Iterable[str | None]) -> list[SubscriptionId]:
@@ -672,7 +661,7 @@ class AzureCollector:
             disk_encryption_sets=got.disk_encryption_sets,
             storage_accounts=got.storage_accounts,
             principals=got.principals,
-            errors=[_safe(e) for e in got.errors],
+            errors=list(got.errors),  # scrubbed when made (CollectionError)
             role_definitions=got.role_definitions,
             unlisted=got.unlisted,
             memberships=got.memberships,
@@ -917,7 +906,7 @@ class AzureCollector:
             pages = _pages(client, "/subscriptions", ApiVersion.SUBSCRIPTIONS.value, limit)
             listed = [subscription_from_arm(_object(s)) for s in pages]
         except READ_FAILURES as exc:
-            reason = _safe(_read_error("/subscriptions", "list subscriptions", exc, "the subscriptions")).message
+            reason = _read_error("/subscriptions", "list subscriptions", exc, "the subscriptions").message
             raise CollectionFailure(
                 f"cannot list the subscriptions this identity can see: {reason}",
                 "pass --subscription ID instead, or grant the identity Reader on the subscriptions",

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from cmkaudit.ids import PrincipalId, ResourceId, SubscriptionId
+from cmkaudit.text import scrub_secrets
 
 SNAPSHOT_SCHEMA_VERSION = 2
 
@@ -70,6 +71,21 @@ class CollectionError:
     message: str
     hint: str | None = None
 
+    def __post_init__(self) -> None:
+        _scrub(self, "resource_id", "code", "message", "hint")
+
+
+def _scrub(record: object, *names: str) -> None:
+    """The one place where text a server or file wrote is made safe to keep: every record that carries such text
+    (an error, the reason evidence is missing) passes it through `scrub_secrets` when it is made, so that no path
+    from a server's message to a report can forget it (a message that echoes a token keeps "[redacted]")."""
+    for name in names:
+        value = getattr(record, name)
+        if isinstance(value, str) and value:
+            scrubbed = scrub_secrets(value)
+            if scrubbed != value:
+                object.__setattr__(record, name, scrubbed)
+
 
 @dataclass(frozen=True, slots=True)
 class Unread:
@@ -80,6 +96,9 @@ class Unread:
     reason: str
     hint: str | None = None
     error: CollectionError | None = None
+
+    def __post_init__(self) -> None:
+        _scrub(self, "reason", "hint")
 
     @staticmethod
     def failed(error: CollectionError) -> Unread:
