@@ -167,6 +167,22 @@ def test_an_account_the_identity_may_not_list_is_one_clear_line(
     assert "cannot list the workspaces of Databricks account" in err and "account admin" in err
 
 
+def test_a_redirected_account_api_is_not_followed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A redirect, even to an answer of "nothing here", is an error: never "no workspaces" or "no keys", exit 0."""
+    fake = account(good_key())
+    fake.redirect["/workspaces"] = "/elsewhere"
+    code, _, err, aws = scan(tmp_path, fake, monkeypatch)
+    assert code == 2 and "redirect" in err and "Traceback" not in err, err
+    assert not any(path == "/elsewhere" for _, path, _ in aws.requests)
+    del fake.redirect["/workspaces"]
+    fake.redirect["/customer-managed-keys"] = "/elsewhere"
+    code, results, err, aws = scan(tmp_path, fake, monkeypatch)
+    assert code == 3, err
+    (error,) = results["coverage"]["errors"]
+    assert error["code"] == "RedirectRefused" and "HTTP 302" in error["message"]
+    assert not any(path == "/elsewhere" for _, path, _ in aws.requests)
+
+
 def test_the_guards_refuse_writes_before_they_are_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     from databricks.sdk import AccountClient
     from databricks.sdk.config import Config
@@ -427,3 +443,45 @@ def test_throttling_is_retried_not_recorded(tmp_path: Path, monkeypatch: pytest.
     assert results["coverage"]["errors"] == [] and code == 0
     assert sum(1 for _, _, op in aws.requests if op == "DescribeKey") == 3  # two throttled, then answered
     assert sum(1 for method, path, _ in aws.requests if method == "GET" and path.endswith("/workspaces")) == 2
+
+
+@pytest.mark.parametrize(
+    ("patch", "control", "operation"),
+    [
+        ({"GetKeyRotationStatus": {"KeyRotationEnabled": "false"}}, "AWS-07", "GetKeyRotationStatus"),
+        ({"DescribeKey": {"KeyMetadata": {"KeyState": ["Enabled"]}}}, "AWS-05", "DescribeKey"),
+        ({"ListKeyRotations": {"Truncated": True, "NextMarker": ""}}, "AWS-07", "ListKeyRotations"),
+    ],
+    ids=["string-for-bool", "list-for-string", "truncated-without-marker"],
+)
+def test_a_field_of_the_wrong_type_is_a_recorded_error_not_a_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, patch: dict[str, Any], control: str, operation: str
+) -> None:
+    """botocore passes wrong types through: "false" is not False, nor is it True."""
+    code, results, err, _ = scan(tmp_path, account(good_key(patch=patch)), monkeypatch)
+    assert {s for (c, _), s in verdicts(results).items() if c == control} <= {"UNKNOWN"}, err
+    assert any(e["operation"] == operation and e["code"] == "MalformedAnswer" for e in results["coverage"]["errors"])
+    assert code == 3
+
+
+def test_a_list_that_repeats_its_marker_is_not_taken_as_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = good_key(patch={"ListAliases": {"Truncated": True, "NextMarker": "again"}})
+    code, results, err, aws = scan(tmp_path, account(key), monkeypatch)
+    (error,) = results["coverage"]["errors"]
+    assert error["code"] == "MalformedAnswer" and "repeated marker" in error["message"], err
+    assert sum(1 for m, _, op in aws.requests if op == "ListAliases") == 2
+    assert code == 3
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("aws_region", 5), ("workspace_name", ["x"]), ("custom_tags", {"environment": 1})],
+)
+def test_a_malformed_workspace_field_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str, value: Any
+) -> None:
+    """The SDK passes such fields through as they came (an enum it does not know, it drops: AWS-01 is then UNKNOWN)."""
+    code, results, err, _ = scan(tmp_path, account(good_key(), **{field: value}), monkeypatch)
+    (error,) = results["coverage"]["errors"]
+    assert error["code"] == "MalformedAnswer" and field in error["message"] + error["resource_id"], err
+    assert code == 3

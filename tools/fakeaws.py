@@ -119,6 +119,8 @@ class FakeKey:
     """Operation -> error type (AccessDeniedException, ...) answered instead."""
     throttle: dict[str, int] = field(default_factory=dict)
     """Operation -> how many times KMS answers ThrottlingException before answering."""
+    patch: dict[str, Json] = field(default_factory=dict)
+    """Operation -> fields laid over its answer's body: hostile or malformed answers (wrong types, markers)."""
 
     @property
     def arn(self) -> str:
@@ -168,6 +170,8 @@ class FakeAccount:
     assumed: list[str] = field(default_factory=list)
     throttle_api: int = 0
     """How many times the account API answers 429 (with Retry-After: 1) before answering."""
+    redirect: dict[str, str] = field(default_factory=dict)
+    """Path fragment -> where the account API redirects it (302); `/elsewhere` answers an empty list."""
 
 
 def workspace(
@@ -345,7 +349,14 @@ class FakeAws:
 
     @staticmethod
     def answer(key: FakeKey, operation: str) -> tuple[int, Json]:
-        """KMS's answer to `operation` on `key` (status and JSON body)."""
+        """KMS's answer to `operation` on `key` (status and JSON body), with the key's `patch` laid over it."""
+        status, body = FakeAws._answer(key, operation)
+        if status == 200 and operation in key.patch:
+            body = {**body, **key.patch[operation]}
+        return status, body
+
+    @staticmethod
+    def _answer(key: FakeKey, operation: str) -> tuple[int, Json]:
         if key.throttle.get(operation, 0) > 0:
             key.throttle[operation] -= 1
             return 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
@@ -424,6 +435,16 @@ class FakeAws:
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
+                    return
+                for fragment, location in account.redirect.items():
+                    if fragment in self.path:
+                        self.send_response(302)
+                        self.send_header("Location", location)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                if self.path == "/elsewhere":
+                    self._send(200, [])
                     return
                 for fragment, status in account.fail.items():
                     if fragment in self.path:

@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from cmkaudit.aws.iam import DESTRUCTIVE, destructive_holders
 from cmkaudit.aws.policy import PolicyError, account_of, covers_action, is_account_root, parse_policy
@@ -74,7 +76,7 @@ class AwsOptions:
 
 
 def _epoch_ms(value: object) -> datetime | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 253402300800000:  # before 10000
         return datetime.fromtimestamp(value / 1000, UTC)
     return None
 
@@ -92,8 +94,13 @@ def _error(resource: str, operation: str, exc: BaseException, hint: str | None) 
     return CollectionError(resource, operation, http if isinstance(http, int) else None, str(code), message, hint)
 
 
+class RedirectRefused(Exception):
+    """The account API answered with a redirect: not followed (the answer elsewhere is not the account's, and the
+    credential is for the account's host only); the call is recorded as failed."""
+
+
 def _guard_session(client: Any) -> None:
-    """Refuse any request of the Databricks SDK's API session that is not a GET."""
+    """Refuse any request of the Databricks SDK's API session that is not a GET, and any redirect."""
     import requests
     from requests.adapters import HTTPAdapter
 
@@ -103,7 +110,14 @@ def _guard_session(client: Any) -> None:
                 raise WriteBlockedError(
                     f"refused {request.method} {request.url}: cmkaudit only reads the Databricks account"
                 )
-            return super().send(request, *args, **kwargs)
+            response = super().send(request, *args, **kwargs)
+            if response.is_redirect:
+                response.close()
+                raise RedirectRefused(
+                    f"the account API answered HTTP {response.status_code} (a redirect to "
+                    f"{printable(scrub_secrets(str(response.headers.get('Location'))))[:200]}): not followed"
+                )
+            return response
 
     session = _api_session(client)
     if session is None:
@@ -161,7 +175,7 @@ def read_databricks_account(
     configurations: list[KeyConfiguration] = []
     try:
         for item in client.workspaces.list():
-            workspaces.append(_workspace(options.account_id, item.as_dict()))
+            workspaces.append(_workspace(options.account_id, item.as_dict(), errors))
     except WriteBlockedError:
         raise
     except Exception as exc:
@@ -172,7 +186,7 @@ def read_databricks_account(
         ) from exc
     try:
         for entry in client.encryption_keys.list():
-            configurations.append(_configuration(options.account_id, entry.as_dict()))
+            configurations.append(_configuration(options.account_id, entry.as_dict(), errors))
     except WriteBlockedError:
         raise
     except Exception as exc:
@@ -184,37 +198,64 @@ def read_databricks_account(
     return workspaces, configurations, errors
 
 
-def _workspace(account_id: str, body: Mapping[str, Any]) -> AwsWorkspace:
+def _field(
+    body: Mapping[str, Any], name: str, kind: type | tuple[type, ...], where: str, errors: list[CollectionError]
+) -> Any:
+    """`body[name]` when absent, null or of the type the account API documents; else None, and the malformed field
+    recorded as an error (what depends on it is then UNKNOWN, and the scan incomplete)."""
+    value = body.get(name)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if value is None or (isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))):
+        return value
+    expected = " or ".join(k.__name__ for k in kinds)
+    message = f"the account API answered {name} as {type(value).__name__}, not {expected}"
+    errors.append(CollectionError(where, "read the account API", None, "MalformedAnswer", message))
+    return None
+
+
+def _workspace(account_id: str, body: Mapping[str, Any], errors: list[CollectionError]) -> AwsWorkspace:
     number = body.get("workspace_id")
-    tags = body.get("custom_tags")
+    number = number if isinstance(number, int) and not isinstance(number, bool) else None
+    where = f"accounts/{account_id}/workspaces/{printable(body.get('workspace_id'))}"
+
+    def get(name: str, kind: type | tuple[type, ...] = str) -> Any:
+        return _field(body, name, kind, where, errors)
+
+    tags = {str(k): v for k, v in (get("custom_tags", dict) or {}).items()}
+    for tag in list(tags):
+        if _field(tags, tag, str, f"{where} custom_tags", errors) is None:
+            del tags[tag]
+    name = get("workspace_name")
     return AwsWorkspace(
-        id=f"accounts/{account_id}/workspaces/{number}",
+        id=f"accounts/{account_id}/workspaces/{number if number is not None else printable(body.get('workspace_id'))}",
         account_id=account_id,
-        workspace_id=number if isinstance(number, int) else None,
-        name=str(body.get("workspace_name") or number),
-        region=body.get("aws_region"),
-        pricing_tier=body.get("pricing_tier"),
-        status=body.get("workspace_status"),
-        managed_services_key_id=body.get("managed_services_customer_managed_key_id"),
-        storage_key_id=body.get("storage_customer_managed_key_id"),
-        custom_tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
-        deployment_name=body.get("deployment_name"),
+        workspace_id=number,
+        name=str(name or number),
+        region=get("aws_region"),
+        pricing_tier=get("pricing_tier"),
+        status=get("workspace_status"),
+        managed_services_key_id=get("managed_services_customer_managed_key_id"),
+        storage_key_id=get("storage_customer_managed_key_id"),
+        custom_tags=tags,
+        deployment_name=get("deployment_name"),
     )
 
 
-def _configuration(account_id: str, body: Mapping[str, Any]) -> KeyConfiguration:
-    info = body.get("aws_key_info") or {}
-    cases = tuple(UseCase(c) for c in body.get("use_cases") or () if c in UseCase.__members__)
-    reuse = info.get("reuse_key_for_cluster_volumes")
+def _configuration(account_id: str, body: Mapping[str, Any], errors: list[CollectionError]) -> KeyConfiguration:
+    where = f"accounts/{account_id}/customer-managed-keys/{printable(body.get('customer_managed_key_id'))}"
+    info = _field(body, "aws_key_info", dict, where, errors) or {}
+    listed = _field(body, "use_cases", list, where, errors) or []
+    cases = tuple(UseCase(c) for c in listed if isinstance(c, str) and c in UseCase.__members__)
+    created = _field(body, "creation_time", int, where, errors)
     return KeyConfiguration(
         id=str(body.get("customer_managed_key_id")),
         account_id=account_id,
-        key_arn=info.get("key_arn"),
-        key_alias=info.get("key_alias"),
-        key_region=info.get("key_region"),
+        key_arn=_field(info, "key_arn", str, where, errors),
+        key_alias=_field(info, "key_alias", str, where, errors),
+        key_region=_field(info, "key_region", str, where, errors),
         use_cases=cases,
-        reuse_key_for_cluster_volumes=reuse if isinstance(reuse, bool) else None,
-        created=_epoch_ms(body.get("creation_time")),
+        reuse_key_for_cluster_volumes=_field(info, "reuse_key_for_cluster_volumes", bool, where, errors),
+        created=_epoch_ms(created),
     )
 
 
@@ -300,16 +341,85 @@ def _hint(operation: str, exc: BaseException, options: AwsOptions) -> str:
     return f"the scanner needs {KMS_PERMISSIONS} on the key"
 
 
-def _paged(call: Callable[..., Any], key: str, field_name: str) -> list[Any]:
-    items: list[Any] = []
+MAX_PAGES = 1000
+"""The most pages of one KMS list followed; a list that goes on is recorded as not read, never taken as whole."""
+
+
+T = TypeVar("T")
+
+
+class MalformedAnswer(ValueError):
+    """An answer whose fields are not of the types the API documents (botocore passes wrong types through): the
+    call is recorded as failed, and what depended on it is UNKNOWN."""
+
+
+class _Page(msgspec.Struct):
+    truncated: bool = msgspec.field(default=False, name="Truncated")
+    marker: str | None = msgspec.field(default=None, name="NextMarker")
+
+
+class _Metadata(msgspec.Struct):
+    """DescribeKey's KeyMetadata, as KMS's API reference types it (the fields cmkaudit reads)."""
+
+    account: str | None = msgspec.field(default=None, name="AWSAccountId")
+    key_id: str | None = msgspec.field(default=None, name="KeyId")
+    enabled: bool | None = msgspec.field(default=None, name="Enabled")
+    state: str | None = msgspec.field(default=None, name="KeyState")
+    manager: str | None = msgspec.field(default=None, name="KeyManager")
+    spec: str | None = msgspec.field(default=None, name="KeySpec")
+    master_spec: str | None = msgspec.field(default=None, name="CustomerMasterKeySpec")
+    usage: str | None = msgspec.field(default=None, name="KeyUsage")
+    origin: str | None = msgspec.field(default=None, name="Origin")
+    multi_region: bool | None = msgspec.field(default=None, name="MultiRegion")
+    created: datetime | None = msgspec.field(default=None, name="CreationDate")
+    deletion: datetime | None = msgspec.field(default=None, name="DeletionDate")
+
+
+class _RotationStatus(msgspec.Struct):
+    enabled: bool | None = msgspec.field(default=None, name="KeyRotationEnabled")
+    period: int | None = msgspec.field(default=None, name="RotationPeriodInDays")
+
+
+class _Rotation(msgspec.Struct):
+    date: datetime = msgspec.field(name="RotationDate")
+    kind: str | None = msgspec.field(default=None, name="RotationType")
+
+
+class _Alias(msgspec.Struct):
+    name: str | None = msgspec.field(default=None, name="AliasName")
+
+
+class _Tag(msgspec.Struct):
+    key: str = msgspec.field(name="TagKey")
+    value: str = msgspec.field(name="TagValue")
+
+
+def _typed(answer: object, kind: type[T], operation: str) -> T:
+    """`answer` as `kind`, every field of the documented type; MalformedAnswer naming the field otherwise."""
+    try:
+        return msgspec.convert(answer, kind, strict=True)
+    except msgspec.ValidationError as exc:
+        raise MalformedAnswer(f"{operation} answered a malformed body: {printable(exc)}") from exc
+
+
+def _paged(call: Callable[..., Any], key: str, field_name: str, kind: type[T]) -> list[T]:
+    """Every item of a KMS list, page after page: a repeated or missing marker, or more than MAX_PAGES pages, is
+    MalformedAnswer (the list is not whole), never a list taken as complete."""
+    items: list[T] = []
     marker: str | None = None
-    for _ in range(1000):
+    seen: set[str] = set()
+    operation = getattr(call, "__name__", "list")
+    for _ in range(MAX_PAGES):
         page = call(KeyId=key, **({"Marker": marker} if marker else {}))
-        items.extend(page.get(field_name) or [])
-        if not page.get("Truncated"):
+        items.extend(_typed(page.get(field_name) or [], list[kind], operation))  # type: ignore[valid-type]
+        state = _typed(page, _Page, operation)
+        if not state.truncated:
             return items
-        marker = page.get("NextMarker")
-    return items
+        if not state.marker or state.marker in seen:
+            raise MalformedAnswer(f"{operation} answered a truncated page with a missing or repeated marker")
+        seen.add(state.marker)
+        marker = state.marker
+    raise MalformedAnswer(f"{operation} went on past {MAX_PAGES} pages: the list was not read whole")
 
 
 def read_key(clients: _KmsClients, arn: str, errors: list[CollectionError]) -> KmsKey:
@@ -337,7 +447,7 @@ def read_key(clients: _KmsClients, arn: str, errors: list[CollectionError]) -> K
         errors.append(error)
         return _placeholder(arn, Unread.failed(error), account, region, key_id)
     try:
-        metadata = client.describe_key(KeyId=arn)["KeyMetadata"]
+        metadata = _typed(client.describe_key(KeyId=arn).get("KeyMetadata"), _Metadata, "DescribeKey")
     except WriteBlockedError:
         raise
     except Exception as exc:
@@ -351,12 +461,10 @@ def read_key(clients: _KmsClients, arn: str, errors: list[CollectionError]) -> K
         policy_unread = Unread(UnreadWhy.NOT_FOUND, f"the key policy could not be read as a policy: {exc}")
     except Exception as exc:
         policy_unread = failed("GetKeyPolicy", exc)
-    rotation_enabled = rotation_period = None
+    status = _RotationStatus()
     rotation_unread = None
     try:
-        status = client.get_key_rotation_status(KeyId=arn)
-        rotation_enabled = status.get("KeyRotationEnabled")
-        rotation_period = status.get("RotationPeriodInDays")
+        status = _typed(client.get_key_rotation_status(KeyId=arn), _RotationStatus, "GetKeyRotationStatus")
     except WriteBlockedError:
         raise
     except Exception as exc:
@@ -364,11 +472,8 @@ def read_key(clients: _KmsClients, arn: str, errors: list[CollectionError]) -> K
     rotations: tuple[KeyRotation, ...] | None = None
     rotations_unread = None
     try:
-        rotations = tuple(
-            KeyRotation(r["RotationDate"], r.get("RotationType"))
-            for r in _paged(client.list_key_rotations, arn, "Rotations")
-            if isinstance(r.get("RotationDate"), datetime)
-        )
+        listed = _paged(client.list_key_rotations, arn, "Rotations", _Rotation)
+        rotations = tuple(KeyRotation(r.date, r.kind) for r in listed)
     except WriteBlockedError:
         raise
     except Exception as exc:
@@ -376,28 +481,28 @@ def read_key(clients: _KmsClients, arn: str, errors: list[CollectionError]) -> K
     aliases: tuple[str, ...] = ()
     tags: dict[str, str] = {}
     try:
-        aliases = tuple(a["AliasName"] for a in _paged(client.list_aliases, arn, "Aliases") if a.get("AliasName"))
-        tags = {t["TagKey"]: t["TagValue"] for t in _paged(client.list_resource_tags, arn, "Tags")}
+        aliases = tuple(a.name for a in _paged(client.list_aliases, arn, "Aliases", _Alias) if a.name)
+        tags = {t.key: t.value for t in _paged(client.list_resource_tags, arn, "Tags", _Tag)}
     except WriteBlockedError:
         raise
     except Exception as exc:
         failed("ListAliases/ListResourceTags", exc)
     return KmsKey(
         arn=arn,
-        account_id=metadata.get("AWSAccountId") or account,
+        account_id=metadata.account or account,
         region=region,
-        key_id=metadata.get("KeyId") or key_id,
-        enabled=metadata.get("Enabled"),
-        key_state=metadata.get("KeyState"),
-        key_manager=metadata.get("KeyManager"),
-        key_spec=metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec"),
-        key_usage=metadata.get("KeyUsage"),
-        origin=metadata.get("Origin"),
-        multi_region=metadata.get("MultiRegion"),
-        created=metadata.get("CreationDate"),
-        deletion_date=metadata.get("DeletionDate"),
-        rotation_enabled=rotation_enabled,
-        rotation_period_days=rotation_period,
+        key_id=metadata.key_id or key_id,
+        enabled=metadata.enabled,
+        key_state=metadata.state,
+        key_manager=metadata.manager,
+        key_spec=metadata.spec or metadata.master_spec,
+        key_usage=metadata.usage,
+        origin=metadata.origin,
+        multi_region=metadata.multi_region,
+        created=metadata.created,
+        deletion_date=metadata.deletion,
+        rotation_enabled=status.enabled,
+        rotation_period_days=status.period,
         rotations=rotations,
         policy=policy,
         aliases=aliases,
