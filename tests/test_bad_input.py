@@ -139,6 +139,26 @@ def test_a_snapshot_with_hostile_strings_is_reported_escaped(tmp_path: Path) -> 
     assert not any(line.startswith("FAKE") for line in out.getvalue().splitlines())
 
 
+@pytest.mark.parametrize("char", ["\x1b", "\x07", "\x85", "\u202e", "\u2066", "\x00"])
+def test_the_html_shows_control_characters_escaped(tmp_path: Path, char: str) -> None:
+    """A right-to-left override in a name would reverse its table cell: the page shows it as the console does."""
+    from cmkaudit.inventory.snapshot import save_snapshot
+
+    from .conftest import workspace
+
+    snapshot = tmp_path / "s.json"
+    hostile = f"dbw{char}gnp"
+    save_snapshot(inventory(workspaces=[workspace(name=hostile, tags={"owner": hostile})]), snapshot)
+    run(
+        ["evaluate", str(snapshot), "--format", "html", "--output-dir", str(tmp_path)],
+        Streams(io.StringIO(), io.StringIO()),
+        now=NOW,
+    )
+    page = (tmp_path / "cmkaudit-report.html").read_text()
+    assert char not in page
+    assert f"dbw\\{'x' if ord(char) < 0x100 else 'u'}{ord(char):0{2 if ord(char) < 0x100 else 4}x}gnp" in page
+
+
 def test_sdk_warnings_follow_log_format_and_quiet(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

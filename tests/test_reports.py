@@ -22,7 +22,7 @@ from cmkaudit.report import Report
 from cmkaudit.report.html import render_html
 from cmkaudit.report.results import ResultsDocument, build_results
 
-from .conftest import ROOT, inventory, workspace
+from .conftest import NOW, ROOT, inventory, workspace
 
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "fixtures" / "sarif-schema-2.1.0.json").read_text())
 
@@ -417,3 +417,57 @@ def test_a_large_tenant_html_says_where_every_finding_is(monkeypatch: pytest.Mon
     assert "data-findings-not-listed" in page and "<tr data-finding data-status=" not in page
     assert f"This scan has {results.summary.findings} findings" in page
     assert page.count('class="cell cell-FAIL"') == 10  # the matrix still shows every workspace
+
+
+def quiet_streams() -> Streams:
+    return Streams(io.StringIO(), io.StringIO())
+
+
+def test_a_report_directory_holds_one_runs_files(tmp_path: Path) -> None:
+    """A second run asking for fewer formats leaves no file of the first beside its own."""
+    out = tmp_path / "out"
+    first = run(["scan", "--demo", "--format", "json,sarif,html", "--output-dir", str(out)], quiet_streams(), now=NOW)
+    assert first == 1
+    assert {p.name for p in out.iterdir()} == {"cmkaudit-results.json", "cmkaudit.sarif", "cmkaudit-report.html"}
+    run(["scan", "--demo", "--format", "json", "--output-dir", str(out)], quiet_streams(), now=NOW)
+    assert {p.name for p in out.iterdir()} == {"cmkaudit-results.json"}
+
+
+def test_an_interrupted_report_set_leaves_the_last_set_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    run(["scan", "--demo", "--format", "json,html", "--output-dir", str(out)], quiet_streams(), now=NOW)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cmkaudit.report.html.write_html", interrupted)
+    argv = ["scan", "--demo", "--rotation-days", "30", "--format", "json,html", "--output-dir", str(out)]
+    code = run(argv, quiet_streams(), now=NOW)  # its JSON would differ from the first run's
+    assert code == 130
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the new JSON was not moved in, nothing left
+
+
+def test_two_runs_into_one_directory_take_turns(tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import threading
+
+    from cmkaudit.report import ReportFormat, load_results, write_report_set
+
+    out = tmp_path / "out"
+    run(["scan", "--demo", "--format", "json", "--output-dir", str(out)], quiet_streams(), now=NOW)
+    results = load_results(out / "cmkaudit-results.json")
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another run is writing its set
+    done = threading.Event()
+    writer = threading.Thread(
+        target=lambda: (write_report_set(results, [ReportFormat.SARIF], out, io.StringIO()), done.set())
+    )
+    writer.start()
+    assert not done.wait(0.5)  # waits for the other run
+    assert {p.name for p in out.iterdir()} == {"cmkaudit-results.json"}
+    os.close(fd)
+    assert done.wait(30)
+    writer.join()
+    assert {p.name for p in out.iterdir()} == {"cmkaudit.sarif"}

@@ -590,15 +590,14 @@ def _render(
     baseline: Baseline | None,
 ) -> None:
     """Compare with the baseline if one was given, then write every format asked for."""
-    from cmkaudit.report import ReportFormat
+    from cmkaudit.report import ReportFormat, write_report_set
     from cmkaudit.report.results import compare_with_baseline
 
     if baseline is not None:
         results = compare_with_baseline(results, baseline)
-    for name in args.format:
-        written = ReportFormat(name).write(results, args.output_dir, streams.stdout)
-        if written is not None:
-            messages.info("wrote", f"wrote {written}", path=str(written), format=name)
+    formats = [ReportFormat(name) for name in args.format]
+    for written in write_report_set(results, formats, args.output_dir, streams.stdout):
+        messages.info("wrote", f"wrote {written}", path=str(written), format=written.suffix.lstrip("."))
 
 
 def _rerender(args: argparse.Namespace, streams: Streams, messages: Messages, keep: list[object] | None = None) -> int:

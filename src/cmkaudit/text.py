@@ -32,6 +32,19 @@ def printable(value: object) -> str:
     return _UNSAFE.sub(_escaped, text) if _UNSAFE.search(text) else text
 
 
+_UNSAFE_IN_HTML = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+"""What `printable` escapes, less the line breaks and tabs that a page shows as white space."""
+
+
+def printable_in_page(value: str) -> str:
+    """`value` as a page may show it: control characters and bidirectional overrides escaped as `printable` escapes
+    them (U+202E would reverse a table cell), line breaks and tabs left to the page's white space. HTML escaping
+    comes after, from the template engine."""
+    return _UNSAFE_IN_HTML.sub(_escaped, value) if _UNSAFE_IN_HTML.search(value) else value
+
+
 _BEARER = re.compile(r"(?is)\bbearer\s+.*?(?=['\"]|$)")
 """A bearer token up to the quote that ends it, or to the end of the text (a token with a line break in it
 is cut nowhere else)."""

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -51,6 +58,11 @@ class ReportFormat(StrEnum):
     SARIF = "sarif"
     HTML = "html"
 
+    @property
+    def file_name(self) -> str | None:
+        """The name of the file this format writes in the output directory (None: standard output)."""
+        return _FILE_NAMES.get(self)
+
     def write(self, results: ResultsDocument, output_dir: Path, stdout: TextIO) -> Path | None:
         """Render `results` in this format; returns the file written, if any."""
         match self:
@@ -62,17 +74,76 @@ class ReportFormat(StrEnum):
             case ReportFormat.JSON:
                 from cmkaudit.report.json_report import write_json
 
-                return write_json(results, output_dir / "cmkaudit-results.json")
+                return write_json(results, output_dir / _FILE_NAMES[self])
             case ReportFormat.SARIF:
                 from cmkaudit.report.sarif import write_sarif
 
-                return write_sarif(results, output_dir / "cmkaudit.sarif")
+                return write_sarif(results, output_dir / _FILE_NAMES[self])
             case ReportFormat.HTML:
                 from cmkaudit.report.html import write_html
 
-                return write_html(results, output_dir / "cmkaudit-report.html")
+                return write_html(results, output_dir / _FILE_NAMES[self])
             case _:
                 assert_never(self)
+
+
+_FILE_NAMES = {
+    ReportFormat.JSON: "cmkaudit-results.json",
+    ReportFormat.SARIF: "cmkaudit.sarif",
+    ReportFormat.HTML: "cmkaudit-report.html",
+}
+
+
+def write_report_set(
+    results: ResultsDocument, formats: Sequence[ReportFormat], output_dir: Path, stdout: TextIO
+) -> list[Path]:
+    """Write every format asked for, as one set: the files are rendered in a staging directory inside `output_dir`
+    and moved in together, with Ctrl-C held off for those renames, and report files of other formats left there by
+    an earlier run are removed; the directory is locked meanwhile, so two runs into it take turns. The directory
+    then holds one run's files, whatever was interrupted or run beside it. Returns the files written."""
+    for report_format in formats:
+        if report_format.file_name is None:
+            report_format.write(results, output_dir, stdout)
+    files = [f for f in dict.fromkeys(formats) if f.file_name is not None]
+    if not files:
+        return []
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(output_dir):
+        staging = Path(tempfile.mkdtemp(prefix=".cmkaudit-staging-", dir=output_dir))
+        try:
+            for report_format in files:
+                report_format.write(results, staging, stdout)
+            names = [str(f.file_name) for f in files]
+            with _interrupts_held():
+                for name in names:
+                    (staging / name).replace(output_dir / name)
+                for stale in set(_FILE_NAMES.values()) - set(names):
+                    (output_dir / stale).unlink(missing_ok=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return [output_dir / str(f.file_name) for f in files]
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """An exclusive lock on `directory` itself (flock on its descriptor: no lock file is left behind)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back while the set is moved in (a few renames); delivered right after."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _Head(msgspec.Struct):

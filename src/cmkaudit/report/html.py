@@ -23,6 +23,7 @@ from cmkaudit.files import write_text_atomic
 from cmkaudit.ids import id_key
 from cmkaudit.inventory.model import Scope
 from cmkaudit.report.results import ResultsDocument
+from cmkaudit.text import printable_in_page
 
 STATUS_ORDER = (Status.FAIL, Status.UNKNOWN, Status.SUPPRESSED, Status.PASS, Status.NOT_APPLICABLE)
 STATUS_TEXT = {
@@ -101,6 +102,12 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
+def _shown(value: object) -> object:
+    """What every `{{ ... }}` of the template writes: a string from outside with its control characters escaped
+    (`printable_in_page`), before Jinja escapes it for HTML; the page's own markup (Markup) as it is."""
+    return printable_in_page(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
 def _environment() -> Environment:
     return Environment(
         loader=FileSystemLoader(str(data_path("reports"))),
@@ -108,6 +115,7 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
 
 
