@@ -98,8 +98,11 @@ def vault_host(uri: str) -> str:
     or in other clouds' suffixes; never assume a suffix. (Remembered: a tenant has a few vault URIs, and the
     checks ask for their hosts hundreds of thousands of times.)
     """
-    parsed = urlsplit(uri.strip() if "://" in uri else f"https://{uri.strip()}")
-    return (parsed.hostname or "").lower()
+    try:
+        parsed = urlsplit(uri.strip() if "://" in uri else f"https://{uri.strip()}")
+        return (parsed.hostname or "").lower()
+    except ValueError:  # not a URL (brackets that are no IPv6 address, a bad port): no vault's host
+        return ""
 
 
 def rotation_policy_url(vault_uri: str, key_name: str) -> str:
@@ -109,9 +112,13 @@ def rotation_policy_url(vault_uri: str, key_name: str) -> str:
 
 def parse_key_url(url: str) -> KeyUrl | None:
     """Parse `https://host[:port]/keys/<name>[/<version>]`, or None when it is not a key URL."""
-    parsed = urlsplit(url.strip())
+    try:
+        parsed = urlsplit(url.strip())
+        hostname = parsed.hostname
+    except ValueError:  # not a URL (brackets that are no IPv6 address, a bad port)
+        return None
     segments = [s for s in parsed.path.split("/") if s]
-    if not parsed.hostname or len(segments) < 2 or segments[0].lower() != "keys":
+    if not hostname or len(segments) < 2 or segments[0].lower() != "keys":
         return None
     version = segments[2] if len(segments) > 2 else None
-    return KeyUrl(parsed.hostname.lower(), segments[1], version or None)
+    return KeyUrl(hostname.lower(), segments[1], version or None)

@@ -149,8 +149,8 @@ class PlanResolver:
     ) -> tuple[IacResource, tuple[str | int, ...]] | None:
         if depth > 32:
             return None
-        for ref in expression.get("references") or ():
-            parts = split_reference(str(ref))
+        for ref in _references(expression):
+            parts = split_reference(ref)
             if not parts or parts[0] in _UNRESOLVABLE:
                 continue
             if parts[0] == "var" and len(parts) > 1:
@@ -172,8 +172,8 @@ class PlanResolver:
             return expression["constant_value"]
         if depth > 32:
             return None
-        for ref in expression.get("references") or ():
-            parts = split_reference(str(ref))
+        for ref in _references(expression):
+            parts = split_reference(ref)
             if not parts:
                 continue
             if parts[0] in _UNRESOLVABLE:
@@ -295,6 +295,21 @@ def _instance(raw: Mapping[str, Any], unknown: Mapping[str, Any]) -> IacResource
         values=values if isinstance(values, dict) else {},
         unknown=unknown,
     )
+
+
+def _references(expression: Mapping[str, Any]) -> list[str]:
+    """An expression's `references`: a list of strings in Terraform's JSON output format; anything else is a plan
+    cmkaudit does not read (refused, never read as "no reference", which would make the value look unset)."""
+    references = expression.get("references")
+    if references is None:
+        return []
+    if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
+        raise InputError(
+            "not a Terraform plan as terraform show -json writes it: an expression's references are not a list of "
+            "strings",
+            "write it with: terraform show -json plan.out > plan.json",
+        )
+    return references
 
 
 class _Shape(BaseModel):

@@ -16,7 +16,8 @@ from typing import Protocol, TypeVar
 from cmkaudit.errors import SnapshotError
 from cmkaudit.ids import id_key
 from cmkaudit.inventory import Inventory, assemble_inventory
-from cmkaudit.inventory.model import GroupMembers, GroupMembership, PrincipalLookup, ScanScope, Unread, UnreadWhy
+from cmkaudit.inventory.aws import KmsKey
+from cmkaudit.inventory.model import GroupMembers, GroupMembership, Key, PrincipalLookup, ScanScope, Vault
 from cmkaudit.text import printable
 
 T = TypeVar("T")
@@ -46,22 +47,47 @@ def _by_id(record: _Record) -> Hashable:
     return id_key(record.id)
 
 
+_GAPS: dict[type, dict[str, str]] = {
+    Vault: {"diagnostic_settings": "diagnostic_settings_unread", "role_assignments": "role_assignments_unread"},
+    Key: {"rotation_policy": "rotation_policy_unread", "versions": "versions_unread"},
+    KmsKey: {
+        "policy": "policy_unread",
+        "rotation_enabled": "rotation_unread",
+        "rotation_period_days": "rotation_unread",
+        "rotations": "rotations_unread",
+        "iam_holders": "iam_unread",
+    },
+}
+"""The fields whose None means "not read" (each with the field that says why), by record type. Everywhere else
+None is a value (a vault without purge protection has none), and a copy that says None where another says True
+contradicts it."""
+
+
 def _combined(first: T, second: T) -> T | None:
     """One record from two copies of it: the same, or each telling what the other did not read (a vault listed by
-    one shard, and also read in detail by another that uses its key); None when they contradict each other."""
+    one shard, and also read in detail by another that uses its key; a key one shard could not read at all); None
+    when they contradict each other in any field, null included."""
     if first == second:
         return first
     if not is_dataclass(first) or isinstance(first, type):
         return None
+    whole = "unread" if any(f.name == "unread" for f in fields(first)) else None
+    if whole is not None and (getattr(first, whole) is None) != (getattr(second, whole) is None):
+        return first if getattr(first, whole) is None else second  # the copy that was read
+    gaps = _GAPS.get(type(first), {})
+    reasons = set(gaps.values())
     changes = {}
     for field in fields(first):
         mine, theirs = getattr(first, field.name), getattr(second, field.name)
-        if mine == theirs or theirs is None:
+        if mine == theirs or field.name in reasons:
             continue
+        if field.name not in gaps:
+            return None
         if mine is None:
             changes[field.name] = theirs
-            continue
-        return None
+            changes[gaps[field.name]] = getattr(second, gaps[field.name])
+        elif theirs is not None:
+            return None
     return replace(first, **changes)
 
 
@@ -110,32 +136,32 @@ def _one(values: Iterable[str], what: str, shards: Sequence[Shard]) -> str:
     return distinct[0]
 
 
-def _memberships(inventories: Sequence[Inventory]) -> list[GroupMembership]:
+def _memberships(inventories: Sequence[Inventory], conflicts: list[str]) -> list[GroupMembership]:
     """Each identity's groups across the shards: what a shard read wins over what another could not; shards that
-    read different groups leave them unknown (a grant through one of them is neither counted nor ignored)."""
+    read different groups contradict each other."""
     found: dict[str, list[GroupMembership]] = {}
     for membership in (m for i in inventories for m in i.memberships):
         found.setdefault(membership.principal_id.lower(), []).append(membership)
     merged = []
-    for copies in found.values():
+    for principal, copies in found.items():
         read = {m.groups for m in copies if m.groups is not None}
-        if len(read) == 1:
-            merged.append(next(m for m in copies if m.groups is not None))
-        elif read:
-            why = Unread(UnreadWhy.FAILED, "the shards read different groups for this identity", None)
-            merged.append(GroupMembership(copies[0].principal_id, None, why))
-        else:
-            merged.append(copies[0])
+        if len(read) > 1:
+            conflicts.append(f"the groups of identity {printable(principal)} differ between shards")
+        merged.append(next((m for m in copies if m.groups is not None), copies[0]))
     return merged
 
 
-def _group_members(inventories: Sequence[Inventory]) -> list[GroupMembers]:
-    """Each group's members across the shards: a shard that read them wins over one that could not."""
+def _group_members(inventories: Sequence[Inventory], conflicts: list[str]) -> list[GroupMembers]:
+    """Each group's members across the shards: a shard that read them wins over one that could not; shards that
+    read different members contradict each other."""
     found: dict[str, GroupMembers] = {}
     for members in (g for i in inventories for g in i.group_members):
-        kept = found.get(members.group_id.lower())
+        key = members.group_id.lower()
+        kept = found.get(key)
         if kept is None or (kept.is_group is None and members.is_group is not None):
-            found[members.group_id.lower()] = members
+            found[key] = members
+        elif members.is_group is not None and (members.is_group, members.members) != (kept.is_group, kept.members):
+            conflicts.append(f"the members of group {printable(members.group_id)} differ between shards")
     return list(found.values())
 
 
@@ -174,6 +200,8 @@ def merge_inventories(shards: Sequence[Shard]) -> Inventory:
     aws_workspaces = merged(lambda i: i.aws_workspaces, lambda w: w.id, "workspace on AWS")
     configurations = merged(lambda i: i.key_configurations, lambda c: f"{c.account_id}/{c.id}", "key configuration")
     kms_keys = merged(lambda i: i.kms_keys, lambda k: k.arn.lower(), "KMS key")
+    memberships = _memberships(inventories, conflicts)
+    group_members = _group_members(inventories, conflicts)
     if conflicts:
         more = len(conflicts) - MAX_CONFLICTS_SHOWN
         shown = "; ".join(conflicts[:MAX_CONFLICTS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
@@ -209,6 +237,6 @@ def merge_inventories(shards: Sequence[Shard]) -> Inventory:
         aws_workspaces=aws_workspaces,
         key_configurations=configurations,
         kms_keys=kms_keys,
-        memberships=_memberships(inventories),
-        group_members=_group_members(inventories),
+        memberships=memberships,
+        group_members=group_members,
     )

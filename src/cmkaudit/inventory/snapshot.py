@@ -11,8 +11,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from cmkaudit.errors import SnapshotError
 from cmkaudit.files import DOCUMENT_FILE_LIMIT, parse_json, read_input, write_json_atomic
+from cmkaudit.ids import id_key
 from cmkaudit.inventory import Inventory, relinked
 from cmkaudit.inventory.model import SNAPSHOT_SCHEMA_VERSION
+from cmkaudit.text import printable
 
 SNAPSHOT_KIND = "cmkaudit.snapshot"
 
@@ -97,5 +99,28 @@ def load_snapshot(path: Path) -> Inventory:
         except (msgspec.DecodeError, RecursionError):  # also raised for a body that does not match the types
             inventory = None
         if inventory is not None and inventory.schema_version == SNAPSHOT_SCHEMA_VERSION:
-            return inventory
-    return inventory_from_json(parse_json(path, data), origin=str(path))
+            return _linked_whole(inventory, str(path))
+    return _linked_whole(inventory_from_json(parse_json(path, data), origin=str(path)), str(path))
+
+
+def _linked_whole(inventory: Inventory, origin: str) -> Inventory:
+    """`inventory`, when the links it carries join records it holds: each workspace has its links, and each link and
+    key usage names a workspace of the snapshot (a file edited by hand, or cut, is refused, not half-evaluated)."""
+    workspaces = {id_key(w.id) for w in inventory.workspaces}
+    linked = {id_key(link.workspace_id) for link in inventory.workspace_links}
+    used = {id_key(u.workspace_id) for u in inventory.key_usages}
+    aws = {w.id for w in inventory.aws_workspaces}
+    problem = (
+        "a workspace has no links"
+        if workspaces - linked
+        else "links name a workspace it does not hold"
+        if linked - workspaces
+        else "key usages name a workspace it does not hold"
+        if used - workspaces
+        else "key usages name a workspace on AWS it does not hold"
+        if {u.workspace_id for u in inventory.aws_key_usages} - aws
+        else None
+    )
+    if problem is not None:
+        raise SnapshotError(f"{printable(origin)} is not a valid snapshot: {problem}", "save the snapshot again")
+    return inventory

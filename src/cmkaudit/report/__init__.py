@@ -33,6 +33,7 @@ from cmkaudit.report.results import (
     BaselineFinding,
     ResultsDocument,
 )
+from cmkaudit.text import printable
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +274,18 @@ def _read_records(data: bytes) -> ResultsDocument | None:
     return rest.model_copy(update={"findings": document.findings})
 
 
+def _whole(path: Path, document: ResultsDocument) -> ResultsDocument:
+    """`document`, when each finding's control is among its controls (a file edited by hand, or cut, is refused)."""
+    controls = {c.id for c in document.controls}
+    stray = next((f.control_id for f in document.findings if f.control_id not in controls), None)
+    if stray is not None:
+        raise SnapshotError(
+            f"{printable(str(path))} is not a valid results file: a finding of control {printable(stray)} names no "
+            "control of the file"
+        )
+    return document
+
+
 def load_results(path: Path) -> ResultsDocument:
     """Read a results file written by `--format json`, or raise SnapshotError naming the problem.
 
@@ -286,7 +299,7 @@ def load_results(path: Path) -> ResultsDocument:
         if document is None:
             _head(path, data)  # not JSON, or a file of another kind or version: that is the error to give
             document = ResultsDocument.model_validate_json(data)
-        return document
+        return _whole(path, document)
     except RecursionError as exc:
         raise _too_deep(path) from exc
     except ValidationError as exc:

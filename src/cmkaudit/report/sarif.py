@@ -96,7 +96,7 @@ def _rule(control: ControlInfo) -> dict[str, Any]:
             "text": f"{control.rationale} Remediation: {control.remediation.portal}",
             "markdown": _help_markdown(control),
         },
-        "helpUri": control.references[0],
+        **({"helpUri": control.references[0]} if control.references else {}),
         "defaultConfiguration": {"level": LEVELS[control.severity]},
         "properties": {
             "security-severity": SECURITY_SEVERITY[control.severity],
