@@ -485,3 +485,35 @@ def test_a_malformed_workspace_field_is_recorded(
     (error,) = results["coverage"]["errors"]
     assert error["code"] == "MalformedAnswer" and field in error["message"] + error["resource_id"], err
     assert code == 3
+
+
+def test_a_key_policy_of_a_huge_statement_is_refused_not_matched_for_minutes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """300,000 actions in a statement: from KMS the policy is unreadable (UNKNOWN); in a snapshot, one line."""
+    import time
+
+    huge = [f"kms:Action{n}" for n in range(300_000)]
+    statement = databricks_statement(huge, sid="huge")
+    started = time.monotonic()
+    key = good_key()
+    key.policy = key_policy(statement, admins=(ADMIN,))
+    code, results, err, _ = scan(tmp_path, account(key), monkeypatch)
+    assert time.monotonic() - started < 60
+    assert verdicts(results)[("AWS-08", "managedServices")] == "UNKNOWN", err
+    assert code == 3
+    # The same in a snapshot, whose statements are records that no parser sees.
+    with FakeAws(account(good_key())) as aws:
+        aimed_at(aws, monkeypatch)
+        argv = ["scan", "--databricks-account", ACCOUNT_ID, "--save-snapshot", str(tmp_path / "s.json")]
+        run([*argv, "--output-dir", str(tmp_path / "a")], Streams(io.StringIO(), io.StringIO()), now=NOW)
+    document = json.loads((tmp_path / "s.json").read_text())
+    document["kms_keys"][0]["policy"][0]["actions"] = huge
+    (tmp_path / "s.json").write_text(json.dumps(document))
+    err_stream = io.StringIO()
+    started = time.monotonic()
+    code = run(
+        ["evaluate", str(tmp_path / "s.json"), "--output-dir", str(tmp_path / "b")], Streams(io.StringIO(), err_stream)
+    )
+    assert time.monotonic() - started < 60
+    assert code == 2 and "more than any policy AWS accepts" in err_stream.getvalue()

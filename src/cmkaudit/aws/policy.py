@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from cmkaudit.inventory.aws import MAX_POLICY_ENTRIES as MAX_ENTRIES
 from cmkaudit.inventory.aws import PolicyStatement
 
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -30,6 +31,8 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        if len(value) > MAX_ENTRIES:
+            raise PolicyError(f"{where} holds {len(value):,} entries, more than any policy AWS accepts")
         return tuple(value)
     raise PolicyError(f"{where} is neither a string nor a list of strings")
 
@@ -107,6 +110,8 @@ def parse_policy(text: str | dict[str, object], *, identity: bool = False) -> tu
         statements = [statements]
     if not isinstance(statements, list):
         raise PolicyError("the key policy has no Statement list")
+    if len(statements) > MAX_ENTRIES:
+        raise PolicyError(f"the key policy holds {len(statements):,} statements, more than any policy AWS accepts")
     return tuple(_statement(s, i + 1, identity) for i, s in enumerate(statements))
 
 

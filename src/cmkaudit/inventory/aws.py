@@ -57,6 +57,20 @@ class KeyConfiguration:
     created: datetime | None
 
 
+MAX_POLICY_ENTRIES = 4096
+"""The most principals, actions, resources, conditions or statements one policy document may hold. AWS caps a key
+policy at 32 KB and an IAM managed policy at 6,144 characters, so a real document stays far below; a larger one (a
+snapshot made by hand) is refused rather than matched pattern by pattern for minutes."""
+
+
+def oversized(statements: tuple[PolicyStatement, ...]) -> bool:
+    """Whether statements (read back from a snapshot) hold more than a policy AWS accepts (MAX_POLICY_ENTRIES)."""
+    return len(statements) > MAX_POLICY_ENTRIES or any(
+        max(len(s.principals), len(s.actions), len(s.resources), len(s.conditions)) > MAX_POLICY_ENTRIES
+        for s in statements
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyStatement:
     """One statement of a key policy, as written (principals and actions normalised to lists)."""

@@ -13,6 +13,7 @@ from cmkaudit.errors import SnapshotError
 from cmkaudit.files import DOCUMENT_FILE_LIMIT, parse_json, read_input, write_json_atomic
 from cmkaudit.ids import id_key
 from cmkaudit.inventory import Inventory, relinked
+from cmkaudit.inventory.aws import oversized
 from cmkaudit.inventory.model import SNAPSHOT_SCHEMA_VERSION
 from cmkaudit.text import printable
 
@@ -119,6 +120,8 @@ def _linked_whole(inventory: Inventory, origin: str) -> Inventory:
         if used - workspaces
         else "key usages name a workspace on AWS it does not hold"
         if {u.workspace_id for u in inventory.aws_key_usages} - aws
+        else "a KMS key policy holds more than any policy AWS accepts"
+        if any(oversized(k.policy or ()) for k in inventory.kms_keys)
         else None
     )
     if problem is not None:
