@@ -92,105 +92,55 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return _documents(tmp_path_factory)
 
 
-def _fuzz(data: st.DataObject, documents: dict[str, Any], kind: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
-    document = documents[kind]
+def _argv(kind: str, target: Path, documents: dict[str, Any], tmp_path: Path) -> list[str]:
+    """The command that reads a file of `kind` (`target`), the other files it needs written beside it."""
+    out = ["--output-dir", str(tmp_path / "out")]
+    template, parameters = tmp_path / "t.json", tmp_path / "p.json"
+    match kind:
+        case "plan":
+            principal = ["--databricks-principal-id", DATABRICKS_SP]
+            return ["scan", "--terraform-plan", str(target), *principal, "--format", "json,sarif,html", *out]
+        case "template":
+            parameters.write_text(json.dumps(documents["parameters"]))
+            return [
+                "scan",
+                "--arm-template",
+                str(target),
+                "--parameters",
+                str(parameters),
+                "--format",
+                "json,sarif",
+                *out,
+            ]
+        case "parameters":
+            template.write_text(json.dumps(documents["template"]))
+            return ["scan", "--arm-template", str(template), "--parameters", str(target), "--format", "json", *out]
+        case "snapshot":
+            return ["evaluate", str(target), "--format", "json,sarif,html", *out]
+        case "results":
+            return ["report", str(target), "--format", "console,sarif,html", *out]
+        case "baseline":
+            return ["scan", "--demo", "--baseline", str(target), "--format", "json", *out]
+        case _:
+            return ["scan", "--demo", "--config", str(target), "--format", "json", *out]
+
+
+KINDS = ["plan", "template", "parameters", "snapshot", "results", "baseline", "config"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@FUZZ
+@given(data=st.data())
+def test_a_mutated_file_is_read_or_refused(
+    data: st.DataObject, documents: dict[str, Any], tmp_path: Path, kind: str
+) -> None:
+    document = documents["results" if kind == "baseline" else kind]
     path = data.draw(st.sampled_from(list(_paths(document))), label="path")
     value = data.draw(st.sampled_from(OTHER_VALUES), label="value")
     target = tmp_path / f"{kind}.json"
     mutated = _mutated(document, path, value)
     target.write_text(yaml.safe_dump(mutated) if kind == "config" else json.dumps(mutated))
-    return target, documents
-
-
-@FUZZ
-@given(data=st.data())
-def test_a_mutated_plan_is_read_or_refused(data: st.DataObject, documents: dict[str, Any], tmp_path: Path) -> None:
-    path, _ = _fuzz(data, documents, "plan", tmp_path)
-    _check(
-        [
-            "scan",
-            "--terraform-plan",
-            str(path),
-            "--databricks-principal-id",
-            DATABRICKS_SP,
-            "--format",
-            "json,sarif,html",
-            "--output-dir",
-            str(tmp_path / "out"),
-        ]
-    )
-
-
-@FUZZ
-@given(data=st.data())
-def test_a_mutated_template_is_read_or_refused(data: st.DataObject, documents: dict[str, Any], tmp_path: Path) -> None:
-    path, _ = _fuzz(data, documents, "template", tmp_path)
-    (tmp_path / "p.json").write_text(json.dumps(documents["parameters"]))
-    _check(
-        [
-            "scan",
-            "--arm-template",
-            str(path),
-            "--parameters",
-            str(tmp_path / "p.json"),
-            "--format",
-            "json,sarif",
-            "--output-dir",
-            str(tmp_path / "out"),
-        ]
-    )
-
-
-@FUZZ
-@given(data=st.data())
-def test_mutated_parameters_are_read_or_refused(data: st.DataObject, documents: dict[str, Any], tmp_path: Path) -> None:
-    path, _ = _fuzz(data, documents, "parameters", tmp_path)
-    (tmp_path / "t.json").write_text(json.dumps(documents["template"]))
-    _check(
-        [
-            "scan",
-            "--arm-template",
-            str(tmp_path / "t.json"),
-            "--parameters",
-            str(path),
-            "--format",
-            "json",
-            "--output-dir",
-            str(tmp_path / "out"),
-        ]
-    )
-
-
-@FUZZ
-@given(data=st.data())
-def test_a_mutated_snapshot_is_read_or_refused(data: st.DataObject, documents: dict[str, Any], tmp_path: Path) -> None:
-    path, _ = _fuzz(data, documents, "snapshot", tmp_path)
-    _check(["evaluate", str(path), "--format", "json,sarif,html", "--output-dir", str(tmp_path / "out")])
-
-
-@FUZZ
-@given(data=st.data())
-def test_a_mutated_results_file_is_read_or_refused(
-    data: st.DataObject, documents: dict[str, Any], tmp_path: Path
-) -> None:
-    path, _ = _fuzz(data, documents, "results", tmp_path)
-    _check(["report", str(path), "--format", "console,sarif,html", "--output-dir", str(tmp_path / "out")])
-
-
-@FUZZ
-@given(data=st.data())
-def test_a_mutated_baseline_is_read_or_refused(data: st.DataObject, documents: dict[str, Any], tmp_path: Path) -> None:
-    path, _ = _fuzz(data, documents, "results", tmp_path)
-    _check(["scan", "--demo", "--baseline", str(path), "--format", "json", "--output-dir", str(tmp_path / "out")])
-
-
-@FUZZ
-@given(data=st.data())
-def test_a_mutated_configuration_is_read_or_refused(
-    data: st.DataObject, documents: dict[str, Any], tmp_path: Path
-) -> None:
-    path, _ = _fuzz(data, documents, "config", tmp_path)
-    _check(["scan", "--demo", "--config", str(path), "--format", "json", "--output-dir", str(tmp_path / "out")])
+    _check(_argv(kind, target, documents, tmp_path))
 
 
 @pytest.mark.parametrize(
@@ -209,14 +159,6 @@ def test_mutations_that_raised_tracebacks(
 ) -> None:
     target = tmp_path / f"{kind}.json"
     target.write_text(json.dumps(_mutated(documents[kind], path, value)))
-    out = ["--output-dir", str(tmp_path / "out")]
-    match kind:
-        case "plan":
-            _check(["scan", "--terraform-plan", str(target), "--format", "json,sarif", *out])
-        case "results":
-            _check(["report", str(target), "--format", "console,sarif,html", *out])
-        case "snapshot":
-            _check(["evaluate", str(target), *out])
-        case _:
-            (tmp_path / "p.json").write_text(json.dumps({**documents["parameters"], "parameters": {}}))
-            _check(["scan", "--arm-template", str(target), "--parameters", str(tmp_path / "p.json"), *out])
+    if kind == "template":
+        documents = {**documents, "parameters": {**documents["parameters"], "parameters": {}}}
+    _check(_argv(kind, target, documents, tmp_path))
