@@ -402,3 +402,9 @@ def test_unknown_sensitive_workspace_configuration_not_read() -> None:
     workspace = aws_workspace(custom_tags={"data-classification": "confidential"})
     verdict = check_sensitive_workspace(workspace, inventory((workspace,), configurations=()), SETTINGS)
     assert verdict.status is Status.UNKNOWN
+
+
+def test_the_sdks_unknown_tier_is_unknown_not_a_failure() -> None:
+    """databricks-sdk's PricingTier has an UNKNOWN member for a tier it could not tell: no evidence either way."""
+    verdict = check_enterprise_tier(aws_workspace(pricing_tier="UNKNOWN"), inventory(), SETTINGS)
+    assert verdict.status is Status.UNKNOWN

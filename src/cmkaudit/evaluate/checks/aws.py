@@ -45,7 +45,8 @@ def _tier(workspace: AwsWorkspace) -> Evidence:
 
 def check_enterprise_tier(workspace: AwsWorkspace, inventory: Inventory, settings: Settings) -> Verdict:
     """AWS-01: the workspace is on the Enterprise tier (customer-managed keys need it)."""
-    if workspace.pricing_tier is None:
+    if workspace.pricing_tier is None or workspace.pricing_tier.upper() == "UNKNOWN":
+        # databricks-sdk's PricingTier.UNKNOWN: the tier could not be told, which is no evidence either way.
         return Verdict(
             Status.UNKNOWN, "the account API did not report the workspace's pricing tier", (_tier(workspace),)
         )
