@@ -296,3 +296,10 @@ def test_line_numbers_of_a_large_template_take_linear_time(tmp_path: Path) -> No
     code, _, output = scan_arm(tmp_path, document)
     assert time.monotonic() - started < 10, output  # about 1 s; counting lines from the top each time took 15
     assert code == 0, output
+
+
+def test_a_template_over_its_limit_is_refused(tmp_path: Path) -> None:
+    document = arm_template()
+    document["metadata"] = {"padding": "x" * (65 * 1024 * 1024)}
+    code, _, output = scan_arm(tmp_path, document)
+    assert_one_clear_line(code, output, "template.json", "larger than 64 MiB")

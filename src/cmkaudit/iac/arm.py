@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cmkaudit.errors import InputError
-from cmkaudit.files import read_json_file
+from cmkaudit.files import TEMPLATE_FILE_LIMIT, parse_json, read_input, read_json_file
 from cmkaudit.iac.model import Budget, SourceSpan, Symbol, TokenStream, Unresolved, walk
 from cmkaudit.text import printable
 
@@ -509,7 +509,8 @@ def read_template(path: Path, parameters_path: Path | None = None) -> ArmTemplat
             f"az bicep build --file {printable(str(path))} (or: bicep build {printable(str(path))}), then pass the "
             ".json it writes",
         )
-    document = read_json_file(path, "ARM template")
+    data = read_input(path, "ARM template", limit=TEMPLATE_FILE_LIMIT)
+    document = parse_json(path, data)
     schema = document.get("$schema") if isinstance(document, dict) else None
     if isinstance(schema, str) and "deploymentParameters" in schema:
         raise InputError(f"{printable(str(path))} is a parameters file: pass it with --parameters")
@@ -521,8 +522,7 @@ def read_template(path: Path, parameters_path: Path | None = None) -> ArmTemplat
     _checked(path, _Template, document, "an ARM template as its schema types it")
     parameters: Mapping[str, Any] = {}
     if parameters_path is not None:
-        given = read_json_file(parameters_path, "parameters file")
+        given = read_json_file(parameters_path, "parameters file", TEMPLATE_FILE_LIMIT)
         _checked(parameters_path, _Parameters, given, "an ARM parameters file")
         parameters = given["parameters"] if isinstance(given, dict) else {}
-    text = path.read_text("utf-8")
-    return ArmTemplate(path, document, parameters).load(text)
+    return ArmTemplate(path, document, parameters).load(data.decode("utf-8"))  # the bytes read once, above
